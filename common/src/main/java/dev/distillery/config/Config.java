@@ -1,0 +1,145 @@
+package dev.distillery.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The validated configuration of one job: values from a YAML file (nested maps flatten to dotted keys),
+ * overridden by {@code key=value} pairs from the command line, checked against the job's
+ * {@link ConfigSchema}. Every problem is reported at once, each naming the key, the value and what was
+ * expected; unknown keys are errors, with the closest known key suggested.
+ */
+public final class Config {
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
+  private final ConfigSchema schema;
+  private final Map<String, Object> values;
+
+  private Config(ConfigSchema schema, Map<String, Object> values) {
+    this.schema = schema;
+    this.values = values;
+  }
+
+  /**
+   * Resolves a configuration.
+   *
+   * @param yamlText the YAML file's text, or null for none
+   * @param source the file's name, for error messages
+   * @param overrides {@code key=value} pairs, applied after the file in order
+   * @throws ConfigException listing every problem found
+   */
+  public static Config resolve(ConfigSchema schema, String yamlText, String source, List<String> overrides) {
+    List<String> problems = new ArrayList<>();
+    Map<String, Object> raw = new LinkedHashMap<>();
+    Map<String, String> origin = new LinkedHashMap<>();
+    if (yamlText != null) {
+      try {
+        JsonNode root = YAML.readTree(yamlText);
+        if (root != null && !root.isMissingNode() && !root.isNull()) {
+          if (!root.isObject()) {
+            throw new ConfigException(source + ": expected a YAML mapping of options at the top level");
+          }
+          flatten("", root, raw);
+          raw.keySet().forEach(k -> origin.put(k, source));
+        }
+      } catch (IOException e) {
+        throw new ConfigException(source + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
+      }
+    }
+    for (String override : overrides) {
+      int eq = override.indexOf('=');
+      if (eq <= 0) {
+        problems.add("override '" + override + "': expected key=value");
+        continue;
+      }
+      String key = override.substring(0, eq).trim();
+      raw.put(key, scalar(override.substring(eq + 1)));
+      origin.put(key, "the command line");
+    }
+    Map<String, Object> parsed = new LinkedHashMap<>();
+    raw.forEach((key, value) -> {
+      ConfigOption<?> option = schema.option(key);
+      if (option == null) {
+        String hint = schema.closestKey(key);
+        problems.add("unknown option '" + key + "' (from " + origin.get(key) + ")"
+            + (hint == null ? "" : "; did you mean '" + hint + "'?"));
+        return;
+      }
+      try {
+        parsed.put(key, option.parse(value));
+      } catch (IllegalArgumentException e) {
+        problems.add(e.getMessage() + " (from " + origin.get(key) + ")");
+      }
+    });
+    for (ConfigOption<?> option : schema.options()) {
+      if (option.isRequired() && !parsed.containsKey(option.key())) {
+        problems.add("option '" + option.key() + "' is required: " + option.doc());
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new ConfigException("Invalid configuration for '" + schema.name() + "':\n  - "
+          + String.join("\n  - ", problems));
+    }
+    return new Config(schema, parsed);
+  }
+
+  private static void flatten(String prefix, JsonNode node, Map<String, Object> out) {
+    if (node.isObject()) {
+      Iterator<Map.Entry<String, JsonNode>> fields = node.fields();
+      while (fields.hasNext()) {
+        Map.Entry<String, JsonNode> f = fields.next();
+        flatten(prefix.isEmpty() ? f.getKey() : prefix + "." + f.getKey(), f.getValue(), out);
+      }
+    } else if (node.isArray()) {
+      List<String> items = new ArrayList<>();
+      node.forEach(item -> items.add(item.asText()));
+      out.put(prefix, String.join(",", items));
+    } else if (node.isIntegralNumber()) {
+      out.put(prefix, node.longValue());
+    } else if (node.isNumber()) {
+      out.put(prefix, node.doubleValue());
+    } else if (node.isBoolean()) {
+      out.put(prefix, node.booleanValue());
+    } else if (!node.isNull()) {
+      out.put(prefix, node.asText());
+    }
+  }
+
+  private static Object scalar(String text) {
+    return text.trim();
+  }
+
+  /** The value of {@code option}: set, or its default; null for an unset option without default. */
+  @SuppressWarnings("unchecked")
+  public <T> T get(ConfigOption<T> option) {
+    if (schema.option(option.key()) != option) {
+      throw new IllegalArgumentException("option '" + option.key() + "' is not part of '" + schema.name() + "'");
+    }
+    Object v = values.get(option.key());
+    return v != null ? (T) v : option.defaultValue();
+  }
+
+  /** Whether {@code option} was set explicitly (file or command line). */
+  public boolean isSet(ConfigOption<?> option) {
+    return values.containsKey(option.key());
+  }
+
+  /** The effective values, defaults included, as dotted key to value (for manifests and logs). */
+  public Map<String, Object> effective() {
+    Map<String, Object> all = new LinkedHashMap<>();
+    for (ConfigOption<?> o : schema.options()) {
+      Object v = values.containsKey(o.key()) ? values.get(o.key()) : o.defaultValue();
+      if (v != null) {
+        all.put(o.key(), v);
+      }
+    }
+    return all;
+  }
+}

@@ -1,0 +1,201 @@
+package dev.distillery.config;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/**
+ * One typed, documented configuration option: its dotted key, what it means, its default and the values
+ * it accepts. Options are declared once, as constants of a job's {@link ConfigSchema}, and the
+ * configuration reference is generated from them.
+ *
+ * @param <T> the value type
+ */
+public final class ConfigOption<T> {
+  private final String key;
+  private final String type;
+  private final Function<Object, T> parser;
+  private final T defaultValue;
+  private final boolean required;
+  private final String doc;
+  private final Predicate<T> check;
+  private final String expected;
+
+  private ConfigOption(String key, String type, Function<Object, T> parser, T defaultValue, boolean required,
+      String doc, Predicate<T> check, String expected) {
+    this.key = key;
+    this.type = type;
+    this.parser = parser;
+    this.defaultValue = defaultValue;
+    this.required = required;
+    this.doc = doc;
+    this.check = check;
+    this.expected = expected;
+  }
+
+  /** A text option (paths and URIs are strings too). */
+  public static ConfigOption<String> string(String key) {
+    return new ConfigOption<>(key, "string", ConfigOption::asString, null, false, "", v -> true, null);
+  }
+
+  /** An integer option. */
+  public static ConfigOption<Integer> integer(String key) {
+    return new ConfigOption<>(key, "int", v -> Math.toIntExact(asLong(v)), null, false, "", v -> true, null);
+  }
+
+  /** A 64-bit integer option. */
+  public static ConfigOption<Long> longInteger(String key) {
+    return new ConfigOption<>(key, "long", ConfigOption::asLong, null, false, "", v -> true, null);
+  }
+
+  /** A floating-point option. */
+  public static ConfigOption<Double> decimal(String key) {
+    return new ConfigOption<>(key, "double", ConfigOption::asDouble, null, false, "", v -> true, null);
+  }
+
+  /** A true/false option. */
+  public static ConfigOption<Boolean> bool(String key) {
+    return new ConfigOption<>(key, "boolean", ConfigOption::asBoolean, null, false, "", v -> true, null);
+  }
+
+  /** An option whose value is one of {@code choices} (compared case-insensitively, stored lower case). */
+  public static ConfigOption<String> choice(String key, String... choices) {
+    List<String> allowed = List.of(choices);
+    return new ConfigOption<>(key, "one of " + String.join(" | ", allowed),
+        v -> asString(v).toLowerCase(java.util.Locale.ROOT), null, false, "", allowed::contains,
+        "one of " + String.join(", ", allowed));
+  }
+
+  /** Returns this option with its documentation. */
+  public ConfigOption<T> doc(String text) {
+    return new ConfigOption<>(key, type, parser, defaultValue, required, text, check, expected);
+  }
+
+  /** Returns this option with a default, used when no file or override sets it. */
+  public ConfigOption<T> defaultValue(T value) {
+    return new ConfigOption<>(key, type, parser, Objects.requireNonNull(value), false, doc, check, expected);
+  }
+
+  /** Returns this option as one that must be set. */
+  public ConfigOption<T> required() {
+    return new ConfigOption<>(key, type, parser, null, true, doc, check, expected);
+  }
+
+  /** Returns this option with an extra constraint, described by {@code description} in errors and docs. */
+  public ConfigOption<T> check(Predicate<T> constraint, String description) {
+    Predicate<T> both = check.and(constraint);
+    String text = expected == null ? description : expected + ", " + description;
+    return new ConfigOption<>(key, type, parser, defaultValue, required, doc, both, text);
+  }
+
+  /** Returns this (numeric) option constrained to {@code >= min}. */
+  public ConfigOption<T> atLeast(double min) {
+    return check(v -> ((Number) v).doubleValue() >= min, ">= " + format(min));
+  }
+
+  /** Returns this (numeric) option constrained to {@code > min}. */
+  public ConfigOption<T> greaterThan(double min) {
+    return check(v -> ((Number) v).doubleValue() > min, "> " + format(min));
+  }
+
+  private static String format(double d) {
+    return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
+  }
+
+  public String key() {
+    return key;
+  }
+
+  public String type() {
+    return type;
+  }
+
+  public String doc() {
+    return doc;
+  }
+
+  public boolean isRequired() {
+    return required;
+  }
+
+  /** The default value, or null when there is none. */
+  public T defaultValue() {
+    return defaultValue;
+  }
+
+  /** What the option accepts beyond its type, or null. */
+  public String constraint() {
+    return expected;
+  }
+
+  /**
+   * Converts a raw value (from YAML or the command line) and checks it.
+   *
+   * @throws IllegalArgumentException naming the key, the value and what was expected
+   */
+  T parse(Object raw) {
+    T value;
+    try {
+      value = parser.apply(raw);
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(
+          "option '" + key + "': cannot read '" + raw + "' as " + type + describeExpected());
+    }
+    if (!check.test(value)) {
+      throw new IllegalArgumentException(
+          "option '" + key + "': value '" + raw + "' is not allowed, expected " + expected);
+    }
+    return value;
+  }
+
+  private String describeExpected() {
+    return expected == null ? "" : " (" + expected + ")";
+  }
+
+  private static String asString(Object v) {
+    if (v instanceof String s) {
+      return s;
+    }
+    if (v instanceof Number || v instanceof Boolean) {
+      return v.toString();
+    }
+    throw new IllegalArgumentException("not a scalar");
+  }
+
+  private static long asLong(Object v) {
+    if (v instanceof Integer || v instanceof Long || v instanceof Short) {
+      return ((Number) v).longValue();
+    }
+    String s = asString(v).trim().replace("_", "");
+    return Long.parseLong(s);
+  }
+
+  private static double asDouble(Object v) {
+    if (v instanceof Number n) {
+      return n.doubleValue();
+    }
+    double d = Double.parseDouble(asString(v).trim());
+    if (!Double.isFinite(d)) {
+      throw new IllegalArgumentException("not finite");
+    }
+    return d;
+  }
+
+  private static boolean asBoolean(Object v) {
+    if (v instanceof Boolean b) {
+      return b;
+    }
+    String s = asString(v).trim().toLowerCase(java.util.Locale.ROOT);
+    return switch (s) {
+      case "true", "yes", "on" -> true;
+      case "false", "no", "off" -> false;
+      default -> throw new IllegalArgumentException("not a boolean");
+    };
+  }
+
+  @Override
+  public String toString() {
+    return key;
+  }
+}
