@@ -1,0 +1,13 @@
+package dev.distillery.cli;
+
+import dev.distillery.config.Config;
+import dev.distillery.config.ConfigSchema;
+
+/** A {@code distillery} sub-command: a job or a model tool, with its typed configuration. */
+public interface Command {
+  /** The options this command takes; its name is the sub-command's name. */
+  ConfigSchema schema();
+
+  /** Runs the command. Exceptions become a one-line error and a non-zero exit status. */
+  void run(Config config) throws Exception;
+}

@@ -1,0 +1,99 @@
+package dev.distillery.cli;
+
+import dev.distillery.config.CommandLine;
+import dev.distillery.config.Config;
+import dev.distillery.config.ConfigDocs;
+import dev.distillery.config.ConfigException;
+import dev.distillery.config.ConfigSchema;
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code distillery} command: {@code distillery COMMAND [--config FILE] [--set key=value ...]}.
+ * Every run ends the JVM itself (Spark barrier stages leave non-daemon threads behind).
+ */
+public final class Distillery {
+  private static final Logger LOG = LoggerFactory.getLogger(Distillery.class);
+
+  /** Exit status of a run that failed. */
+  public static final int FAILED = 1;
+  /** Exit status of a command line or configuration that cannot be used. */
+  public static final int USAGE = 2;
+
+  private final Map<String, Command> commands = new LinkedHashMap<>();
+
+  Distillery(List<Command> all) {
+    all.forEach(c -> commands.put(c.schema().name(), c));
+  }
+
+  /** Every command, in the order {@code --help} lists them. */
+  static Distillery standard() {
+    return new Distillery(List.of(new InspectCommand(), new GenerateCommand(), new LogitsCommand()));
+  }
+
+  public static void main(String[] args) {
+    int status = standard().run(args, System.out, System.err);
+    System.exit(status);
+  }
+
+  /** Runs one command line and returns the exit status. */
+  int run(String[] args, PrintStream out, PrintStream err) {
+    if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
+      out.print(usage());
+      return args.length == 0 ? USAGE : 0;
+    }
+    String name = args[0];
+    String[] rest = Arrays.copyOfRange(args, 1, args.length);
+    if (name.equals("docs")) {
+      out.print(ConfigDocs.markdown(commands.values().stream().map(Command::schema).toList()));
+      return 0;
+    }
+    Command command = commands.get(name);
+    if (command == null) {
+      err.println("distillery: unknown command '" + name + "'; commands: " + String.join(", ", commands.keySet()));
+      return USAGE;
+    }
+    if (CommandLine.wantsHelp(rest)) {
+      out.print(command.schema().help());
+      return 0;
+    }
+    Config config;
+    try {
+      config = CommandLine.parse(command.schema(), rest);
+    } catch (ConfigException e) {
+      err.println("distillery " + name + ": " + e.getMessage());
+      return USAGE;
+    }
+    try {
+      command.run(config);
+      return 0;
+    } catch (Exception | Error e) {
+      LOG.debug("distillery {} failed", name, e);
+      err.println("distillery " + name + ": error: " + oneLine(e));
+      return FAILED;
+    }
+  }
+
+  private static String oneLine(Throwable e) {
+    String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    return message.replaceAll("\\s*\\n\\s*", "; ");
+  }
+
+  private String usage() {
+    StringBuilder sb = new StringBuilder();
+    sb.append("usage: distillery COMMAND [--config FILE.yaml] [--set key=value ...] [--key value ...]\n\n");
+    sb.append("Commands:\n");
+    for (Command c : commands.values()) {
+      ConfigSchema s = c.schema();
+      sb.append(String.format("  %-10s %s%n", s.name(), s.summary()));
+    }
+    sb.append(String.format("  %-10s %s%n", "docs", "Print the configuration reference (Markdown) for every command."));
+    sb.append("\n'distillery COMMAND --help' lists a command's options.\n");
+    return sb.toString();
+  }
+}
