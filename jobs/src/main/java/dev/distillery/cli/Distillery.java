@@ -33,7 +33,8 @@ public final class Distillery {
 
   /** Every command, in the order {@code --help} lists them. */
   static Distillery standard() {
-    return new Distillery(List.of(new InspectCommand(), new GenerateCommand(), new LogitsCommand()));
+    return new Distillery(List.of(new InspectCommand(), new GenerateCommand(), new LogitsCommand(),
+        new RandomCheckpointCommand()));
   }
 
   public static void main(String[] args) {

@@ -1,0 +1,32 @@
+package dev.distillery.spark;
+
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * Creates the job's SparkSession. Under {@code spark-submit} the cluster's settings apply unchanged; run
+ * directly (the local launcher, tests) it becomes a local-mode session on this machine's cores.
+ */
+public final class SparkSessions {
+  private SparkSessions() {}
+
+  /** The session for job {@code jobName}: the submitted one, or {@code local[*]} when there is no master. */
+  public static SparkSession forJob(String jobName) {
+    SparkConf conf = new SparkConf(true);
+    if (!conf.contains("spark.master")) {
+      applyLocalDefaults(conf, "local[*]");
+    }
+    return SparkSession.builder().appName("distillery-" + jobName).config(conf).getOrCreate();
+  }
+
+  /** Settings for local mode: a small shuffle, no UI, and quiet retries so a failing task fails the job fast. */
+  public static void applyLocalDefaults(SparkConf conf, String master) {
+    conf.setMaster(master);
+    conf.setIfMissing("spark.ui.enabled", "false");
+    conf.setIfMissing("spark.sql.shuffle.partitions", "8");
+    conf.setIfMissing("spark.driver.host", "127.0.0.1");
+    conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+    conf.setIfMissing("spark.sql.adaptive.enabled", "false");
+    conf.setIfMissing("spark.barrier.sync.timeout", "300");
+  }
+}
