@@ -37,6 +37,11 @@ public final class Distillery {
         new RandomCheckpointCommand()));
   }
 
+  /** The schemas of every command, for the generated configuration reference. */
+  List<ConfigSchema> schemas() {
+    return commands.values().stream().map(Command::schema).toList();
+  }
+
   public static void main(String[] args) {
     int status = standard().run(args, System.out, System.err);
     System.exit(status);
@@ -51,7 +56,7 @@ public final class Distillery {
     String name = args[0];
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
     if (name.equals("docs")) {
-      out.print(ConfigDocs.markdown(commands.values().stream().map(Command::schema).toList()));
+      out.print(ConfigDocs.markdown(schemas()));
       return 0;
     }
     Command command = commands.get(name);
