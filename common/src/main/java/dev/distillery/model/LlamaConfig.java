@@ -145,7 +145,7 @@ public record LlamaConfig(
     try {
       root = JSON.readTree(json);
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException(source + ": not valid JSON: " + e.getOriginalMessage(), e);
+      throw new IllegalArgumentException(source + ": not valid JSON: " + e.getMessage(), e);
     }
     if (root == null || !root.isObject()) {
       throw new IllegalArgumentException(source + ": expected a JSON object");
