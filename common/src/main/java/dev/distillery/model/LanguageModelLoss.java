@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 
 /**
@@ -24,6 +25,7 @@ public final class LanguageModelLoss {
    * @param labels int32 or int64 {@code [batch, seq]}, aligned with the input ids
    */
   public static TokenLoss crossEntropy(NDArray logits, NDArray labels, int ignoreIndex) {
+    requireAligned(logits, labels);
     long vocab = logits.getShape().get(2);
     NDManager caller = logits.getManager();
     try (NDManager scope = caller.newSubManager()) {
@@ -31,7 +33,7 @@ public final class LanguageModelLoss {
       NDArray targets = nextTokens(labels, logits, scope);
       Accumulated total = new Accumulated();
       total.add(predictions, targets, ignoreIndex);
-      return total.finish(caller);
+      return total.finish(scope, caller);
     }
   }
 
@@ -48,6 +50,7 @@ public final class LanguageModelLoss {
     if (chunkTokens <= 0) {
       throw new IllegalArgumentException("chunkTokens must be > 0, got " + chunkTokens);
     }
+    requireAligned(hidden, labels);
     long width = hidden.getShape().get(2);
     NDManager caller = hidden.getManager();
     try (NDManager scope = caller.newSubManager()) {
@@ -60,7 +63,15 @@ public final class LanguageModelLoss {
         NDArray logits = Linear.linear(rows.get(chunk), lmHeadWeight).singletonOrThrow();
         total.add(logits, targets.get(chunk), ignoreIndex);
       }
-      return total.finish(caller);
+      return total.finish(scope, caller);
+    }
+  }
+
+  private static void requireAligned(NDArray scores, NDArray labels) {
+    Shape shape = scores.getShape();
+    if (shape.dimension() != 3 || !labels.getShape().equals(new Shape(shape.get(0), shape.get(1)))) {
+      throw new IllegalArgumentException("expected [batch, seq, n] scores and [batch, seq] labels, got " + shape
+          + " and " + labels.getShape());
     }
   }
 
@@ -86,8 +97,8 @@ public final class LanguageModelLoss {
       tokens += counted.sum().toType(DataType.INT64, false).getLong();
     }
 
-    TokenLoss finish(NDManager caller) {
-      NDArray mean = sum.div(Math.max(tokens, 1));
+    TokenLoss finish(NDManager scope, NDManager caller) {
+      NDArray mean = sum == null ? scope.zeros(new Shape()) : sum.div(Math.max(tokens, 1));
       mean.attach(caller);
       return new TokenLoss(mean, tokens);
     }

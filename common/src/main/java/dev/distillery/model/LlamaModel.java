@@ -22,7 +22,8 @@ import java.util.function.Function;
  *
  * <p>The parameters live in a manager the model owns, on one device, in float32 or float16; {@link #close()} frees
  * them. Each forward pass keeps its temporaries in a sub-manager closed before it returns; its result is attached to
- * the manager of the token-id array passed in.
+ * the manager of the token-id array passed in. RoPE tables and causal masks are cached per sequence length in the
+ * model's manager. Forward passes may run concurrently; {@link #setTrainable} should not change during one.
  */
 public final class LlamaModel implements AutoCloseable {
   private final LlamaConfig config;
@@ -157,6 +158,7 @@ public final class LlamaModel implements AutoCloseable {
     this.trainable = trainable;
   }
 
+  /** Whether the parameters currently require gradients. */
   public boolean isTrainable() {
     return trainable;
   }

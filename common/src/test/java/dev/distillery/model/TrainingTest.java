@@ -81,6 +81,18 @@ class TrainingTest {
   }
 
   @Test
+  void aSingleTokenSequenceHasNoTargetsAndZeroLoss() {
+    NDArray ids = manager.create(new long[][] {{5}, {6}});
+    TokenLoss full = LanguageModelLoss.crossEntropy(model.forward(ids), ids, LanguageModelLoss.IGNORE_INDEX);
+    TokenLoss chunked = LanguageModelLoss.crossEntropyChunked(model.forwardHidden(ids), model.lmHeadWeight(), ids,
+        LanguageModelLoss.IGNORE_INDEX, 4);
+    assertThat(full.tokens()).isZero();
+    assertThat(chunked.tokens()).isZero();
+    assertThat(full.mean().getFloat()).isZero();
+    assertThat(chunked.mean().getFloat()).isZero();
+  }
+
+  @Test
   void gradientsReachEveryParameter() {
     model.setTrainable(true);
     NDArray ids = manager.create(tokens);
