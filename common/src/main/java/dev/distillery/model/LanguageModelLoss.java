@@ -21,6 +21,8 @@ public final class LanguageModelLoss {
   private LanguageModelLoss() {}
 
   /**
+   * Mean next-token cross-entropy of {@code logits} against {@code labels}.
+   *
    * @param logits {@code [batch, seq, vocab]}
    * @param labels int32 or int64 {@code [batch, seq]}, aligned with the input ids
    */
