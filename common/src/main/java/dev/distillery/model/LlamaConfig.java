@@ -1,5 +1,6 @@
 package dev.distillery.model;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -143,7 +144,7 @@ public record LlamaConfig(
     JsonNode root;
     try {
       root = JSON.readTree(json);
-    } catch (IOException e) {
+    } catch (JsonProcessingException e) {
       throw new IllegalArgumentException(source + ": not valid JSON: " + e.getOriginalMessage(), e);
     }
     if (root == null || !root.isObject()) {
