@@ -201,6 +201,22 @@ public final class SafetensorsWriter implements Closeable {
     LOG.debug("Wrote {} tensors to {}", order.size(), file);
   }
 
+  /** Closes without checking and deletes the file; for callers giving up. Does nothing once closed. */
+  public void abort() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    try {
+      if (out != null) {
+        out.close();
+      }
+    } catch (IOException e) {
+      LOG.warn("{}: error closing an aborted file: {}", file, e.getMessage());
+    }
+    storage.delete(file);
+  }
+
   private List<String> incompleteTensors() {
     List<String> names = new ArrayList<>();
     for (int i = current; i < order.size(); i++) {
