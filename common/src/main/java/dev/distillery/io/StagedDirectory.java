@@ -58,6 +58,7 @@ public final class StagedDirectory implements Closeable {
   /**
    * Moves the staging directory to its final path and writes the commit marker. An uncommitted leftover
    * at the final path (from a crashed run) is replaced; a committed one only when staged with overwrite.
+   * Replacing deletes the old directory before the rename, so for a moment neither version exists.
    */
   public void commit() {
     if (finished) {
