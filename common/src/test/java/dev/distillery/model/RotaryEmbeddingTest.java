@@ -3,6 +3,7 @@ package dev.distillery.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.distillery.testing.TestModels;
 import org.junit.jupiter.api.Test;
 
 /** Inverse frequencies checked against values worked out by hand from the llama3 rules (no DJL involved). */

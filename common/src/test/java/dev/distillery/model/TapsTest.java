@@ -4,6 +4,7 @@ import static dev.distillery.model.LlamaModelTest.maxAbsDifference;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
+import dev.distillery.testing.TestModels;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;

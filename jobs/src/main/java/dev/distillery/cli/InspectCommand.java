@@ -37,7 +37,9 @@ final class InspectCommand implements Command {
               + " vocab %d%n", c.numHiddenLayers(), c.hiddenSize(), c.intermediateSize(), c.numAttentionHeads(),
           c.numKeyValueHeads(), c.headDim(), c.vocabSize()));
       out.append(String.format("             rms_norm_eps %s, rope_theta %s, rope_scaling %s, tied embeddings %s%n",
-          c.rmsNormEps(), c.ropeTheta(), c.ropeScaling() == null ? "none" : "llama3 " + c.ropeScaling(),
+          c.rmsNormEps(), c.ropeTheta(), c.ropeScaling() == null ? "none" : String.format("llama3 (factor %s, low %s, high %s, original %d)",
+              c.ropeScaling().factor(), c.ropeScaling().lowFreqFactor(), c.ropeScaling().highFreqFactor(),
+              c.ropeScaling().originalMaxPositionEmbeddings()),
           c.tieWordEmbeddings()));
 
       long parameters = 0;

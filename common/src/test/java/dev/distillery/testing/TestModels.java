@@ -1,29 +1,36 @@
-package dev.distillery.model;
+package dev.distillery.testing;
 
+import dev.distillery.model.LlamaConfig;
+import dev.distillery.model.LlamaTensors;
+import dev.distillery.model.RopeScaling;
+import dev.distillery.io.CheckpointWriter;
+import dev.distillery.io.DType;
+import dev.distillery.io.Storage;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
 
 /** Small random Llama configs and weights for tests. */
-final class TestModels {
+public final class TestModels {
   private TestModels() {}
 
   /**
    * GQA (4 query heads on 2 KV heads), head_dim 16 ≠ hidden/heads, llama3 scaling whose bands all occur at
    * head_dim 16 (wavelengths 6.3 < 8, 20 in between, ≥ 63 > 32), untied lm_head.
    */
-  static LlamaConfig gqaConfig() {
+  public static LlamaConfig gqaConfig() {
     return new LlamaConfig(48, 80, 2, 4, 2, 16, 96, 1e-5, 10000.0, new RopeScaling(8.0, 1.0, 4.0, 32), 256, false, 1,
         2, "float32");
   }
 
   /** Tied embeddings, plain RoPE, multi-head attention. */
-  static LlamaConfig tiedConfig() {
+  public static LlamaConfig tiedConfig() {
     return new LlamaConfig(32, 64, 2, 4, 4, 8, 64, 1e-6, 500000.0, null, 128, true, 1, 2, "float32");
   }
 
   /** Random weights scaled so activations stay of order one; norm weights near 1. */
-  static Map<String, float[]> randomWeights(LlamaConfig config, long seed) {
+  public static Map<String, float[]> randomWeights(LlamaConfig config, long seed) {
     Random random = new Random(seed);
     Map<String, float[]> weights = new LinkedHashMap<>();
     for (Map.Entry<String, long[]> tensor : LlamaTensors.expectedShapes(config).entrySet()) {
@@ -41,7 +48,7 @@ final class TestModels {
   }
 
   /** Random token ids {@code [batch][seq]} below {@code vocab}. */
-  static long[][] randomTokens(int batch, int seq, int vocab, long seed) {
+  public static long[][] randomTokens(int batch, int seq, int vocab, long seed) {
     Random random = new Random(seed);
     long[][] ids = new long[batch][seq];
     for (long[] row : ids) {
@@ -50,5 +57,16 @@ final class TestModels {
       }
     }
     return ids;
+  }
+
+  /** Writes {@code weights} as a committed Hugging Face checkpoint in {@code dir}, stored as {@code dtype}. */
+  public static void writeCheckpoint(Path dir, LlamaConfig config, Map<String, float[]> weights, DType dtype) {
+    String target = dir.toString();
+    try (CheckpointWriter writer = CheckpointWriter.create(Storage.of(target), target, config, dtype)) {
+      for (String name : writer.tensorNames()) {
+        writer.write(name, weights.get(name));
+      }
+      writer.commit();
+    }
   }
 }
