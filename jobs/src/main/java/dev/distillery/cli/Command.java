@@ -2,12 +2,16 @@ package dev.distillery.cli;
 
 import dev.distillery.config.Config;
 import dev.distillery.config.ConfigSchema;
+import java.io.PrintStream;
 
 /** A {@code distillery} sub-command: a job or a model tool, with its typed configuration. */
 public interface Command {
   /** The options this command takes; its name is the sub-command's name. */
   ConfigSchema schema();
 
-  /** Runs the command. Exceptions become a one-line error and a non-zero exit status. */
-  void run(Config config) throws Exception;
+  /**
+   * Runs the command, printing its result to {@code out} (logs go through SLF4J). Exceptions become a
+   * one-line error and a non-zero exit status.
+   */
+  void run(Config config, PrintStream out) throws Exception;
 }

@@ -76,7 +76,7 @@ public final class Distillery {
       return USAGE;
     }
     try {
-      command.run(config);
+      command.run(config, out);
       return 0;
     } catch (Exception | Error e) {
       LOG.debug("distillery {} failed", name, e);

@@ -10,6 +10,7 @@ import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.tokenize.TextTokenizer;
+import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Arrays;
 import org.slf4j.Logger;
@@ -35,7 +36,7 @@ final class GenerateCommand implements Command {
   }
 
   @Override
-  public void run(Config config) {
+  public void run(Config config, PrintStream out) {
     String dir = config.get(ModelOptions.MODEL);
     try (TextTokenizer tokenizer = TextTokenizer.load(Path.of(config.get(TOKENIZER)), true);
         CheckpointReader reader = CheckpointReader.open(Storage.of(dir), dir);
@@ -56,7 +57,7 @@ final class GenerateCommand implements Command {
       double seconds = (System.nanoTime() - start) / 1e9;
       LOG.info("generated {} tokens in {} s ({} tokens/s)", length - prompt.length, String.format("%.2f", seconds),
           String.format("%.2f", (length - prompt.length) / seconds));
-      System.out.println(tokenizer.decode(Arrays.copyOf(ids, length), true));
+      out.println(tokenizer.decode(Arrays.copyOf(ids, length), true));
     }
   }
 

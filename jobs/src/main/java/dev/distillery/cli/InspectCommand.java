@@ -8,6 +8,7 @@ import dev.distillery.io.DType;
 import dev.distillery.io.Storage;
 import dev.distillery.io.TensorInfo;
 import dev.distillery.model.LlamaConfig;
+import java.io.PrintStream;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -27,16 +28,16 @@ final class InspectCommand implements Command {
   }
 
   @Override
-  public void run(Config config) {
+  public void run(Config config, PrintStream out) {
     String dir = config.get(MODEL);
     try (CheckpointReader reader = CheckpointReader.open(Storage.of(dir), dir)) {
       LlamaConfig c = reader.config();
-      StringBuilder out = new StringBuilder();
-      out.append("checkpoint   ").append(dir).append('\n');
-      out.append(String.format("architecture LlamaForCausalLM: %d layers, hidden %d, FFN %d, heads %d (KV %d, head_dim %d),"
+      StringBuilder report = new StringBuilder();
+      report.append("checkpoint   ").append(dir).append('\n');
+      report.append(String.format("architecture LlamaForCausalLM: %d layers, hidden %d, FFN %d, heads %d (KV %d, head_dim %d),"
               + " vocab %d%n", c.numHiddenLayers(), c.hiddenSize(), c.intermediateSize(), c.numAttentionHeads(),
           c.numKeyValueHeads(), c.headDim(), c.vocabSize()));
-      out.append(String.format("             rms_norm_eps %s, rope_theta %s, rope_scaling %s, tied embeddings %s%n",
+      report.append(String.format("             rms_norm_eps %s, rope_theta %s, rope_scaling %s, tied embeddings %s%n",
           c.rmsNormEps(), c.ropeTheta(), c.ropeScaling() == null ? "none" : String.format("llama3 (factor %s, low %s, high %s, original %d)",
               c.ropeScaling().factor(), c.ropeScaling().lowFreqFactor(), c.ropeScaling().highFreqFactor(),
               c.ropeScaling().originalMaxPositionEmbeddings()),
@@ -51,21 +52,21 @@ final class InspectCommand implements Command {
         bytes += info.byteLength();
         perDtype.merge(info.dtype(), info.elementCount(), Long::sum);
       }
-      out.append(String.format("parameters   %,d (%.2fB); config says %,d%n", parameters, parameters / 1e9,
+      report.append(String.format("parameters   %,d (%.2fB); config says %,d%n", parameters, parameters / 1e9,
           c.parameterCount()));
-      out.append("dtypes       ").append(perDtype).append(" (torch_dtype ").append(c.torchDtype()).append(")\n");
-      out.append(String.format("shards       %d file(s), %.2f GB of tensor data%n", reader.shardFiles().size(),
+      report.append("dtypes       ").append(perDtype).append(" (torch_dtype ").append(c.torchDtype()).append(")\n");
+      report.append(String.format("shards       %d file(s), %.2f GB of tensor data%n", reader.shardFiles().size(),
           bytes / 1e9));
       for (String shard : reader.shardFiles()) {
-        out.append("             ").append(shard).append('\n');
+        report.append("             ").append(shard).append('\n');
       }
       if (config.get(TENSORS)) {
         for (String name : reader.tensorNames()) {
           TensorInfo info = reader.info(name);
-          out.append(String.format("  %-55s %-5s %s%n", name, info.dtype(), java.util.Arrays.toString(info.shape())));
+          report.append(String.format("  %-55s %-5s %s%n", name, info.dtype(), java.util.Arrays.toString(info.shape())));
         }
       }
-      System.out.print(out);
+      out.print(report);
     }
   }
 }

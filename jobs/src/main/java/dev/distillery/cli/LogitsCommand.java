@@ -12,6 +12,7 @@ import dev.distillery.io.DType;
 import dev.distillery.io.SafetensorsWriter;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaModel;
+import java.io.PrintStream;
 import java.io.IOException;
 import java.util.UUID;
 
@@ -32,11 +33,11 @@ final class LogitsCommand implements Command {
   }
 
   @Override
-  public void run(Config config) throws IOException {
+  public void run(Config config, PrintStream out) throws IOException {
     String dir = config.get(ModelOptions.MODEL);
     String tokensFile = config.get(TOKENS);
-    String out = config.get(OUT);
-    Storage outStorage = Storage.of(out);
+    String target = config.get(OUT);
+    Storage outStorage = Storage.of(target);
     try (CheckpointReader reader = CheckpointReader.open(Storage.of(dir), dir)) {
       long[][] batch = readTokens(Storage.of(tokensFile).readText(tokensFile), tokensFile, reader.config().vocabSize());
       try (LlamaModel model = LlamaModel.load(reader.config(), (name, shape) -> reader.readFloats(name),
@@ -45,7 +46,7 @@ final class LogitsCommand implements Command {
           NDManager manager = NDManager.newBaseManager(model.device())) {
         NDArray tokens = manager.create(batch);
         NDArray logits = model.forward(tokens);
-        String temp = out + ".tmp-" + UUID.randomUUID();
+        String temp = target + ".tmp-" + UUID.randomUUID();
         try (SafetensorsWriter writer = new SafetensorsWriter(outStorage, temp)) {
           writer.declare("logits", DType.F32, logits.getShape().getShape());
           writer.write("logits", logits.toFloatArray());
@@ -53,8 +54,8 @@ final class LogitsCommand implements Command {
           outStorage.delete(temp);
           throw e;
         }
-        outStorage.delete(out);
-        outStorage.rename(temp, out);
+        outStorage.delete(target);
+        outStorage.rename(temp, target);
       }
     }
   }

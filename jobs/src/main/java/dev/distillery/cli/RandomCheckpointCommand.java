@@ -8,6 +8,7 @@ import dev.distillery.io.RandomCheckpoint;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.RopeScaling;
+import java.io.PrintStream;
 
 /** {@code distillery random-checkpoint}: a seeded random HF Llama checkpoint of any shape. */
 final class RandomCheckpointCommand implements Command {
@@ -24,7 +25,8 @@ final class RandomCheckpointCommand implements Command {
   static final ConfigOption<Integer> KV_HEADS = ConfigOption.integer("kv-heads").atLeast(1)
       .doc("num_key_value_heads.");
   static final ConfigOption<Integer> HEAD_DIM = ConfigOption.integer("head-dim").atLeast(2).doc("head_dim.");
-  static final ConfigOption<Integer> VOCAB = ConfigOption.integer("vocab-size").atLeast(1).doc("vocab_size.");
+  static final ConfigOption<Integer> VOCAB = ConfigOption.integer("vocab-size").atLeast(3)
+      .doc("vocab_size; below the preset's BOS/EOS ids (128000/128001) those become 1 and 2.");
   static final ConfigOption<Boolean> TIED = ConfigOption.bool("tie-word-embeddings")
       .doc("Share the embedding matrix with lm_head.");
   static final ConfigOption<String> DTYPE = ConfigOption.choice("dtype", "f32", "f16", "bf16").defaultValue("bf16")
@@ -45,20 +47,24 @@ final class RandomCheckpointCommand implements Command {
   }
 
   @Override
-  public void run(Config config) {
+  public void run(Config config, PrintStream out) {
     LlamaConfig base = config.get(PRESET).equals("llama-3.1-8b") ? LlamaConfig.llama31_8b() : tiny();
     DType dtype = DType.valueOf(config.get(DTYPE).toUpperCase(java.util.Locale.ROOT));
+    int vocab = orDefault(config, VOCAB, base.vocabSize());
+    boolean presetIdsFit = base.eosTokenId() < vocab && base.bosTokenId() < vocab;
+    int bos = presetIdsFit ? base.bosTokenId() : 1;
+    int eos = presetIdsFit ? base.eosTokenId() : 2;
     LlamaConfig shape = new LlamaConfig(
         orDefault(config, HIDDEN, base.hiddenSize()), orDefault(config, FFN, base.intermediateSize()),
         orDefault(config, LAYERS, base.numHiddenLayers()), orDefault(config, HEADS, base.numAttentionHeads()),
         orDefault(config, KV_HEADS, base.numKeyValueHeads()), orDefault(config, HEAD_DIM, base.headDim()),
-        orDefault(config, VOCAB, base.vocabSize()), base.rmsNormEps(), base.ropeTheta(), base.ropeScaling(),
+        vocab, base.rmsNormEps(), base.ropeTheta(), base.ropeScaling(),
         base.maxPositionEmbeddings(), config.isSet(TIED) ? config.get(TIED) : base.tieWordEmbeddings(),
-        base.bosTokenId(), base.eosTokenId(), dtype.torchDtype());
-    String out = config.get(OUT);
-    RandomCheckpoint.generate(Storage.of(out), out, shape, dtype, config.get(SEED), config.get(SHARD_BYTES),
+        bos, eos, dtype.torchDtype());
+    String target = config.get(OUT);
+    RandomCheckpoint.generate(Storage.of(target), target, shape, dtype, config.get(SEED), config.get(SHARD_BYTES),
         config.get(OVERWRITE));
-    System.out.printf("wrote %s: %,d parameters, %s%n", out, shape.parameterCount(), dtype);
+    out.printf("wrote %s: %,d parameters, %s%n", target, shape.parameterCount(), dtype);
   }
 
   private static int orDefault(Config config, ConfigOption<Integer> option, int fallback) {
