@@ -1,0 +1,153 @@
+package dev.distillery.distill;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.core.Linear;
+import dev.distillery.model.LanguageModelLoss;
+
+/**
+ * The distillation / cross-entropy loss on logits and its backward pass, computed a chunk of tokens at a time so
+ * that {@code [tokens, vocab]} logits (vocab 128K for Llama 3) exist for one chunk only, never for the batch.
+ *
+ * <p>How: the student's final hidden states are detached into a leaf; per chunk, the student logits are projected
+ * with graph recording on, the gradient of the loss with respect to those logits is computed in closed form
+ * (forward KL: {@code T·(p_s − p_t)}; reverse KL: {@code T·p_s⊙(log p_s − log p_t − KL)}; cross-entropy:
+ * {@code softmax − onehot}), and back-propagated into the leaf and the lm_head weight. One final backward from the
+ * hidden states through the decoder then completes the student's gradients.
+ *
+ * <p>Losses are sums over this call's tokens; gradients are already divided by the global token counts the caller
+ * passes, so summing gradients over micro-batches and ranks gives the gradient of the global mean loss.
+ */
+public final class ChunkedLogitLoss {
+  private final LossSpec spec;
+  private final int chunkTokens;
+
+  /**
+   * @param chunkTokens tokens per chunk; {@code chunkTokens × vocab} floats are alive at a time (a few of them)
+   */
+  public ChunkedLogitLoss(LossSpec spec, int chunkTokens) {
+    if (chunkTokens <= 0) {
+      throw new IllegalArgumentException("chunkTokens must be > 0, got " + chunkTokens);
+    }
+    this.spec = spec;
+    this.chunkTokens = chunkTokens;
+  }
+
+  /**
+   * Computes the loss of one micro-batch and adds its gradients into the student's parameters.
+   *
+   * @param studentHidden {@code [batch, seq, hidden]} from {@code forwardHidden} under {@link Autograd#record()}
+   * @param studentHead the student's output projection {@code [vocab, hidden]} (a parameter)
+   * @param teacherHidden the teacher's final hidden states for the same ids (no graph), or null without KD
+   * @param teacherHead the teacher's output projection, or null without KD
+   * @param inputIds {@code [batch, seq]}: position t is scored against {@code inputIds[t + 1]} for cross-entropy
+   * @param globalKdTokens KD-scored tokens in the whole global batch ({@code batch × seq} summed over ranks)
+   * @param globalCeTokens CE-scored tokens in the whole global batch ({@code batch × (seq − 1)} summed)
+   */
+  public LossSums backward(NDArray studentHidden, NDArray studentHead, NDArray teacherHidden, NDArray teacherHead,
+      NDArray inputIds, long globalKdTokens, long globalCeTokens) {
+    if (spec.needsTeacher() && (teacherHidden == null || teacherHead == null)) {
+      throw new IllegalArgumentException("the loss needs teacher hidden states and lm_head");
+    }
+    long batch = studentHidden.getShape().get(0);
+    long seq = studentHidden.getShape().get(1);
+    long tokens = batch * seq;
+    double kdSum = 0;
+    double ceSum = 0;
+    try (NDManager scope = studentHidden.getManager().newSubManager()) {
+      NDArray leaf = studentHidden.stopGradient();
+      leaf.attach(scope);
+      leaf.setRequiresGradient(true);
+      NDArray teacherRows = spec.needsTeacher() ? teacherHidden.reshape(tokens, -1) : null;
+      NDArray targets = nextTokenTargets(inputIds, scope).toDevice(studentHidden.getDevice(), false);
+      for (long start = 0; start < tokens; start += chunkTokens) {
+        NDIndex chunk = new NDIndex("{}:{}", start, Math.min(tokens, start + chunkTokens));
+        try (NDManager step = scope.newSubManager()) {
+          NDArray logits;
+          try (Autograd.Scope on = Autograd.record()) { // slicing the leaf must be recorded too
+            logits = Linear.linear(leaf.reshape(tokens, -1).get(chunk), studentHead).singletonOrThrow();
+          }
+          logits.attach(step);
+          NDArray gradient;
+          try (Autograd.Scope off = Autograd.pause()) {
+            NDArray scores = logits.stopGradient().toType(DataType.FLOAT32, false);
+            gradient = step.zeros(scores.getShape(), DataType.FLOAT32, scores.getDevice());
+            if (spec.needsTeacher()) {
+              NDArray teacherLogits = Linear.linear(teacherRows.get(chunk), teacherHead).singletonOrThrow()
+                  .toType(DataType.FLOAT32, false);
+              Term kd = divergence(scores, teacherLogits);
+              kdSum += kd.loss;
+              gradient.addi(kd.gradient.muli(spec.kdWeight() / globalKdTokens));
+            }
+            if (spec.ceWeight() > 0) {
+              Term ce = crossEntropy(scores, targets.get(chunk));
+              ceSum += ce.loss;
+              gradient.addi(ce.gradient.muli(spec.ceWeight() / globalCeTokens));
+            }
+            gradient = gradient.toType(logits.getDataType(), false);
+          }
+          Autograd.backward(logits, gradient);
+        }
+      }
+      NDArray hiddenGradient = leaf.getGradient();
+      hiddenGradient.attach(scope);
+      Autograd.backward(studentHidden, hiddenGradient);
+    }
+    return new LossSums(kdSum, ceSum, tokens, batch * (seq - 1));
+  }
+
+  /** {@code inputIds[:, 1:]} with the ignore index at each row's last position, flattened to int64. */
+  private static NDArray nextTokenTargets(NDArray inputIds, NDManager scope) {
+    long batch = inputIds.getShape().get(0);
+    NDArray next = inputIds.get(scope, new NDIndex(":, 1:")).toType(DataType.INT64, false);
+    NDArray last = scope.full(new ai.djl.ndarray.types.Shape(batch, 1), (long) LanguageModelLoss.IGNORE_INDEX);
+    return next.concat(last, 1).reshape(-1);
+  }
+
+  private record Term(double loss, NDArray gradient) {}
+
+  /** The KD term for one chunk: its summed loss (× T²) and its gradient with respect to the student logits. */
+  private Term divergence(NDArray studentLogits, NDArray teacherLogits) {
+    double t = spec.temperature();
+    NDArray logStudent = studentLogits.div(t).logSoftmax(1);
+    NDArray logTeacher = teacherLogits.div(t).logSoftmax(1);
+    NDArray pStudent = logStudent.exp();
+    NDArray pTeacher = logTeacher.exp();
+    if (spec.kind() == LossSpec.Divergence.FORWARD_KL) {
+      double loss = pTeacher.mul(logTeacher.sub(logStudent)).sum().getFloat() * t * t;
+      return new Term(loss, pStudent.sub(pTeacher).muli(t));
+    }
+    NDArray logRatio = logStudent.sub(logTeacher);
+    NDArray perToken = pStudent.mul(logRatio).sum(new int[] {1}, true);
+    double loss = perToken.sum().getFloat() * t * t;
+    return new Term(loss, pStudent.mul(logRatio.sub(perToken)).muli(t));
+  }
+
+  /** Cross-entropy for one chunk against {@code targets} (ignore index skipped): summed loss and gradient. */
+  private static Term crossEntropy(NDArray logits, NDArray targets) {
+    NDArray counted = targets.neq(LanguageModelLoss.IGNORE_INDEX);
+    NDArray mask = counted.toType(DataType.FLOAT32, false).expandDims(1);
+    NDArray safeTargets = targets.mul(counted.toType(DataType.INT64, false));
+    NDArray logProbabilities = logits.logSoftmax(1);
+    NDArray oneHot = safeTargets.oneHot(Math.toIntExact(logits.getShape().get(1))).toType(DataType.FLOAT32, false);
+    double loss = -logProbabilities.mul(oneHot).mul(mask).sum().getFloat();
+    NDArray gradient = logProbabilities.exp().sub(oneHot).muli(mask);
+    return new Term(loss, gradient);
+  }
+
+  /**
+   * Summed losses of one micro-batch and how many tokens each sum covers on this rank.
+   *
+   * @param kdSum sum over tokens of the distillation term (× T²), 0 without KD
+   * @param ceSum sum over scored tokens of the cross-entropy, 0 without CE
+   */
+  public record LossSums(double kdSum, double ceSum, long kdTokens, long ceTokens) {
+    /** Element-wise sum, for accumulating micro-batches. */
+    public LossSums plus(LossSums other) {
+      return new LossSums(kdSum + other.kdSum, ceSum + other.ceSum, kdTokens + other.kdTokens,
+          ceTokens + other.ceTokens);
+    }
+  }
+}
