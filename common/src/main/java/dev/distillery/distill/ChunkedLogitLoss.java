@@ -35,6 +35,11 @@ public final class ChunkedLogitLoss {
     this.chunkTokens = chunkTokens;
   }
 
+  /** What this loss computes. */
+  public LossSpec spec() {
+    return spec;
+  }
+
   /**
    * Computes the loss of one micro-batch and adds its gradients into the student's parameters.
    *

@@ -1,0 +1,110 @@
+package dev.distillery.distill;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * AdamW (Loshchilov &amp; Hutter): Adam moments with bias correction and weight decay decoupled from the gradient,
+ * applied to matrices only (norm weights and other vectors are not decayed). Moments live in a manager this
+ * optimizer owns, on the parameters' device, in float32.
+ */
+public final class AdamW implements AutoCloseable {
+  /** Hyper-parameters; the learning rate comes with each step. */
+  public record Settings(double beta1, double beta2, double epsilon, double weightDecay) {
+    public Settings {
+      if (beta1 < 0 || beta1 >= 1 || beta2 < 0 || beta2 >= 1) {
+        throw new IllegalArgumentException("betas must be in [0, 1), got " + beta1 + ", " + beta2);
+      }
+      if (!(epsilon > 0) || weightDecay < 0) {
+        throw new IllegalArgumentException("epsilon must be > 0 and weight decay >= 0");
+      }
+    }
+  }
+
+  private final Settings settings;
+  private final NDManager manager;
+  private final Map<String, NDArray> firstMoment = new LinkedHashMap<>();
+  private final Map<String, NDArray> secondMoment = new LinkedHashMap<>();
+  private long steps;
+
+  /** Zero moments for {@code parameters}. */
+  public AdamW(Map<String, NDArray> parameters, Settings settings) {
+    this.settings = settings;
+    NDArray any = parameters.values().iterator().next();
+    this.manager = NDManager.newBaseManager(any.getDevice());
+    for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
+      firstMoment.put(p.getKey(), manager.zeros(p.getValue().getShape()));
+      secondMoment.put(p.getKey(), manager.zeros(p.getValue().getShape()));
+    }
+  }
+
+  /**
+   * Updates {@code parameters} in place from {@code gradients} (same names), without recording a graph.
+   *
+   * @param learningRate this step's learning rate
+   */
+  public void step(Map<String, NDArray> parameters, Map<String, NDArray> gradients, double learningRate) {
+    steps++;
+    double b1 = settings.beta1();
+    double b2 = settings.beta2();
+    double stepSize = learningRate / (1 - Math.pow(b1, steps));
+    double secondCorrection = 1 - Math.pow(b2, steps);
+    try (Autograd.Scope off = Autograd.pause(); NDManager scope = manager.newSubManager()) {
+      for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
+        NDArray parameter = p.getValue();
+        NDArray gradient = gradients.get(p.getKey());
+        NDArray m = firstMoment.get(p.getKey());
+        NDArray v = secondMoment.get(p.getKey());
+        m.muli((float) b1).addi(gradient.mul((float) (1 - b1)));
+        v.muli((float) b2).addi(gradient.square().muli((float) (1 - b2)));
+        if (parameter.getShape().dimension() >= 2 && settings.weightDecay() > 0) {
+          parameter.muli((float) (1 - learningRate * settings.weightDecay()));
+        }
+        NDArray denominator = v.div((float) secondCorrection).sqrt().addi((float) settings.epsilon());
+        NDArray update = m.div(denominator).muli((float) stepSize);
+        update.attach(scope);
+        denominator.attach(scope);
+        parameter.subi(update.toType(parameter.getDataType(), false));
+      }
+    }
+  }
+
+  /** Steps taken so far (the bias-correction exponent). */
+  public long steps() {
+    return steps;
+  }
+
+  /** The moments by parameter name, for checkpoints. */
+  public Map<String, NDArray> firstMoments() {
+    return firstMoment;
+  }
+
+  /** The second moments by parameter name, for checkpoints. */
+  public Map<String, NDArray> secondMoments() {
+    return secondMoment;
+  }
+
+  /** Restores moments and the step count saved by a checkpoint. */
+  public void restore(long savedSteps, Map<String, float[]> first, Map<String, float[]> second) {
+    for (String name : firstMoment.keySet()) {
+      firstMoment.get(name).set(require(first, name));
+      secondMoment.get(name).set(require(second, name));
+    }
+    this.steps = savedSteps;
+  }
+
+  private static float[] require(Map<String, float[]> saved, String name) {
+    float[] values = saved.get(name);
+    if (values == null) {
+      throw new IllegalArgumentException("optimizer state has no moment for parameter " + name);
+    }
+    return values;
+  }
+
+  @Override
+  public void close() {
+    manager.close();
+  }
+}

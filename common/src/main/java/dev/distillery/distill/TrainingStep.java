@@ -1,0 +1,149 @@
+package dev.distillery.distill;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.distillery.model.LlamaModel;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One synchronous data-parallel optimisation step: forward and backward over this rank's micro-batches
+ * (gradient accumulation), gradients summed across ranks in buckets, global-norm clipping, AdamW. Because every
+ * rank applies the same summed gradients to the same weights, all ranks hold identical weights after each step.
+ */
+public final class TrainingStep {
+  /** Gradients are all-reduced in buckets of this many floats (64 MB). */
+  static final int BUCKET_FLOATS = 16 << 20;
+
+  private final LlamaModel student;
+  private final LlamaModel teacher;
+  private final ChunkedLogitLoss loss;
+  private final AdamW optimizer;
+  private final GradientReducer reducer;
+  private final double maxGradientNorm;
+
+  /**
+   * @param teacher the frozen teacher, or null when the loss needs none
+   * @param maxGradientNorm clip the global gradient norm to this; 0 turns clipping off
+   */
+  public TrainingStep(LlamaModel student, LlamaModel teacher, ChunkedLogitLoss loss, AdamW optimizer,
+      GradientReducer reducer, double maxGradientNorm) {
+    this.student = student;
+    this.teacher = teacher;
+    this.loss = loss;
+    this.optimizer = optimizer;
+    this.reducer = reducer;
+    this.maxGradientNorm = maxGradientNorm;
+    student.setTrainable(true);
+  }
+
+  /** What one step did, identical on every rank. */
+  public record Result(double loss, double kdLoss, double ceLoss, double gradientNorm, long tokens) {}
+
+  /**
+   * Runs one step.
+   *
+   * @param microBatches this rank's share of the global batch, each {@code [batch][seq]} token ids
+   * @param globalSequences sequences in the global batch over all ranks (all of length {@code seq})
+   * @param learningRate this step's learning rate
+   */
+  public Result run(List<long[][]> microBatches, long globalSequences, double learningRate) {
+    Map<String, NDArray> parameters = student.parameters();
+    Autograd.zeroGradients(parameters.values());
+    int seq = microBatches.get(0)[0].length;
+    long globalKd = globalSequences * seq;
+    long globalCe = globalSequences * (seq - 1);
+    ChunkedLogitLoss.LossSums sums = new ChunkedLogitLoss.LossSums(0, 0, 0, 0);
+    try (NDManager scope = NDManager.newBaseManager(student.device())) {
+      for (long[][] batch : microBatches) {
+        sums = sums.plus(microStep(scope, batch, globalKd, globalCe));
+      }
+      double[] totals = {sums.kdSum(), sums.ceSum(), sums.kdTokens()};
+      reducer.sumInPlace(totals);
+      Map<String, NDArray> gradients = reducedGradients(scope, parameters);
+      double norm = globalNorm(gradients.values());
+      if (maxGradientNorm > 0 && norm > maxGradientNorm) {
+        float scale = (float) (maxGradientNorm / (norm + 1e-6));
+        gradients.values().forEach(g -> g.muli(scale));
+      }
+      optimizer.step(parameters, gradients, learningRate);
+      double kd = totals[0] / globalKd;
+      double ce = totals[1] / globalCe;
+      LossSpec spec = loss.spec();
+      double total = (spec.needsTeacher() ? spec.kdWeight() * kd : 0) + spec.ceWeight() * ce;
+      return new Result(total, kd, ce, norm, (long) totals[2]);
+    }
+  }
+
+  private ChunkedLogitLoss.LossSums microStep(NDManager scope, long[][] batch, long globalKd, long globalCe) {
+    try (NDManager micro = scope.newSubManager()) {
+      NDArray ids = micro.create(batch);
+      NDArray teacherHidden = null;
+      if (loss.spec().needsTeacher()) {
+        try (Autograd.Scope off = Autograd.pause()) {
+          teacherHidden = teacher.forwardHidden(ids.toDevice(teacher.device(), false));
+          teacherHidden = teacherHidden.toDevice(student.device(), false);
+        }
+      }
+      NDArray studentHidden;
+      try (Autograd.Scope on = Autograd.record()) {
+        studentHidden = student.forwardHidden(ids);
+      }
+      return loss.backward(studentHidden, student.lmHeadWeight(), teacherHidden,
+          teacher == null ? null : teacher.lmHeadWeight().toDevice(student.device(), false), ids, globalKd,
+          globalCe);
+    }
+  }
+
+  /** Every parameter's gradient, summed over ranks in buckets of {@link #BUCKET_FLOATS}, as arrays in scope. */
+  private Map<String, NDArray> reducedGradients(NDManager scope, Map<String, NDArray> parameters) {
+    Map<String, NDArray> reduced = new LinkedHashMap<>();
+    List<Map.Entry<String, NDArray>> bucket = new ArrayList<>();
+    long bucketSize = 0;
+    for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
+      long size = p.getValue().size();
+      if (!bucket.isEmpty() && bucketSize + size > BUCKET_FLOATS) {
+        reduceBucket(scope, bucket, bucketSize, reduced);
+        bucket.clear();
+        bucketSize = 0;
+      }
+      bucket.add(p);
+      bucketSize += size;
+    }
+    reduceBucket(scope, bucket, bucketSize, reduced);
+    return reduced;
+  }
+
+  private void reduceBucket(NDManager scope, List<Map.Entry<String, NDArray>> bucket, long size,
+      Map<String, NDArray> out) {
+    float[] flat = new float[Math.toIntExact(size)];
+    int offset = 0;
+    for (Map.Entry<String, NDArray> p : bucket) {
+      try (NDArray gradient = p.getValue().getGradient()) {
+        float[] values = gradient.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+        System.arraycopy(values, 0, flat, offset, values.length);
+        offset += values.length;
+      }
+    }
+    reducer.sumInPlace(flat);
+    offset = 0;
+    for (Map.Entry<String, NDArray> p : bucket) {
+      NDArray parameter = p.getValue();
+      int n = Math.toIntExact(parameter.size());
+      float[] values = new float[n];
+      System.arraycopy(flat, offset, values, 0, n);
+      offset += n;
+      out.put(p.getKey(), scope.create(values, parameter.getShape()).toDevice(parameter.getDevice(), false));
+    }
+  }
+
+  private static double globalNorm(Iterable<NDArray> gradients) {
+    double squares = 0;
+    for (NDArray g : gradients) {
+      squares += g.square().sum().getFloat();
+    }
+    return Math.sqrt(squares);
+  }
+}

@@ -1,0 +1,153 @@
+package dev.distillery.distill;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.Device;
+import dev.distillery.model.LlamaConfig;
+import dev.distillery.model.LlamaModel;
+import dev.distillery.model.WeightSource;
+import dev.distillery.testing.TestModels;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+class TrainingStepTest {
+  private final LlamaConfig config = TestModels.gqaConfig();
+  private final Map<String, float[]> teacherWeights = TestModels.randomWeights(config, 21);
+  private final Map<String, float[]> studentWeights = TestModels.randomWeights(config, 22);
+  private final long[][] data = TestModels.randomTokens(8, 12, config.vocabSize(), 23);
+
+  @Test
+  void distillationLowersTheKlToTheTeacher() {
+    double[] losses = trainWith(GradientReducer.single(), 12, 2);
+    assertThat(losses[losses.length - 1]).isLessThan(losses[0] * 0.7);
+  }
+
+  @Test
+  void oneAndTwoRanksWithTheSameGlobalBatchAgree() throws Exception {
+    int steps = 6;
+    double[] single = trainWith(GradientReducer.single(), steps, 2);
+    double[][] pair = new double[2][];
+    CyclicBarrier barrier = new CyclicBarrier(2);
+    InProcessReducer.Group group = new InProcessReducer.Group(2, barrier);
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      List<Future<double[]>> ranks = new ArrayList<>();
+      for (int r = 0; r < 2; r++) {
+        int rank = r;
+        ranks.add(pool.submit(() -> trainWith(new InProcessReducer(group, rank), steps, 1)));
+      }
+      pair[0] = ranks.get(0).get();
+      pair[1] = ranks.get(1).get();
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(pair[0]).containsExactly(pair[1], within(0.0)); // every rank reports the same reduced loss
+    for (int s = 0; s < steps; s++) {
+      assertThat(pair[0][s]).as("step %d", s).isCloseTo(single[s], within(1e-5));
+    }
+  }
+
+  /** Global batch of 4 sequences per step; this rank takes every worldSize-th of them. */
+  private double[] trainWith(GradientReducer reducer, int steps, int microBatch) {
+    try (LlamaModel teacher = LlamaModel.load(config, WeightSource.of(teacherWeights), Device.cpu());
+        LlamaModel student = LlamaModel.load(config, WeightSource.of(studentWeights), Device.cpu());
+        AdamW adam = new AdamW(student.parameters(), new AdamW.Settings(0.9, 0.95, 1e-8, 0.01))) {
+      TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.minitron(), 16), adam,
+          reducer, 1.0);
+      double[] losses = new double[steps];
+      int global = 4;
+      for (int s = 0; s < steps; s++) {
+        List<long[]> mine = new ArrayList<>();
+        for (int i = 0; i < global; i++) {
+          if (i % reducer.worldSize() == reducer.rank()) {
+            mine.add(data[(s * global + i) % data.length]);
+          }
+        }
+        List<long[][]> micro = new ArrayList<>();
+        for (int i = 0; i < mine.size(); i += microBatch) {
+          micro.add(mine.subList(i, Math.min(mine.size(), i + microBatch)).toArray(long[][]::new));
+        }
+        losses[s] = step.run(micro, global, 3e-3).loss();
+      }
+      return losses;
+    }
+  }
+
+  /** Sums across threads of one JVM: the test stand-in for the ring all-reduce. */
+  static final class InProcessReducer implements GradientReducer {
+    static final class Group {
+      final int size;
+      final CyclicBarrier barrier;
+      final Object[] slots;
+
+      Group(int size, CyclicBarrier barrier) {
+        this.size = size;
+        this.barrier = barrier;
+        this.slots = new Object[size];
+      }
+    }
+
+    private final Group group;
+    private final int rank;
+
+    InProcessReducer(Group group, int rank) {
+      this.group = group;
+      this.rank = rank;
+    }
+
+    @Override
+    public int rank() {
+      return rank;
+    }
+
+    @Override
+    public int worldSize() {
+      return group.size;
+    }
+
+    @Override
+    public void sumInPlace(float[] values) {
+      exchange(values.clone(), all -> {
+        Arrays.fill(values, 0);
+        for (Object o : all) {
+          float[] v = (float[]) o;
+          for (int i = 0; i < values.length; i++) {
+            values[i] += v[i];
+          }
+        }
+      });
+    }
+
+    @Override
+    public void sumInPlace(double[] values) {
+      exchange(values.clone(), all -> {
+        Arrays.fill(values, 0);
+        for (Object o : all) {
+          double[] v = (double[]) o;
+          for (int i = 0; i < values.length; i++) {
+            values[i] += v[i];
+          }
+        }
+      });
+    }
+
+    private void exchange(Object mine, java.util.function.Consumer<Object[]> combine) {
+      try {
+        group.slots[rank] = mine;
+        group.barrier.await();
+        combine.accept(group.slots.clone());
+        group.barrier.await();
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    }
+  }
+}
