@@ -1,0 +1,130 @@
+package dev.distillery.distill;
+
+import dev.distillery.config.Config;
+import dev.distillery.config.ConfigOption;
+import dev.distillery.config.ConfigSchema;
+import dev.distillery.io.Storage;
+import java.io.Serializable;
+
+/**
+ * The validated configuration of DistillJob, resolved to concrete paths; serializable so that it travels with the
+ * barrier tasks.
+ */
+public record DistillSettings(
+    String teacher, String student, String trainTokens, String validTokens, String output, String checkpoints,
+    String metrics, int steps, int globalBatch, int microBatch, int worldSize, String loss, double kdWeight,
+    double ceWeight, double temperature, double learningRate, double minLearningRate, int warmupSteps,
+    double weightDecay, double beta1, double beta2, double clip, int chunkTokens, int checkpointEvery,
+    int validateEvery, int validSequences, long seed, String teacherDtype, int collectiveTimeoutSeconds,
+    boolean restart) implements Serializable {
+
+  static final ConfigOption<String> RUN = ConfigOption.string("run").required()
+      .doc("Run directory on any Hadoop file system; inputs and outputs default to paths under it.");
+  static final ConfigOption<String> TEACHER = ConfigOption.string("teacher")
+      .doc("Teacher checkpoint (HF directory); required unless loss is 'ce'.");
+  static final ConfigOption<String> STUDENT = ConfigOption.string("student")
+      .doc("Checkpoint the student starts from (default RUN/student-init; for teacher correction, the teacher).");
+  static final ConfigOption<String> TOKENS = ConfigOption.string("tokens")
+      .doc("TokenizeJob output with train/ and valid/ Parquet shards (default RUN/tokens).");
+  static final ConfigOption<String> OUTPUT = ConfigOption.string("output")
+      .doc("Where the final student is written as an HF checkpoint (default RUN/student).");
+  static final ConfigOption<Integer> STEPS = ConfigOption.integer("steps").defaultValue(100).atLeast(1)
+      .doc("Optimisation steps.");
+  static final ConfigOption<Integer> GLOBAL_BATCH = ConfigOption.integer("global-batch").defaultValue(8).atLeast(1)
+      .doc("Sequences per step over all ranks; must be a multiple of world-size × micro-batch.");
+  static final ConfigOption<Integer> MICRO_BATCH = ConfigOption.integer("micro-batch").defaultValue(2).atLeast(1)
+      .doc("Sequences per forward/backward on one rank (gradient accumulation covers the rest).");
+  static final ConfigOption<Integer> WORLD_SIZE = ConfigOption.integer("world-size").defaultValue(1).atLeast(1)
+      .doc("Barrier tasks (ranks): one per executor on a cluster (spark.task.resource.gpu.amount = GPUs per "
+          + "executor); in local mode they share the JVM.");
+  static final ConfigOption<String> LOSS = ConfigOption.choice("loss", "kl", "reverse-kl", "ce", "kl+ce")
+      .defaultValue("kl").doc("Training loss: forward KL(teacher‖student) on logits (Minitron), reverse KL, "
+          + "cross-entropy on the labels only (teacher correction), or a weighted mix of KL and CE.");
+  static final ConfigOption<Double> KD_WEIGHT = ConfigOption.decimal("kd-weight").defaultValue(1.0).atLeast(0)
+      .doc("Weight of the KL term in 'kl+ce'.");
+  static final ConfigOption<Double> CE_WEIGHT = ConfigOption.decimal("ce-weight").defaultValue(0.5).atLeast(0)
+      .doc("Weight of the cross-entropy term in 'kl+ce'.");
+  static final ConfigOption<Double> TEMPERATURE = ConfigOption.decimal("temperature").defaultValue(1.0)
+      .greaterThan(0).doc("Softmax temperature of the KL term (its loss is scaled by T²).");
+  static final ConfigOption<Double> LR = ConfigOption.decimal("lr").defaultValue(1e-4).greaterThan(0)
+      .doc("Peak learning rate.");
+  static final ConfigOption<Double> MIN_LR = ConfigOption.decimal("min-lr").defaultValue(1e-5).atLeast(0)
+      .doc("Learning rate at the end of the cosine decay.");
+  static final ConfigOption<Integer> WARMUP = ConfigOption.integer("warmup-steps").defaultValue(40).atLeast(0)
+      .doc("Linear warm-up steps.");
+  static final ConfigOption<Double> WEIGHT_DECAY = ConfigOption.decimal("weight-decay").defaultValue(0.01)
+      .atLeast(0).doc("AdamW decoupled weight decay (matrices only; none on norms).");
+  static final ConfigOption<Double> BETA1 = ConfigOption.decimal("beta1").defaultValue(0.9).atLeast(0)
+      .doc("AdamW β1.");
+  static final ConfigOption<Double> BETA2 = ConfigOption.decimal("beta2").defaultValue(0.95).atLeast(0)
+      .doc("AdamW β2.");
+  static final ConfigOption<Double> CLIP = ConfigOption.decimal("clip").defaultValue(1.0).atLeast(0)
+      .doc("Global gradient-norm clipping threshold (0 = off).");
+  static final ConfigOption<Integer> CHUNK = ConfigOption.integer("chunk-tokens").defaultValue(512).atLeast(1)
+      .doc("Tokens per loss chunk: bounds the vocab-size logits alive at once.");
+  static final ConfigOption<Integer> CHECKPOINT_EVERY = ConfigOption.integer("checkpoint-every").defaultValue(50)
+      .atLeast(1).doc("Steps between resumable checkpoints (RUN/checkpoints/step-N).");
+  static final ConfigOption<Integer> VALIDATE_EVERY = ConfigOption.integer("validate-every").defaultValue(25)
+      .atLeast(1).doc("Steps between validation-loss measurements.");
+  static final ConfigOption<Integer> VALID_SEQUENCES = ConfigOption.integer("valid-sequences").defaultValue(32)
+      .atLeast(1).doc("Validation sequences (from the valid split) per measurement.");
+  static final ConfigOption<Long> SEED = ConfigOption.longInteger("seed").defaultValue(1234L)
+      .doc("Seed of the training-data order.");
+  static final ConfigOption<String> TEACHER_DTYPE = ConfigOption.choice("teacher-dtype", "float32", "float16")
+      .defaultValue("float32").doc("Teacher precision (float16 halves its memory on GPUs).");
+  static final ConfigOption<Integer> TIMEOUT = ConfigOption.integer("collective-timeout-seconds").defaultValue(300)
+      .atLeast(1).doc("A rank waiting longer than this for a peer fails the stage instead of hanging.");
+  static final ConfigOption<Boolean> RESTART = ConfigOption.bool("restart").defaultValue(false)
+      .doc("Ignore existing checkpoints and start from the student (by default a run resumes).");
+
+  static final ConfigSchema SCHEMA = new ConfigSchema("distill",
+      "Distil (or fine-tune) a student on the token shards in a Spark barrier stage, synchronous data-parallel.",
+      RUN, TEACHER, STUDENT, TOKENS, OUTPUT, STEPS, GLOBAL_BATCH, MICRO_BATCH, WORLD_SIZE, LOSS, KD_WEIGHT, CE_WEIGHT,
+      TEMPERATURE, LR, MIN_LR, WARMUP, WEIGHT_DECAY, BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
+      VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART);
+
+  /** Resolves defaults against the run directory and checks the options that depend on each other. */
+  static DistillSettings from(Config c) {
+    String run = c.get(RUN);
+    String loss = c.get(LOSS);
+    String teacher = c.get(TEACHER);
+    if (!loss.equals("ce") && teacher == null) {
+      throw new IllegalArgumentException("option 'teacher' is required with loss '" + loss + "'");
+    }
+    int world = c.get(WORLD_SIZE);
+    int global = c.get(GLOBAL_BATCH);
+    int micro = c.get(MICRO_BATCH);
+    if (global % (world * micro) != 0) {
+      throw new IllegalArgumentException("global-batch " + global + " must be a multiple of world-size × micro-batch ("
+          + world + " × " + micro + ")");
+    }
+    String tokens = orDefault(c.get(TOKENS), run, "tokens");
+    return new DistillSettings(teacher, orDefault(c.get(STUDENT), run, "student-init"),
+        Storage.resolve(tokens, "train"), Storage.resolve(tokens, "valid"), orDefault(c.get(OUTPUT), run, "student"),
+        Storage.resolve(run, "checkpoints"), Storage.resolve(run, "metrics/distill.jsonl"), c.get(STEPS), global, micro,
+        world, loss, c.get(KD_WEIGHT), c.get(CE_WEIGHT), c.get(TEMPERATURE), c.get(LR), c.get(MIN_LR), c.get(WARMUP),
+        c.get(WEIGHT_DECAY), c.get(BETA1), c.get(BETA2), c.get(CLIP), c.get(CHUNK), c.get(CHECKPOINT_EVERY),
+        c.get(VALIDATE_EVERY), c.get(VALID_SEQUENCES), c.get(SEED), c.get(TEACHER_DTYPE), c.get(TIMEOUT),
+        c.get(RESTART));
+  }
+
+  private static String orDefault(String value, String run, String child) {
+    return value != null ? value : Storage.resolve(run, child);
+  }
+
+  /** The loss these settings describe. */
+  LossSpec lossSpec() {
+    return switch (loss) {
+      case "kl" -> new LossSpec(LossSpec.Divergence.FORWARD_KL, 1, 0, temperature);
+      case "reverse-kl" -> new LossSpec(LossSpec.Divergence.REVERSE_KL, 1, 0, temperature);
+      case "ce" -> LossSpec.crossEntropy();
+      default -> new LossSpec(LossSpec.Divergence.FORWARD_KL, kdWeight, ceWeight, temperature);
+    };
+  }
+
+  /** Identifies the settings a checkpoint was made with; resuming under different ones is refused. */
+  String fingerprint() {
+    return String.join("|", student, trainTokens, Integer.toString(globalBatch), loss, Double.toString(learningRate),
+        Long.toString(seed), Integer.toString(steps));
+  }
+}
