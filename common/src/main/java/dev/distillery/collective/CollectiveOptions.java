@@ -1,0 +1,90 @@
+package dev.distillery.collective;
+
+import java.time.Duration;
+
+/**
+ * Settings of a {@link RingAllReduce}.
+ *
+ * @param bindAddress local address the ring listens on; {@code null} for all interfaces
+ * @param advertisedHost host name or address other ranks connect to; {@code null} for the bind address, or
+ *     this machine's address when listening on all interfaces
+ * @param connectTimeout how long forming the ring (connect, accept, handshake) may take
+ * @param operationTimeout how long an operation may go without any progress (bytes sent or received)
+ *     before the peer is declared dead; it includes waiting for the slowest rank to reach the operation
+ * @param bucketBytes the ring reduces buffers in buckets of this many bytes (buffer memory per rank is
+ *     about 2 x bucketBytes / worldSize, direct)
+ * @param socketBufferBytes TCP send and receive buffer size; 0 leaves the operating system's
+ *     auto-tuning on
+ * @param sessionId identifies one job attempt (e.g. Spark stage and attempt); peers with another id are
+ *     rejected at the handshake
+ */
+public record CollectiveOptions(
+    String bindAddress,
+    String advertisedHost,
+    Duration connectTimeout,
+    Duration operationTimeout,
+    int bucketBytes,
+    int socketBufferBytes,
+    String sessionId) {
+
+  public static final int DEFAULT_BUCKET_BYTES = 16 << 20;
+
+  public CollectiveOptions {
+    requirePositive(connectTimeout, "connect timeout");
+    requirePositive(operationTimeout, "operation timeout");
+    if (bucketBytes < 4) {
+      throw new IllegalArgumentException("bucket size must be >= 4 bytes, got " + bucketBytes);
+    }
+    if (socketBufferBytes < 0) {
+      throw new IllegalArgumentException("socket buffer size must be >= 0, got " + socketBufferBytes);
+    }
+    sessionId = sessionId == null ? "" : sessionId;
+  }
+
+  /** All interfaces, 60 s to connect, 5 min without progress, 16 MiB buckets, OS socket buffers. */
+  public static CollectiveOptions defaults() {
+    return new CollectiveOptions(null, null, Duration.ofSeconds(60), Duration.ofMinutes(5),
+        DEFAULT_BUCKET_BYTES, 0, "");
+  }
+
+  /** Loopback only: ranks that are threads or processes of one machine. */
+  public static CollectiveOptions loopback() {
+    return defaults().withBindAddress("127.0.0.1");
+  }
+
+  public CollectiveOptions withBindAddress(String address) {
+    return new CollectiveOptions(address, advertisedHost, connectTimeout, operationTimeout, bucketBytes,
+        socketBufferBytes, sessionId);
+  }
+
+  public CollectiveOptions withAdvertisedHost(String host) {
+    return new CollectiveOptions(bindAddress, host, connectTimeout, operationTimeout, bucketBytes,
+        socketBufferBytes, sessionId);
+  }
+
+  public CollectiveOptions withTimeouts(Duration connect, Duration operation) {
+    return new CollectiveOptions(bindAddress, advertisedHost, connect, operation, bucketBytes,
+        socketBufferBytes, sessionId);
+  }
+
+  public CollectiveOptions withBucketBytes(int bytes) {
+    return new CollectiveOptions(bindAddress, advertisedHost, connectTimeout, operationTimeout, bytes,
+        socketBufferBytes, sessionId);
+  }
+
+  public CollectiveOptions withSocketBufferBytes(int bytes) {
+    return new CollectiveOptions(bindAddress, advertisedHost, connectTimeout, operationTimeout, bucketBytes,
+        bytes, sessionId);
+  }
+
+  public CollectiveOptions withSessionId(String id) {
+    return new CollectiveOptions(bindAddress, advertisedHost, connectTimeout, operationTimeout, bucketBytes,
+        socketBufferBytes, id);
+  }
+
+  private static void requirePositive(Duration d, String what) {
+    if (d == null || d.isNegative() || d.isZero()) {
+      throw new IllegalArgumentException(what + " must be > 0, got " + d);
+    }
+  }
+}

@@ -1,0 +1,111 @@
+package dev.distillery.collective;
+
+import java.time.Duration;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+
+/**
+ * All-reduce among the devices (one thread each) of one process, in front of a global reduction: the
+ * devices' buffers are summed into device 0's (each device adds up one slice of the buffer, in device
+ * order, so the result is deterministic), device 0 runs the global reduction (e.g. {@link
+ * RingAllReduce#allReduceSum(float[])}) on that sum, and the result is copied back to every device. Each
+ * device thread calls {@link #allReduceSum} with its own buffer; the call returns when all have the
+ * result.
+ */
+public final class LocalReducer {
+  private final int devices;
+  private final Consumer<float[]> globalSum;
+  private final Duration timeout;
+  private final CyclicBarrier barrier;
+  private final float[][] buffers;
+  private volatile RuntimeException globalFailure;
+
+  /**
+   * @param globalSum sums device 0's buffer across processes in place; {@code data -> {}} for one process
+   * @param timeout how long a device waits for the others at each phase
+   */
+  public LocalReducer(int devices, Consumer<float[]> globalSum, Duration timeout) {
+    if (devices < 1) {
+      throw new IllegalArgumentException("need at least one device, got " + devices);
+    }
+    this.devices = devices;
+    this.globalSum = globalSum;
+    this.timeout = timeout;
+    this.barrier = new CyclicBarrier(devices);
+    this.buffers = new float[devices][];
+  }
+
+  /** Replaces {@code data} with the sum over all devices (and processes); called by device {@code device}. */
+  public void allReduceSum(int device, float[] data) {
+    if (device < 0 || device >= devices) {
+      throw new IllegalArgumentException("device " + device + " outside 0.." + (devices - 1));
+    }
+    buffers[device] = data;
+    await(device, "to share buffers");
+    for (float[] b : buffers) {
+      if (b.length != data.length) {
+        throw new CollectiveException("device " + device + ": buffer lengths differ across devices: "
+            + lengths());
+      }
+    }
+    sumSlice(device);
+    await(device, "to sum slices");
+    if (device == 0) {
+      runGlobalSum(data);
+    }
+    await(device, "for the global reduction");
+    if (device != 0) {
+      System.arraycopy(buffers[0], 0, data, 0, data.length);
+    }
+    await(device, "to copy the result");
+  }
+
+  private void sumSlice(int device) {
+    float[] target = buffers[0];
+    int from = (int) ((long) target.length * device / devices);
+    int to = (int) ((long) target.length * (device + 1) / devices);
+    for (int d = 1; d < devices; d++) {
+      float[] source = buffers[d];
+      for (int i = from; i < to; i++) {
+        target[i] += source[i];
+      }
+    }
+  }
+
+  private void runGlobalSum(float[] data) {
+    try {
+      globalSum.accept(data);
+    } catch (RuntimeException e) {
+      globalFailure = e;
+      barrier.reset();
+      throw e;
+    }
+  }
+
+  private void await(int device, String what) {
+    try {
+      barrier.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (BrokenBarrierException e) {
+      RuntimeException cause = globalFailure;
+      throw new CollectiveException("device " + device + ": local reduction broken while waiting " + what
+          + (cause == null ? "" : ": the global reduction failed: " + cause.getMessage()), cause);
+    } catch (TimeoutException e) {
+      throw new CollectiveException("device " + device + ": other devices did not arrive within "
+          + timeout.toMillis() + " ms " + what, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new CollectiveException("device " + device + ": interrupted waiting " + what, e);
+    }
+  }
+
+  private String lengths() {
+    StringBuilder s = new StringBuilder();
+    for (int d = 0; d < devices; d++) {
+      s.append(d == 0 ? "" : ", ").append("device ").append(d).append('=').append(buffers[d].length);
+    }
+    return s.toString();
+  }
+}
