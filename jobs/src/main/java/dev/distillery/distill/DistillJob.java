@@ -1,0 +1,135 @@
+package dev.distillery.distill;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.xxhash64;
+
+import dev.distillery.io.CheckpointReader;
+import dev.distillery.io.Storage;
+import dev.distillery.model.LlamaConfig;
+import java.util.List;
+import org.apache.spark.Partitioner;
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import scala.Tuple2;
+import scala.reflect.ClassTag$;
+
+/**
+ * Synchronous data-parallel distillation in a Spark barrier stage. The driver fixes the data order (a seeded hash
+ * of each sequence, so it does not depend on file layout or partitioning), numbers the sequences, and deals
+ * sequence {@code i} to rank {@code i mod world}; the barrier stage runs one {@link DistillTask} per rank. The
+ * stage ends in a shuffle, so Spark retries it whole when a task fails, and the retry resumes from the latest
+ * committed checkpoint.
+ */
+public final class DistillJob {
+  private static final Logger LOG = LoggerFactory.getLogger(DistillJob.class);
+
+  private DistillJob() {}
+
+  /** Runs the job and returns each rank's summary (JSON), rank order. */
+  public static List<String> run(SparkSession spark, DistillSettings settings) {
+    LlamaConfig student = checkInputs(settings);
+    JavaRDD<long[]> train = ordered(spark, settings.trainTokens(), settings.seed());
+    long available = train.count();
+    long usable = available / settings.globalBatch() * settings.globalBatch();
+    if (usable == 0) {
+      throw new IllegalArgumentException(settings.trainTokens() + ": " + available
+          + " training sequences, fewer than one global batch (" + settings.globalBatch() + ")");
+    }
+    long[][] validation = validation(spark, settings);
+    LOG.info("distill: {} training sequences ({} used, a multiple of the global batch {}), {} validation sequences,"
+        + " {} ranks, {} steps, student {} ({} parameters)", available, usable, settings.globalBatch(),
+        validation.length, settings.worldSize(), settings.steps(), settings.student(), student.parameterCount());
+
+    JavaPairRDD<Long, long[]> numbered = train.zipWithIndex()
+        .mapToPair(pair -> new Tuple2<>(pair._2(), pair._1()))
+        .filter(pair -> pair._1() < usable)
+        .repartitionAndSortWithinPartitions(new RankPartitioner(settings.worldSize()));
+    JavaRDD<String> summaries = numbered.rdd().barrier()
+        .mapPartitions(new DistillTask(settings, usable, validation), false, ClassTag$.MODULE$.apply(String.class))
+        .toJavaRDD();
+    List<String> result = summaries.repartition(1).collect();
+    LOG.info("distill finished: {}", result);
+    return result.stream().sorted().toList();
+  }
+
+  /** Checks the student, teacher and token shards before any Spark work; returns the student's config. */
+  static LlamaConfig checkInputs(DistillSettings settings) {
+    LlamaConfig student;
+    try (CheckpointReader reader = CheckpointReader.open(Storage.of(settings.student()), settings.student())) {
+      student = reader.config();
+    }
+    if (settings.teacher() != null && settings.lossSpec().needsTeacher()) {
+      try (CheckpointReader reader = CheckpointReader.open(Storage.of(settings.teacher()), settings.teacher())) {
+        if (reader.config().vocabSize() != student.vocabSize()) {
+          throw new IllegalArgumentException("teacher " + settings.teacher() + " has vocab_size "
+              + reader.config().vocabSize() + " but student " + settings.student() + " has " + student.vocabSize());
+        }
+      }
+    }
+    if (!Storage.of(settings.trainTokens()).exists(settings.trainTokens())) {
+      throw new IllegalArgumentException("training shards not found: " + settings.trainTokens()
+          + " (run the tokenize job first, or set 'tokens')");
+    }
+    return student;
+  }
+
+  /** The sequences of a split in the run's data order: a seeded hash of each sequence, ties by content. */
+  static JavaRDD<long[]> ordered(SparkSession spark, String path, long seed) {
+    return spark.read().parquet(path).select(col("input_ids"))
+        .orderBy(xxhash64(lit(seed), col("input_ids")), col("input_ids"))
+        .javaRDD()
+        .map(DistillJob::ids);
+  }
+
+  private static long[][] validation(SparkSession spark, DistillSettings settings) {
+    if (!Storage.of(settings.validTokens()).exists(settings.validTokens())) {
+      LOG.warn("no validation split at {}; validation loss will be NaN", settings.validTokens());
+      return new long[0][];
+    }
+    return ordered(spark, settings.validTokens(), settings.seed()).take(settings.validSequences())
+        .toArray(long[][]::new);
+  }
+
+  private static long[] ids(Row row) {
+    List<Integer> values = row.getList(0);
+    long[] ids = new long[values.size()];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = values.get(i);
+    }
+    return ids;
+  }
+
+  /** Sequence {@code i} goes to rank {@code i mod world}. */
+  static final class RankPartitioner extends Partitioner {
+    private final int world;
+
+    RankPartitioner(int world) {
+      this.world = world;
+    }
+
+    @Override
+    public int numPartitions() {
+      return world;
+    }
+
+    @Override
+    public int getPartition(Object key) {
+      return (int) ((Long) key % world);
+    }
+
+    @Override
+    public boolean equals(Object other) {
+      return other instanceof RankPartitioner p && p.world == world;
+    }
+
+    @Override
+    public int hashCode() {
+      return world;
+    }
+  }
+}

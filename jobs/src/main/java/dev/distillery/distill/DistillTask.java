@@ -1,0 +1,76 @@
+package dev.distillery.distill;
+
+import ai.djl.Device;
+import dev.distillery.collective.CollectiveOptions;
+import dev.distillery.collective.RingAllReduce;
+import java.io.Serializable;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.resource.ResourceInformation;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import scala.Tuple2;
+import scala.collection.Iterator;
+import scala.collection.JavaConverters;
+import scala.runtime.AbstractFunction1;
+
+/**
+ * The body of one barrier task (one rank): joins the TCP ring through the barrier rendezvous, picks its device
+ * from the GPUs Spark assigned (CPU when none), and trains on its partition — global sequences
+ * {@code i ≡ rank (mod world)}, in index order.
+ */
+final class DistillTask extends AbstractFunction1<Iterator<Tuple2<Long, long[]>>, Iterator<String>>
+    implements Serializable {
+  private static final Logger LOG = LoggerFactory.getLogger(DistillTask.class);
+
+  private final DistillSettings settings;
+  private final long usableSequences;
+  private final long[][] validation;
+
+  DistillTask(DistillSettings settings, long usableSequences, long[][] validation) {
+    this.settings = settings;
+    this.usableSequences = usableSequences;
+    this.validation = validation;
+  }
+
+  @Override
+  public Iterator<String> apply(Iterator<Tuple2<Long, long[]>> rows) {
+    BarrierTaskContext context = BarrierTaskContext.get();
+    int rank = context.partitionId();
+    int world = context.getTaskInfos().length;
+    List<long[]> mine = new ArrayList<>();
+    long expected = rank;
+    while (rows.hasNext()) {
+      Tuple2<Long, long[]> row = rows.next();
+      if (row._1() != expected) {
+        throw new IllegalStateException("rank " + rank + " expected global sequence " + expected + ", got " + row._1());
+      }
+      mine.add(row._2());
+      expected += world;
+    }
+    Device device = device(context);
+    LOG.info("rank {}/{} (stage attempt {}): {} sequences, device {}", rank, world, context.stageAttemptNumber(),
+        mine.size(), device);
+    CollectiveOptions options = CollectiveOptions.defaults().withTimeouts(
+        Duration.ofSeconds(settings.collectiveTimeoutSeconds()), Duration.ofSeconds(settings.collectiveTimeoutSeconds()));
+    try (RingAllReduce ring = RingAllReduce.connect(rank, world, new SparkRendezvous(context), options)) {
+      String summary = new RankTrainer(settings, ring, device).train(mine, usableSequences, validation);
+      return JavaConverters.asScalaIterator(List.of(summary).iterator());
+    }
+  }
+
+  /** The first GPU Spark assigned to this task, or the CPU. */
+  private static Device device(BarrierTaskContext context) {
+    ResourceInformation gpus = context.resourcesJMap().get("gpu");
+    if (gpus == null || gpus.addresses().length == 0) {
+      return Device.cpu();
+    }
+    if (gpus.addresses().length > 1) {
+      LOG.warn("task was assigned GPUs {}; this version trains on the first only",
+          String.join(",", gpus.addresses()));
+    }
+    return Device.gpu(Integer.parseInt(gpus.addresses()[0]));
+  }
+}

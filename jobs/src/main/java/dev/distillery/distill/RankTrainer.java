@@ -1,0 +1,286 @@
+package dev.distillery.distill;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.distillery.collective.RingAllReduce;
+import dev.distillery.io.CheckpointReader;
+import dev.distillery.io.CheckpointWriter;
+import dev.distillery.io.DType;
+import dev.distillery.io.Storage;
+import dev.distillery.model.LanguageModelLoss;
+import dev.distillery.model.LlamaConfig;
+import dev.distillery.model.LlamaModel;
+import dev.distillery.model.TokenLoss;
+import dev.distillery.spark.ExecutorCache;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The training loop of one rank: loads the student (from the latest checkpoint when resuming) and the teacher
+ * (once per executor JVM), runs the synchronous steps on this rank's slice of every global batch, measures the
+ * validation loss, and on rank 0 writes metrics, checkpoints and the final student.
+ */
+final class RankTrainer {
+  private static final Logger LOG = LoggerFactory.getLogger(RankTrainer.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final DistillSettings settings;
+  private final RingAllReduce ring;
+  private final Device device;
+  private final Storage storage;
+
+  RankTrainer(DistillSettings settings, RingAllReduce ring, Device device) {
+    this.settings = settings;
+    this.ring = ring;
+    this.device = device;
+    this.storage = Storage.of(settings.checkpoints());
+  }
+
+  /**
+   * Trains and returns this rank's summary (JSON).
+   *
+   * @param mine this rank's training sequences: global sequence {@code i} (with {@code i % worldSize == rank}) is
+   *     {@code mine.get(i / worldSize)}
+   * @param usableSequences global sequences in the data order (a multiple of the global batch)
+   * @param validation every validation sequence; this rank evaluates those with index ≡ rank (mod world)
+   */
+  String train(List<long[]> mine, long usableSequences, long[][] validation) {
+    int rank = ring.rank();
+    int world = ring.worldSize();
+    Optional<String> resume = settings.restart() ? Optional.empty()
+        : TrainingCheckpoint.latest(storage, settings.checkpoints());
+    int startStep = 0;
+    if (resume.isPresent()) {
+      TrainingCheckpoint.State state = TrainingCheckpoint.readState(storage, resume.get());
+      if (!state.fingerprint().equals(settings.fingerprint())) {
+        throw new IllegalStateException("checkpoint " + resume.get() + " belongs to a run with other settings ("
+            + state.fingerprint() + "); set restart=true to start over");
+      }
+      startStep = state.step();
+    }
+    String source = resume.map(r -> Storage.resolve(r, "model")).orElse(settings.student());
+    LlamaConfig studentConfig;
+    LlamaModel student;
+    try (CheckpointReader reader = CheckpointReader.open(Storage.of(source), source)) {
+      studentConfig = reader.config();
+      student = LlamaModel.load(studentConfig, (name, shape) -> reader.readFloats(name), device);
+    }
+    LlamaModel teacher = settings.lossSpec().needsTeacher() ? teacher() : null;
+    if (teacher != null && teacher.config().vocabSize() != studentConfig.vocabSize()) {
+      throw new IllegalArgumentException("teacher vocab_size " + teacher.config().vocabSize()
+          + " differs from the student's " + studentConfig.vocabSize());
+    }
+    AdamW.Settings adamSettings = new AdamW.Settings(settings.beta1(), settings.beta2(), 1e-8,
+        settings.weightDecay());
+    List<String> metrics = rank == 0 ? existingMetrics(startStep) : new ArrayList<>();
+    try (student; AdamW adam = new AdamW(student.parameters(), adamSettings)) {
+      if (resume.isPresent()) {
+        TrainingCheckpoint.restoreOptimizer(storage, resume.get(), adam, new ArrayList<>(student.parameters()
+            .keySet()));
+        LOG.info("rank {}: resuming from {} at step {}", rank, resume.get(), startStep);
+      }
+      TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(settings.lossSpec(),
+          settings.chunkTokens()), adam, new RingReducer(ring), settings.clip());
+      LearningRateSchedule schedule = new LearningRateSchedule(settings.learningRate(),
+          Math.min(settings.minLearningRate(), settings.learningRate()), settings.warmupSteps(), settings.steps());
+      Progress progress = new Progress(startStep, settings.steps());
+      TrainingStep.Result last = null;
+      double validationLoss = Double.NaN;
+      for (int s = startStep; s < settings.steps(); s++) {
+        double lr = schedule.at(s);
+        last = step.run(microBatches(mine, usableSequences, s, rank, world), settings.globalBatch(), lr);
+        boolean final_ = s + 1 == settings.steps();
+        ObjectNode line = JSON.createObjectNode();
+        line.put("step", s + 1);
+        line.put("lr", lr);
+        line.put("loss", last.loss());
+        line.put("kd_loss", last.kdLoss());
+        line.put("ce_loss", last.ceLoss());
+        line.put("grad_norm", last.gradientNorm());
+        line.put("tokens", last.tokens());
+        line.put("tokens_per_s", progress.step(last.tokens()));
+        if ((s + 1) % settings.validateEvery() == 0 || final_) {
+          validationLoss = validate(student, validation, rank, world);
+          line.put("val_loss", validationLoss);
+          ring.checkSame(fingerprint(student), "student weights after step " + (s + 1));
+        }
+        if (rank == 0) {
+          LOG.info("distill step {}/{}: loss {} (kd {}, ce {}), lr {}, grad norm {}{}, {} tokens/s, ETA {}",
+              s + 1, settings.steps(), f(last.loss()), f(last.kdLoss()), f(last.ceLoss()), String.format("%.2e", lr),
+              f(last.gradientNorm()), line.has("val_loss") ? ", val loss " + f(validationLoss) : "",
+              String.format("%.0f", line.get("tokens_per_s").asDouble()), progress.eta());
+          metrics.add(line.toString());
+          if (line.has("val_loss") || final_) {
+            writeMetrics(metrics);
+          }
+          if ((s + 1) % settings.checkpointEvery() == 0 && !final_) {
+            TrainingCheckpoint.save(storage, settings.checkpoints(), new TrainingCheckpoint.State(s + 1,
+                (long) (s + 1) * settings.globalBatch(), settings.fingerprint()), studentConfig,
+                student.parameters(), adam);
+          }
+        }
+      }
+      if (rank == 0) {
+        writeFinal(student, studentConfig, source);
+      }
+      ring.barrier();
+      ObjectNode summary = JSON.createObjectNode();
+      summary.put("rank", rank);
+      summary.put("start_step", startStep);
+      summary.put("steps", settings.steps());
+      summary.put("loss", last == null ? Double.NaN : last.loss());
+      summary.put("val_loss", validationLoss);
+      summary.put("tokens_per_s", progress.overallTokensPerSecond());
+      return summary.toString();
+    }
+  }
+
+  private LlamaModel teacher() {
+    String path = settings.teacher();
+    DataType dtype = settings.teacherDtype().equals("float16") ? DataType.FLOAT16 : DataType.FLOAT32;
+    return ExecutorCache.get("teacher|" + path + "|" + device + "|" + dtype, () -> {
+      try (CheckpointReader reader = CheckpointReader.open(Storage.of(path), path)) {
+        LOG.info("loading teacher {} on {} ({})", path, device, dtype);
+        return LlamaModel.load(reader.config(), (name, shape) -> reader.readFloats(name), device, dtype);
+      }
+    });
+  }
+
+  /** This rank's sequences of global step {@code step}, in micro-batches. */
+  private List<long[][]> microBatches(List<long[]> mine, long usable, int step, int rank, int world) {
+    List<long[]> batch = new ArrayList<>();
+    for (int j = rank; j < settings.globalBatch(); j += world) {
+      long global = ((long) step * settings.globalBatch() + j) % usable;
+      batch.add(mine.get(Math.toIntExact(global / world)));
+    }
+    List<long[][]> micro = new ArrayList<>();
+    for (int i = 0; i < batch.size(); i += settings.microBatch()) {
+      micro.add(batch.subList(i, Math.min(batch.size(), i + settings.microBatch())).toArray(long[][]::new));
+    }
+    return micro;
+  }
+
+  /** Mean next-token cross-entropy of the student on the validation sequences, over all ranks. */
+  private double validate(LlamaModel student, long[][] validation, int rank, int world) {
+    double[] sums = new double[2];
+    try (Autograd.Scope off = Autograd.pause(); NDManager manager = NDManager.newBaseManager(device)) {
+      for (int i = rank; i < validation.length; i += world) {
+        try (NDManager one = manager.newSubManager()) {
+          NDArray ids = one.create(new long[][] {validation[i]});
+          NDArray hidden = student.forwardHidden(ids);
+          TokenLoss loss = LanguageModelLoss.crossEntropyChunked(hidden, student.lmHeadWeight(), ids,
+              LanguageModelLoss.IGNORE_INDEX, settings.chunkTokens());
+          sums[0] += loss.mean().getFloat() * loss.tokens();
+          sums[1] += loss.tokens();
+        }
+      }
+    }
+    new RingReducer(ring).sumInPlace(sums);
+    return sums[1] == 0 ? Double.NaN : sums[0] / sums[1];
+  }
+
+  /** A cheap identity of the weights: ranks compare it to catch divergence. */
+  private static long fingerprint(LlamaModel model) {
+    long hash = 17;
+    for (NDArray p : model.parameters().values()) {
+      hash = 31 * hash + Arrays.hashCode(p.toFloatArray());
+    }
+    return hash;
+  }
+
+  private List<String> existingMetrics(int upToStep) {
+    List<String> kept = new ArrayList<>();
+    if (upToStep > 0 && storage.exists(settings.metrics())) {
+      for (String line : storage.readText(settings.metrics()).split("\n")) {
+        if (!line.isBlank() && parse(line).path("step").asInt() <= upToStep) {
+          kept.add(line);
+        }
+      }
+    }
+    return kept;
+  }
+
+  private static com.fasterxml.jackson.databind.JsonNode parse(String line) {
+    try {
+      return JSON.readTree(line);
+    } catch (java.io.IOException e) {
+      throw new IllegalArgumentException("unreadable metrics line: " + line, e);
+    }
+  }
+
+  /** Rewrites the metrics file (small: one line per step) via a temporary file and a rename. */
+  private void writeMetrics(List<String> lines) {
+    String temp = settings.metrics() + ".tmp";
+    storage.writeText(temp, String.join("\n", lines) + "\n");
+    storage.delete(settings.metrics());
+    storage.rename(temp, settings.metrics());
+  }
+
+  /** The trained student as an HF checkpoint in the dtype the student started in, tokenizer files copied. */
+  private void writeFinal(LlamaModel student, LlamaConfig config, String source) {
+    DType dtype = DType.fromTorchDtype(config.torchDtype());
+    Storage out = Storage.of(settings.output());
+    try (CheckpointWriter writer = CheckpointWriter.create(out, settings.output(), config, dtype,
+        CheckpointWriter.DEFAULT_MAX_SHARD_BYTES, true)) {
+      for (String name : writer.tensorNames()) {
+        writer.write(name, student.parameters().get(name).toFloatArray());
+      }
+      Storage from = Storage.of(settings.student());
+      for (String file : List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")) {
+        String path = Storage.resolve(settings.student(), file);
+        if (from.exists(path)) {
+          writer.copyFile(from, path);
+        }
+      }
+      writer.commit();
+    }
+    LOG.info("wrote the distilled student to {} ({}, from {})", settings.output(), dtype, source);
+  }
+
+  private static String f(double v) {
+    return String.format("%.4f", v);
+  }
+
+  /** Tokens/s and ETA over the steps of this run (a resumed run counts from where it resumed). */
+  private static final class Progress {
+    private final long start = System.nanoTime();
+    private final int firstStep;
+    private final int totalSteps;
+    private long lastTime = start;
+    private long tokens;
+    private int done;
+
+    Progress(int firstStep, int totalSteps) {
+      this.firstStep = firstStep;
+      this.totalSteps = totalSteps;
+    }
+
+    /** Records a finished step; returns its tokens/s. */
+    double step(long stepTokens) {
+      long now = System.nanoTime();
+      double rate = stepTokens / Math.max(1e-9, (now - lastTime) / 1e9);
+      lastTime = now;
+      tokens += stepTokens;
+      done++;
+      return rate;
+    }
+
+    double overallTokensPerSecond() {
+      return tokens / Math.max(1e-9, (System.nanoTime() - start) / 1e9);
+    }
+
+    String eta() {
+      double perStep = (System.nanoTime() - start) / 1e9 / Math.max(1, done);
+      long seconds = Math.round(perStep * (totalSteps - firstStep - done));
+      return String.format("%d:%02d:%02d", seconds / 3600, (seconds / 60) % 60, seconds % 60);
+    }
+  }
+}

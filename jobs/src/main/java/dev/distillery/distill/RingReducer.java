@@ -1,0 +1,34 @@
+package dev.distillery.distill;
+
+import dev.distillery.collective.RingAllReduce;
+
+/** The training step's gradient reducer on top of the TCP ring. */
+final class RingReducer implements GradientReducer {
+  private final RingAllReduce ring;
+
+  RingReducer(RingAllReduce ring) {
+    this.ring = ring;
+  }
+
+  @Override
+  public int rank() {
+    return ring.rank();
+  }
+
+  @Override
+  public int worldSize() {
+    return ring.worldSize();
+  }
+
+  @Override
+  public void sumInPlace(float[] values) {
+    ring.allReduceSum(values);
+  }
+
+  @Override
+  public void sumInPlace(double[] values) {
+    for (int i = 0; i < values.length; i++) {
+      values[i] = ring.allReduceSum(values[i]);
+    }
+  }
+}
