@@ -13,6 +13,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 
@@ -97,7 +98,7 @@ public final class LlamaModel implements AutoCloseable {
    * @return float32 {@code [batch, seq, vocab]}, attached to {@code tokenIds}' manager
    */
   public NDArray forward(NDArray tokenIds) {
-    return run(tokenIds, hidden -> Linear.linear(hidden, lmHeadWeight()).singletonOrThrow()
+    return run(tokenIds, Set.of(), hidden -> Linear.linear(hidden, lmHeadWeight()).singletonOrThrow()
         .toType(DataType.FLOAT32, false));
   }
 
@@ -109,10 +110,26 @@ public final class LlamaModel implements AutoCloseable {
    * @return {@code [batch, seq, hidden]} in the parameters' dtype, attached to {@code tokenIds}' manager
    */
   public NDArray forwardHidden(NDArray tokenIds) {
-    return run(tokenIds, Function.identity());
+    return run(tokenIds, Set.of(), Function.identity());
   }
 
-  private NDArray run(NDArray tokenIds, Function<NDArray, NDArray> head) {
+  /**
+   * {@link #forwardHidden(NDArray)} with decoder layers left out: each skipped layer passes its input through
+   * unchanged (as if removed from the model) and emits no taps. Used to measure how much the loss rises without
+   * a layer or a block of layers.
+   *
+   * @param skippedLayers layer indices in {@code [0, numHiddenLayers)}
+   */
+  public NDArray forwardHidden(NDArray tokenIds, Set<Integer> skippedLayers) {
+    for (int layer : skippedLayers) {
+      if (layer < 0 || layer >= layers.size()) {
+        throw new IllegalArgumentException("skipped layer " + layer + " is not in [0, " + layers.size() + ")");
+      }
+    }
+    return run(tokenIds, skippedLayers, Function.identity());
+  }
+
+  private NDArray run(NDArray tokenIds, Set<Integer> skippedLayers, Function<NDArray, NDArray> head) {
     Shape shape = tokenIds.getShape();
     if (shape.dimension() != 2) {
       throw new IllegalArgumentException("token ids must be [batch, seq], got " + shape);
@@ -124,8 +141,10 @@ public final class LlamaModel implements AutoCloseable {
       PositionTables positions = positionTables(Math.toIntExact(shape.get(1)));
       NDArray hidden = Embedding.embedding(ids, parameters.get(LlamaTensors.EMBED), SparseFormat.DENSE)
           .singletonOrThrow();
-      for (DecoderLayer layer : layers) {
-        hidden = layer.forward(hidden, positions, taps);
+      for (int i = 0; i < layers.size(); i++) {
+        if (!skippedLayers.contains(i)) {
+          hidden = layers.get(i).forward(hidden, positions, taps);
+        }
       }
       hidden = RmsNorm.apply(hidden, parameters.get(LlamaTensors.FINAL_NORM), (float) config.rmsNormEps());
       taps.emit(TapPoint.FINAL_NORM, config.numHiddenLayers(), hidden);

@@ -34,7 +34,8 @@ public final class Distillery {
   /** Every command, in the order {@code --help} lists them. */
   static Distillery standard() {
     return new Distillery(List.of(new InspectCommand(), new GenerateCommand(), new LogitsCommand(),
-        new RandomCheckpointCommand(), new dev.distillery.distill.DistillCommand()));
+        new RandomCheckpointCommand(), new CalibrateCommand(), new PlanCommand(),
+        new dev.distillery.distill.DistillCommand()));
   }
 
   /** The schemas of every command, for the generated configuration reference. */

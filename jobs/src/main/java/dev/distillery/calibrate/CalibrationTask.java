@@ -1,0 +1,63 @@
+package dev.distillery.calibrate;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.distillery.importance.ActivationCollector;
+import dev.distillery.importance.ImportanceStatistics;
+import dev.distillery.model.LlamaModel;
+import dev.distillery.spark.TaskDevices;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.sql.Row;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One Spark task of calibration: runs the teacher (cached per executor JVM, on the task's GPU or the CPU) over a
+ * partition of sequences ({@code input_ids}, source file) in batches and returns its partial statistics.
+ */
+final class CalibrationTask implements FlatMapFunction<Iterator<Row>, ImportanceStatistics> {
+  private static final long serialVersionUID = 1L;
+  private static final Logger LOG = LoggerFactory.getLogger(CalibrationTask.class);
+
+  private final CalibrationSettings settings;
+  private final String fingerprint;
+  private final int vocabSize;
+
+  CalibrationTask(CalibrationSettings settings, String fingerprint, int vocabSize) {
+    this.settings = settings;
+    this.fingerprint = fingerprint;
+    this.vocabSize = vocabSize;
+  }
+
+  @Override
+  public Iterator<ImportanceStatistics> call(Iterator<Row> rows) {
+    LlamaModel model = TeacherModels.get(settings.teacher(), fingerprint, TaskDevices.current(),
+        settings.float16() ? DataType.FLOAT16 : DataType.FLOAT32);
+    long start = System.nanoTime();
+    synchronized (model) {
+      try (ActivationCollector collector = new ActivationCollector(model, settings.sequenceAggregation());
+          NDManager manager = NDManager.newBaseManager(model.device())) {
+        List<long[]> batch = new ArrayList<>();
+        while (rows.hasNext()) {
+          Row row = rows.next();
+          batch.add(TokenShards.sample(row.getList(0), row.getString(1), settings.seqLength(), vocabSize));
+          if (batch.size() == settings.batchSize() || !rows.hasNext()) {
+            try (NDManager step = manager.newSubManager()) {
+              collector.observe(step.create(batch.toArray(long[][]::new)));
+            }
+            batch.clear();
+          }
+        }
+        ImportanceStatistics statistics = collector.statistics();
+        double seconds = (System.nanoTime() - start) / 1e9;
+        LOG.info("Calibration task: {} samples, {} tokens in {} s ({} tokens/s) on {}", statistics.samples(),
+            statistics.tokens(), String.format("%.1f", seconds), String.format("%.0f", statistics.tokens() / seconds),
+            model.device());
+        return List.of(statistics).iterator();
+      }
+    }
+  }
+}

@@ -1,0 +1,31 @@
+package dev.distillery.calibrate;
+
+import ai.djl.ndarray.types.DataType;
+import dev.distillery.importance.LayerSkipLoss;
+import dev.distillery.model.LlamaModel;
+import dev.distillery.spark.TaskDevices;
+import org.apache.spark.api.java.function.Function;
+
+/** One Spark task of depth scoring: the teacher's summed loss and token count with one candidate block skipped. */
+final class LayerLossTask implements Function<LayerSkipLoss.Candidate, double[]> {
+  private static final long serialVersionUID = 1L;
+
+  private final CalibrationSettings settings;
+  private final String fingerprint;
+  private final long[][] sequences;
+
+  LayerLossTask(CalibrationSettings settings, String fingerprint, long[][] sequences) {
+    this.settings = settings;
+    this.fingerprint = fingerprint;
+    this.sequences = sequences;
+  }
+
+  @Override
+  public double[] call(LayerSkipLoss.Candidate candidate) {
+    LlamaModel model = TeacherModels.get(settings.teacher(), fingerprint, TaskDevices.current(),
+        settings.float16() ? DataType.FLOAT16 : DataType.FLOAT32);
+    synchronized (model) {
+      return LayerSkipLoss.sumAndCount(model, sequences, candidate.layers());
+    }
+  }
+}

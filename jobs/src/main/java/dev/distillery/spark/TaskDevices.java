@@ -1,0 +1,23 @@
+package dev.distillery.spark;
+
+import ai.djl.Device;
+import org.apache.spark.TaskContext;
+import org.apache.spark.resource.ResourceInformation;
+
+/** The accelerator Spark assigned to the running task. */
+public final class TaskDevices {
+  private TaskDevices() {}
+
+  /**
+   * The first GPU address in the task's {@code gpu} resources ({@code spark.task.resource.gpu.amount}) as a DJL
+   * device, or the CPU when the task has none or runs outside a task (driver, tests).
+   */
+  public static Device current() {
+    TaskContext task = TaskContext.get();
+    ResourceInformation gpus = task == null ? null : task.resourcesJMap().get("gpu");
+    if (gpus == null || gpus.addresses().length == 0) {
+      return Device.cpu();
+    }
+    return Device.gpu(Integer.parseInt(gpus.addresses()[0].trim()));
+  }
+}
