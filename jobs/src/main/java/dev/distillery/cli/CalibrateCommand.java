@@ -8,6 +8,7 @@ import dev.distillery.config.ConfigSchema;
 import dev.distillery.importance.Aggregation;
 import dev.distillery.io.Storage;
 import dev.distillery.spark.SparkSessions;
+import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -60,7 +61,7 @@ final class CalibrateCommand implements Command {
   }
 
   @Override
-  public void run(Config config) {
+  public void run(Config config, PrintStream out) {
     SparkSession spark = SparkSessions.forJob("calibrate");
     new CalibrateJob(spark, settings(config)).run();
   }

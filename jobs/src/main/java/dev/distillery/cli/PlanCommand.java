@@ -11,6 +11,7 @@ import dev.distillery.prune.PlanFile;
 import dev.distillery.prune.PrunePlan;
 import dev.distillery.prune.PrunePlanner;
 import dev.distillery.prune.PruneTarget;
+import java.io.PrintStream;
 import java.util.Locale;
 import java.util.Set;
 import java.util.UUID;
@@ -59,7 +60,7 @@ final class PlanCommand implements Command {
   }
 
   @Override
-  public void run(Config config) {
+  public void run(Config config, PrintStream out) {
     String run = config.get(RUN);
     String importance = config.isSet(IMPORTANCE) ? config.get(IMPORTANCE)
         : Storage.resolve(Storage.resolve(run, CalibrateJob.OUTPUT_DIR), CalibrateJob.SCORES_FILE);
@@ -73,7 +74,7 @@ final class PlanCommand implements Command {
     writeAtomically(storage, Storage.resolve(run, PLAN_FILE), PlanFile.json(plan, scores.info(), context));
     String table = ModelCost.sizeTable(plan.source(), plan.target(), context);
     writeAtomically(storage, Storage.resolve(run, SIZE_TABLE_FILE), table);
-    System.out.print(table);
+    out.print(table);
   }
 
   static PruneTarget target(Config config) {
