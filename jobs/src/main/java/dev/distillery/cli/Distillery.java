@@ -34,7 +34,7 @@ public final class Distillery {
   /** Every command, in the order {@code --help} lists them. */
   static Distillery standard() {
     return new Distillery(List.of(new InspectCommand(), new GenerateCommand(), new LogitsCommand(),
-        new RandomCheckpointCommand()));
+        new RandomCheckpointCommand(), new PruneCommand()));
   }
 
   /** The schemas of every command, for the generated configuration reference. */
