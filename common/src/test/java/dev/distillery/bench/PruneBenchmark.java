@@ -9,6 +9,7 @@ import dev.distillery.prune.LayerPlan;
 import dev.distillery.prune.PrunePlan;
 import dev.distillery.prune.StudentCheckpoint;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -109,7 +110,9 @@ public final class PruneBenchmark {
   /** Seconds {@code step} takes including {@code sync}; then deletes {@code output} and syncs, untimed. */
   private static double timed(String name, Path output, Step step) throws Exception {
     long start = System.nanoTime();
+    long cpuStart = cpuNanos();
     step.run();
+    double cpu = (cpuNanos() - cpuStart) / 1e9;
     double returned = (System.nanoTime() - start) / 1e9;
     sync();
     double seconds = (System.nanoTime() - start) / 1e9;
@@ -117,11 +120,17 @@ public final class PruneBenchmark {
     try (Stream<Path> files = Files.list(output)) {
       bytes = files.mapToLong(p -> p.toFile().length()).sum();
     }
-    System.out.printf("%-5s %.1f s (%.1f s before sync), %.2f GB written, %.2f GB/s%n", name, seconds, returned,
-        bytes / 1e9, bytes / seconds / 1e9);
+    System.out.printf("%-5s %.1f s (%.1f s before sync; JVM CPU %.1f s), %.2f GB written, %.2f GB/s%n", name,
+        seconds, returned, cpu, bytes / 1e9, bytes / seconds / 1e9);
     Storage.of(output.toString()).delete(output.toString());
     sync();
     return Math.round(seconds * 10) / 10.0;
+  }
+
+  /** CPU time of this JVM (all threads); a copy's kernel time is included, the kernel's write-back is not. */
+  private static long cpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
   }
 
   private static void sync() throws IOException, InterruptedException {
