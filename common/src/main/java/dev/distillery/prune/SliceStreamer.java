@@ -13,7 +13,8 @@ import java.nio.ByteOrder;
  * Streams {@link TensorSlice}s from a teacher checkpoint into a student checkpoint in windows of consecutive
  * teacher rows of at most {@code chunkBytes} (or one row, if a row is larger): it reads the window's raw bytes,
  * gathers the kept rows and columns as raw elements, and writes them raw when the dtypes match, converting
- * through floats only when they differ. Memory is two buffers of about {@code chunkBytes}.
+ * through floats only when they differ. Memory is two buffers of about {@code chunkBytes} (plus the window as
+ * floats when converting).
  */
 final class SliceStreamer {
   private static final VarHandle SHORTS = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
@@ -46,13 +47,12 @@ final class SliceStreamer {
     long keptRows = rows == null ? rowCount : rows.length;
     long bytesRead = 0;
     for (long k = 0; k < keptRows; ) {
-      long first = rows == null ? k : rows[(int) k];
+      long first = sourceRow(rows, k);
       long end = k + 1;
-      while (end < keptRows && (rows == null ? end : rows[(int) end]) < first + rowsPerWindow) {
+      while (end < keptRows && sourceRow(rows, end) < first + rowsPerWindow) {
         end++;
       }
-      long last = rows == null ? end - 1 : rows[(int) end - 1];
-      int spanBytes = Math.toIntExact((last - first + 1) * rowBytes);
+      int spanBytes = Math.toIntExact((sourceRow(rows, end - 1) - first + 1) * rowBytes);
       window = ensure(window, spanBytes);
       teacher.readRaw(slice.source(), first * rowBytes, ByteBuffer.wrap(window, 0, spanBytes));
       bytesRead += spanBytes;
@@ -62,8 +62,7 @@ final class SliceStreamer {
         int outBytes = Math.toIntExact((end - k) * outRowBytes);
         gathered = ensure(gathered, outBytes);
         for (long j = k; j < end; j++) {
-          long row = rows == null ? j : rows[(int) j];
-          int from = Math.toIntExact((row - first) * rowBytes);
+          int from = Math.toIntExact((sourceRow(rows, j) - first) * rowBytes);
           int to = Math.toIntExact((j - k) * outRowBytes);
           if (columns == null) {
             System.arraycopy(window, from, gathered, to, outRowBytes);
@@ -76,6 +75,11 @@ final class SliceStreamer {
       k = end;
     }
     return bytesRead;
+  }
+
+  /** The teacher row of the {@code k}-th kept row. */
+  private static long sourceRow(int[] rows, long k) {
+    return rows == null ? k : rows[(int) k];
   }
 
   /** Whether ascending, in-range {@code kept} indices (or null) select all {@code size} positions. */
