@@ -130,6 +130,23 @@ public record PrunePlan(LlamaConfig source, LlamaConfig target, int[] hiddenChan
     return new PrunePlan(config, config, range(config.hiddenSize()), layers);
   }
 
+  /**
+   * A plan that keeps the same heads and neurons in every kept layer; the target config follows from the kept
+   * counts.
+   *
+   * @param sourceLayers the teacher layers to keep, ascending
+   */
+  public static PrunePlan uniform(LlamaConfig source, int[] hiddenChannels, int[] sourceLayers, int[] kvHeads,
+      int[] queryHeads, int[] neurons) {
+    LlamaConfig target = source.withShape(hiddenChannels.length, neurons.length, sourceLayers.length,
+        queryHeads.length, kvHeads.length, source.headDim());
+    List<LayerPlan> layers = new ArrayList<>();
+    for (int layer : sourceLayers) {
+      layers.add(new LayerPlan(layer, kvHeads, queryHeads, neurons));
+    }
+    return new PrunePlan(source, target, hiddenChannels, layers);
+  }
+
   /** {@code 0, 1, ..., n-1}. */
   public static int[] range(int n) {
     int[] all = new int[n];

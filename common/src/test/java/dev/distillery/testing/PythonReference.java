@@ -37,6 +37,20 @@ public final class PythonReference {
     return values;
   }
 
+  /**
+   * Runs another script of {@code src/test/python} with {@code args}, failing the test if it fails.
+   *
+   * @param moduleRoot the Maven module directory holding {@code src/test/python}
+   * @return the script's output
+   */
+  public static String runScript(Path moduleRoot, String script, String... args) throws Exception {
+    requireTorch();
+    String[] command = new String[args.length + 1];
+    command[0] = moduleRoot.resolve("src/test/python").resolve(script).toString();
+    System.arraycopy(args, 0, command, 1, args.length);
+    return run(command);
+  }
+
   /** Largest absolute difference between two equally long arrays. */
   public static double maxAbsError(float[] actual, float[] expected) {
     if (actual.length != expected.length) {

@@ -61,8 +61,15 @@ public final class TestModels {
 
   /** Writes {@code weights} as a committed Hugging Face checkpoint in {@code dir}, stored as {@code dtype}. */
   public static void writeCheckpoint(Path dir, LlamaConfig config, Map<String, float[]> weights, DType dtype) {
+    writeCheckpoint(dir, config, weights, dtype, CheckpointWriter.DEFAULT_MAX_SHARD_BYTES);
+  }
+
+  /** {@link #writeCheckpoint(Path, LlamaConfig, Map, DType)} in shards of at most {@code maxShardBytes}. */
+  public static void writeCheckpoint(Path dir, LlamaConfig config, Map<String, float[]> weights, DType dtype,
+      long maxShardBytes) {
     String target = dir.toString();
-    try (CheckpointWriter writer = CheckpointWriter.create(Storage.of(target), target, config, dtype)) {
+    try (CheckpointWriter writer = CheckpointWriter.create(Storage.of(target), target, config, dtype, maxShardBytes,
+        false)) {
       for (String name : writer.tensorNames()) {
         writer.write(name, weights.get(name));
       }

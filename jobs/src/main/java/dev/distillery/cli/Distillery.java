@@ -34,7 +34,7 @@ public final class Distillery {
   /** Every command, in the order {@code --help} lists them. */
   static Distillery standard() {
     return new Distillery(List.of(new InspectCommand(), new GenerateCommand(), new LogitsCommand(),
-        new RandomCheckpointCommand(), new CalibrateCommand(), new PlanCommand(),
+        new RandomCheckpointCommand(), new CalibrateCommand(), new PlanCommand(), new PruneCommand(),
         new dev.distillery.distill.DistillCommand()));
   }
 
