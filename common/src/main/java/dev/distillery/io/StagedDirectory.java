@@ -1,0 +1,98 @@
+package dev.distillery.io;
+
+import java.io.Closeable;
+import java.time.Instant;
+import java.util.UUID;
+import org.apache.hadoop.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An output directory written in a hidden sibling ({@code parent/.name.tmp-<uuid>}) and moved into place
+ * by {@link #commit()}, which then writes the {@value Storage#COMMIT_MARKER} marker as its very last step.
+ *
+ * <p>On HDFS and local disks the rename is atomic. On object stores (S3A) a directory rename is a copy and
+ * delete, so a reader may see a partly moved directory: readers must trust only directories that hold
+ * the marker ({@link Storage#isCommitted}). {@link #close()} without a commit aborts, so
+ * try-with-resources leaves nothing behind when the writer fails.
+ */
+public final class StagedDirectory implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(StagedDirectory.class);
+
+  private final Storage storage;
+  private final String finalDir;
+  private final String tempDir;
+  private final boolean overwrite;
+  private boolean finished;
+
+  StagedDirectory(Storage storage, String finalDir, boolean overwrite) {
+    this.storage = storage;
+    this.finalDir = finalDir;
+    this.overwrite = overwrite;
+    refuseCommittedTarget();
+    Path target = new Path(finalDir);
+    Path parent = target.getParent();
+    if (parent == null) {
+      throw new IllegalArgumentException("Cannot stage the root directory " + finalDir);
+    }
+    this.tempDir = new Path(parent, "." + target.getName() + ".tmp-" + UUID.randomUUID()).toString();
+    storage.mkdirs(tempDir);
+    LOG.debug("Staging {} in {}", finalDir, tempDir);
+  }
+
+  /** The directory being written; files go here until {@link #commit()}. */
+  public String path() {
+    return tempDir;
+  }
+
+  /** Path of {@code name} inside the staging directory. */
+  public String file(String name) {
+    return Storage.resolve(tempDir, name);
+  }
+
+  /** Where the directory will be once committed. */
+  public String finalPath() {
+    return finalDir;
+  }
+
+  /**
+   * Moves the staging directory to its final path and writes the commit marker. An uncommitted leftover
+   * at the final path (from a crashed run) is replaced; a committed one only when staged with overwrite.
+   */
+  public void commit() {
+    if (finished) {
+      throw new IllegalStateException("Staged directory for " + finalDir + " was already committed or aborted");
+    }
+    refuseCommittedTarget();
+    if (storage.exists(finalDir)) {
+      LOG.info("Replacing existing {}", finalDir);
+      storage.delete(finalDir);
+    }
+    storage.rename(tempDir, finalDir);
+    storage.writeText(Storage.resolve(finalDir, Storage.COMMIT_MARKER), Instant.now() + "\n");
+    finished = true;
+    LOG.info("Committed {}", finalDir);
+  }
+
+  /** Deletes the staging directory; the final path is left untouched. */
+  public void abort() {
+    if (!finished) {
+      finished = true;
+      storage.delete(tempDir);
+      LOG.info("Aborted output {} (deleted {})", finalDir, tempDir);
+    }
+  }
+
+  /** Aborts unless committed. */
+  @Override
+  public void close() {
+    abort();
+  }
+
+  private void refuseCommittedTarget() {
+    if (!overwrite && storage.isCommitted(finalDir)) {
+      throw new IllegalStateException("Output " + finalDir + " already exists and is committed; "
+          + "delete it or enable overwrite");
+    }
+  }
+}
