@@ -39,7 +39,7 @@ final class GenerateCommand implements Command {
     String dir = config.get(ModelOptions.MODEL);
     try (TextTokenizer tokenizer = TextTokenizer.load(Path.of(config.get(TOKENIZER)), true);
         CheckpointReader reader = CheckpointReader.open(Storage.of(dir), dir);
-        LlamaModel model = LlamaModel.load(reader.config(), reader.weights(),
+        LlamaModel model = LlamaModel.load(reader.config(), (name, shape) -> reader.readFloats(name),
             ModelOptions.device(config.get(ModelOptions.DEVICE)), ModelOptions.dataType(config.get(ModelOptions.DTYPE)));
         NDManager manager = NDManager.newBaseManager(model.device())) {
       long[] prompt = tokenizer.encode(config.get(PROMPT));

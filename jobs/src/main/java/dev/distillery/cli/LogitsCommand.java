@@ -39,7 +39,7 @@ final class LogitsCommand implements Command {
     Storage outStorage = Storage.of(out);
     try (CheckpointReader reader = CheckpointReader.open(Storage.of(dir), dir)) {
       long[][] batch = readTokens(Storage.of(tokensFile).readText(tokensFile), tokensFile, reader.config().vocabSize());
-      try (LlamaModel model = LlamaModel.load(reader.config(), reader.weights(),
+      try (LlamaModel model = LlamaModel.load(reader.config(), (name, shape) -> reader.readFloats(name),
               ModelOptions.device(config.get(ModelOptions.DEVICE)),
               ModelOptions.dataType(config.get(ModelOptions.DTYPE)));
           NDManager manager = NDManager.newBaseManager(model.device())) {
