@@ -1,0 +1,50 @@
+package dev.distillery.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * Per-sequence-length constants of a forward pass: RoPE {@code cos}/{@code sin} ({@code [seq, head_dim]}, model
+ * dtype) and the additive causal mask ({@code [seq, seq]}, float32, {@code -inf} above the diagonal).
+ */
+record PositionTables(NDArray cos, NDArray sin, NDArray causalMask) {
+
+  /** Builds the tables for positions {@code 0..seqLen-1} in {@code manager}. */
+  static PositionTables create(NDManager manager, float[] inverseFrequencies, int seqLen, DataType dtype) {
+    int half = inverseFrequencies.length;
+    int headDim = 2 * half;
+    float[] cos = new float[seqLen * headDim];
+    float[] sin = new float[seqLen * headDim];
+    for (int p = 0; p < seqLen; p++) {
+      for (int i = 0; i < half; i++) {
+        float angle = (float) p * inverseFrequencies[i];
+        float c = (float) Math.cos(angle);
+        float s = (float) Math.sin(angle);
+        cos[p * headDim + i] = c;
+        cos[p * headDim + half + i] = c;
+        sin[p * headDim + i] = s;
+        sin[p * headDim + half + i] = s;
+      }
+    }
+    float[] mask = new float[seqLen * seqLen];
+    for (int row = 0; row < seqLen; row++) {
+      for (int col = row + 1; col < seqLen; col++) {
+        mask[row * seqLen + col] = Float.NEGATIVE_INFINITY;
+      }
+    }
+    Shape table = new Shape(seqLen, headDim);
+    return new PositionTables(inModelType(manager.create(cos, table), dtype),
+        inModelType(manager.create(sin, table), dtype), manager.create(mask, new Shape(seqLen, seqLen)));
+  }
+
+  private static NDArray inModelType(NDArray float32, DataType dtype) {
+    if (dtype == DataType.FLOAT32) {
+      return float32;
+    }
+    NDArray converted = float32.toType(dtype, false);
+    float32.close();
+    return converted;
+  }
+}
