@@ -11,7 +11,7 @@ import java.util.NoSuchElementException;
  * {@code rowLength} tokens. Token {@code p} of the stream lands in row {@code p / rowLength} at column
  * {@code p % rowLength}; the tail that does not fill a whole row is dropped and counted.
  */
-public final class Packing {
+public final class Packing implements java.io.Serializable {
   private final int rowLength;
   private final long totalTokens;
   private final long rows;
@@ -23,6 +23,11 @@ public final class Packing {
     this.rowLength = rowLength;
     this.totalTokens = totalTokens;
     this.rows = totalTokens / rowLength;
+  }
+
+  /** Tokens per row. */
+  public int rowLength() {
+    return rowLength;
   }
 
   /** Full rows in the stream. */

@@ -5,7 +5,7 @@ package dev.distillery.tokenize;
  * evenly as possible (shard sizes differ by at most one): row {@code i} goes to shard
  * {@code i * shards / rows}.
  */
-public final class ShardLayout {
+public final class ShardLayout implements java.io.Serializable {
   private final long rows;
   private final int shards;
 

@@ -5,6 +5,7 @@ import dev.distillery.config.Config;
 import dev.distillery.config.ConfigDocs;
 import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigSchema;
+import dev.distillery.tokenize.TokenizeCommand;
 import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -34,7 +35,7 @@ public final class Distillery {
   /** Every command, in the order {@code --help} lists them. */
   static Distillery standard() {
     return new Distillery(List.of(new InspectCommand(), new GenerateCommand(), new LogitsCommand(),
-        new RandomCheckpointCommand()));
+        new RandomCheckpointCommand(), new TokenizeCommand()));
   }
 
   /** The schemas of every command, for the generated configuration reference. */
