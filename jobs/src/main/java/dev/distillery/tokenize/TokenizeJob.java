@@ -108,7 +108,7 @@ public final class TokenizeJob {
       }
       TokenizeManifest manifest = new TokenizeManifest(config.get(TokenizeOptions.PACKING),
           config.get(TokenizeOptions.SEQ_LENGTH), tokenizerPath, tokenizer.sha256(), tokenizer.vocabSize(), bosId,
-          eodId, dtype, splits, skipped, config.get(TokenizeOptions.MEGATRON), config.effective());
+          eodId, dtype, splits, skipped, config.get(TokenizeOptions.MEGATRON), outputConfig());
       storage.writeText(staged.file("manifest.json"), manifest.toJson());
       staged.commit();
       TokenizeResult result = new TokenizeResult(output, manifest, (System.nanoTime() - start) / 1e9,
@@ -117,6 +117,13 @@ public final class TokenizeJob {
           String.format("%.1f", result.seconds()), String.format("%.0f", result.tokens() / result.seconds()));
       return result;
     }
+  }
+
+  /** The effective config minus 'force', which says how to run, not what the output is. */
+  private Map<String, Object> outputConfig() {
+    Map<String, Object> effective = new LinkedHashMap<>(config.effective());
+    effective.remove(TokenizeOptions.FORCE.key());
+    return effective;
   }
 
   private List<String> inputs() {
