@@ -119,10 +119,11 @@ public final class TokenizeJob {
     }
   }
 
-  /** The effective config minus 'force', which says how to run, not what the output is. */
+  /** The effective config minus the settings that say how to run, not what the output is. */
   private Map<String, Object> outputConfig() {
     Map<String, Object> effective = new LinkedHashMap<>(config.effective());
-    effective.remove(TokenizeOptions.FORCE.key());
+    List.of(TokenizeOptions.FORCE, TokenizeOptions.PARTITIONS, TokenizeOptions.BATCH_SIZE)
+        .forEach(o -> effective.remove(o.key()));
     return effective;
   }
 
