@@ -5,6 +5,7 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * A Hugging Face {@code tokenizer.json} loaded through DJL, with truncation and padding off: DJL's
@@ -46,6 +47,19 @@ public final class TextTokenizer implements AutoCloseable {
   public long[] encode(String text) {
     Encoding encoding = tokenizer.encode(text);
     return encoding.getIds();
+  }
+
+  /**
+   * Token ids of every text, in order, in one native call: much less per-text overhead than {@link #encode}
+   * for many short texts. The native tokenizer may use several threads unless {@code TOKENIZERS_PARALLELISM=false}.
+   */
+  public long[][] batchEncode(List<String> texts) {
+    Encoding[] encodings = tokenizer.batchEncode(texts);
+    long[][] ids = new long[encodings.length][];
+    for (int i = 0; i < encodings.length; i++) {
+      ids[i] = encodings[i].getIds();
+    }
+    return ids;
   }
 
   /** Text of {@code ids}, special tokens skipped when {@code skipSpecialTokens}. */

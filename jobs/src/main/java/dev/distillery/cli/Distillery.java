@@ -5,6 +5,8 @@ import dev.distillery.config.Config;
 import dev.distillery.config.ConfigDocs;
 import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigSchema;
+import dev.distillery.distill.DistillCommand;
+import dev.distillery.tokenize.TokenizeCommand;
 import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -33,9 +35,9 @@ public final class Distillery {
 
   /** Every command, in the order {@code --help} lists them. */
   static Distillery standard() {
-    return new Distillery(List.of(new InspectCommand(), new GenerateCommand(), new LogitsCommand(),
-        new RandomCheckpointCommand(), new CalibrateCommand(), new PlanCommand(), new PruneCommand(),
-        new dev.distillery.distill.DistillCommand()));
+    return new Distillery(List.of(new TokenizeCommand(), new CalibrateCommand(), new PlanCommand(),
+        new PruneCommand(), new DistillCommand(), new InspectCommand(), new GenerateCommand(), new LogitsCommand(),
+        new RandomCheckpointCommand()));
   }
 
   /** The schemas of every command, for the generated configuration reference. */

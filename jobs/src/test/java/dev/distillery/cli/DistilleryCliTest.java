@@ -27,7 +27,7 @@ class DistilleryCliTest {
   @Test
   void helpListsEveryCommand() {
     assertThat(run("--help")).isZero();
-    assertThat(stdout()).contains("inspect", "generate", "logits", "random-checkpoint", "docs");
+    assertThat(stdout()).contains("inspect", "generate", "logits", "random-checkpoint", "tokenize", "docs");
   }
 
   @Test

@@ -1,0 +1,53 @@
+package dev.distillery.tokenize;
+
+import dev.distillery.io.Storage;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * Writes rows of token ids as Parquet files {@code part-NNNNN.parquet} (one column {@code input_ids},
+ * array&lt;int&gt;), one per RDD partition, through Spark's Parquet writer; Spark's uuid-named files are
+ * renamed to the shard numbers so reruns give the same names.
+ */
+final class ParquetShards {
+  static final String COLUMN = "input_ids";
+  static final StructType SCHEMA = new StructType()
+      .add(COLUMN, DataTypes.createArrayType(DataTypes.IntegerType, false), false);
+  private static final Pattern SPARK_PART = Pattern.compile("part-(\\d+)-.*\\.parquet");
+
+  private ParquetShards() {}
+
+  /**
+   * Writes partition {@code i} of {@code rows} as {@code dir/part-i.parquet}.
+   *
+   * @param scratch a directory for Spark's own output, deleted afterwards
+   * @throws IllegalStateException when a partition wrote no file
+   */
+  static void write(SparkSession spark, Storage storage, JavaRDD<int[]> rows, int shards, String dir,
+      String scratch) {
+    storage.mkdirs(dir);
+    if (shards == 0) {
+      return;
+    }
+    JavaRDD<Row> table = rows.map(ids -> RowFactory.create((Object) ids));
+    spark.createDataFrame(table, SCHEMA).write().option("compression", "snappy").parquet(scratch);
+    int written = 0;
+    for (String file : storage.list(scratch)) {
+      Matcher m = SPARK_PART.matcher(file.substring(file.lastIndexOf('/') + 1));
+      if (m.matches()) {
+        storage.rename(file, Storage.resolve(dir, ShardLayout.fileName(Integer.parseInt(m.group(1)))));
+        written++;
+      }
+    }
+    storage.delete(scratch);
+    if (written != shards) {
+      throw new IllegalStateException("expected " + shards + " Parquet shards in " + dir + ", Spark wrote " + written);
+    }
+  }
+}
