@@ -30,8 +30,16 @@ public final class DistillJob {
 
   private DistillJob() {}
 
-  /** Runs the job and returns each rank's summary (JSON), rank order. */
+  /**
+   * Runs the job and returns each rank's summary (JSON), rank order; nothing when the output is already committed
+   * (a finished stage is not redone unless {@code restart} is set).
+   */
   public static List<String> run(SparkSession spark, DistillSettings settings) {
+    if (!settings.restart() && Storage.of(settings.output()).isCommitted(settings.output())) {
+      LOG.info("distill: {} is already committed; nothing to do (set restart=true to train again)",
+          settings.output());
+      return List.of();
+    }
     LlamaConfig student = checkInputs(settings);
     JavaRDD<long[]> train = ordered(spark, settings.trainTokens(), settings.seed());
     long available = train.count();

@@ -225,8 +225,11 @@ final class RankTrainer {
   }
 
   /** The trained student as an HF checkpoint in the dtype the student started in, tokenizer files copied. */
-  private void writeFinal(LlamaModel student, LlamaConfig config, String source) {
-    DType dtype = DType.fromTorchDtype(config.torchDtype());
+  private void writeFinal(LlamaModel student, LlamaConfig trained, String source) {
+    String initial = Storage.resolve(settings.student(), CheckpointReader.CONFIG_FILE);
+    String torchDtype = LlamaConfig.fromJson(Storage.of(initial).readText(initial), initial).torchDtype();
+    LlamaConfig config = trained.withTorchDtype(torchDtype);
+    DType dtype = DType.fromTorchDtype(torchDtype);
     Storage out = Storage.of(settings.output());
     try (CheckpointWriter writer = CheckpointWriter.create(out, settings.output(), config, dtype,
         CheckpointWriter.DEFAULT_MAX_SHARD_BYTES, true)) {

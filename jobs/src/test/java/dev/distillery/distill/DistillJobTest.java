@@ -1,0 +1,128 @@
+package dev.distillery.distill;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.distillery.config.CommandLine;
+import dev.distillery.io.CheckpointReader;
+import dev.distillery.io.DType;
+import dev.distillery.model.LlamaConfig;
+import dev.distillery.spark.SharedSpark;
+import dev.distillery.testing.TestModels;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** DistillJob end to end in local mode: the barrier stage, 1 vs 2 ranks, resume, bad input. */
+class DistillJobTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final LlamaConfig CONFIG = TestModels.gqaConfig();
+
+  @TempDir
+  static Path shared;
+  static Path teacher;
+  static Path student;
+  static Path tokens;
+
+  @BeforeAll
+  static void writeInputs() {
+    teacher = shared.resolve("teacher");
+    student = shared.resolve("student-init");
+    tokens = shared.resolve("tokens");
+    TestModels.writeCheckpoint(teacher, CONFIG, TestModels.randomWeights(CONFIG, 41), DType.F32);
+    TestModels.writeCheckpoint(student, CONFIG, TestModels.randomWeights(CONFIG, 42), DType.BF16);
+    writeShards(tokens.resolve("train"), TestModels.randomTokens(24, 17, CONFIG.vocabSize(), 43));
+    writeShards(tokens.resolve("valid"), TestModels.randomTokens(6, 17, CONFIG.vocabSize(), 44));
+  }
+
+  @Test
+  void oneAndTwoRanksAgreeStepByStep(@TempDir Path run) throws IOException {
+    distill(run.resolve("one"), "world-size=1");
+    distill(run.resolve("two"), "world-size=2");
+    List<JsonNode> one = metrics(run.resolve("one"));
+    List<JsonNode> two = metrics(run.resolve("two"));
+    assertThat(one).hasSize(6);
+    assertThat(two).hasSize(6);
+    for (int s = 0; s < 6; s++) {
+      assertThat(two.get(s).get("loss").asDouble()).as("step %d", s + 1)
+          .isCloseTo(one.get(s).get("loss").asDouble(), within(1e-5));
+    }
+    assertThat(one.get(5).get("loss").asDouble()).isLessThan(one.get(0).get("loss").asDouble());
+    assertThat(one.get(5).has("val_loss")).isTrue();
+    try (CheckpointReader reader = CheckpointReader.open(run.resolve("one/student").toString())) {
+      assertThat(reader.info("lm_head.weight").dtype()).as("dtype of the student-init").isEqualTo(DType.BF16);
+    }
+  }
+
+  @Test
+  void aRerunResumesFromTheLastCheckpointAndEndsWithTheSameWeights(@TempDir Path run) throws IOException {
+    distill(run.resolve("straight"), "world-size=1", "checkpoint-every=4");
+    Path resumed = run.resolve("resumed");
+    distill(resumed, "world-size=1", "checkpoint-every=4");
+    // A second run on the same directory (as after a crash) resumes at step 4 and redoes steps 5-6.
+    Files.delete(resumed.resolve("student/_COMMITTED"));
+    List<String> summary = distill(resumed, "world-size=1", "checkpoint-every=4");
+    assertThat(JSON.readTree(summary.get(0)).get("start_step").asInt()).isEqualTo(4);
+    assertThat(metrics(resumed)).extracting(m -> m.get("step").asInt()).containsExactly(1, 2, 3, 4, 5, 6);
+    try (CheckpointReader a = CheckpointReader.open(run.resolve("straight/student").toString());
+        CheckpointReader b = CheckpointReader.open(resumed.resolve("student").toString())) {
+      for (String name : a.tensorNames()) {
+        assertThat(b.readFloats(name)).as(name).containsExactly(a.readFloats(name));
+      }
+    }
+  }
+
+  @Test
+  void badSettingsAndInputsAreNamed(@TempDir Path run) {
+    assertThatThrownBy(() -> distill(run, "global-batch=5"))
+        .hasMessageContaining("global-batch 5 must be a multiple of world-size × micro-batch (1 × 2)");
+    assertThatThrownBy(() -> distill(run, "tokens=" + run.resolve("none")))
+        .hasMessageContaining("training shards not found: " + run.resolve("none/train"));
+    assertThatThrownBy(() -> distill(run, "global-batch=32", "micro-batch=1"))
+        .hasMessageContaining("24 training sequences, fewer than one global batch (32)");
+  }
+
+  private static List<String> distill(Path run, String... overrides) {
+    List<String> args = new ArrayList<>(List.of("--run", run.toString(), "--teacher", teacher.toString(),
+        "--student", student.toString(), "--tokens", tokens.toString(), "--steps", "6", "--global-batch", "4",
+        "--micro-batch", "2", "--lr", "3e-3", "--warmup-steps", "1", "--validate-every", "3",
+        "--chunk-tokens", "20"));
+    for (String o : overrides) {
+      args.add("--set");
+      args.add(o);
+    }
+    DistillSettings settings = DistillSettings.from(CommandLine.parse(DistillSettings.SCHEMA,
+        args.toArray(String[]::new)));
+    return DistillJob.run(SharedSpark.session(), settings);
+  }
+
+  private static List<JsonNode> metrics(Path run) throws IOException {
+    List<JsonNode> lines = new ArrayList<>();
+    for (String line : Files.readAllLines(run.resolve("metrics/distill.jsonl"))) {
+      lines.add(JSON.readTree(line));
+    }
+    return lines;
+  }
+
+  private static void writeShards(Path dir, long[][] sequences) {
+    List<Row> rows = new ArrayList<>();
+    for (long[] seq : sequences) {
+      rows.add(RowFactory.create(Arrays.stream(seq).mapToInt(v -> (int) v).boxed().toList()));
+    }
+    StructType schema = new StructType().add("input_ids", DataTypes.createArrayType(DataTypes.IntegerType, false));
+    SharedSpark.session().createDataFrame(rows, schema).repartition(2).write().parquet(dir.toString());
+  }
+}
