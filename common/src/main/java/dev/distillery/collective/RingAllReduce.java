@@ -180,7 +180,7 @@ public final class RingAllReduce implements AutoCloseable {
       CollectiveException f = e instanceof CollectiveException c ? c
           : new CollectiveException("rank " + rank + ": collective operation failed: " + e, e);
       failure = f;
-      LOG.error("rank {} of {}: {}", rank, worldSize, f.getMessage());
+      LOG.error(f.getMessage());
       links.close();
       throw f;
     }
@@ -238,7 +238,7 @@ public final class RingAllReduce implements AutoCloseable {
         receiveFloats.get(consumed[0], data, receiveFrom + consumed[0], available - consumed[0]);
       }
       consumed[0] = available;
-    }, () -> String.format("all-reduce of %d floats, %s step %d of %d", length,
+    }, () -> String.format("all-reduce (bucket of %d floats), %s step %d of %d", length,
         add ? "reduce-scatter" : "all-gather", step + 1, 2 * (worldSize - 1)));
   }
 
