@@ -34,7 +34,6 @@ final class RingReducePipeline {
   private final ByteBuffer receiveBytes = slice();
   private final FloatBuffer sendFloats = sendBytes.asFloatBuffer();
   private final FloatBuffer receiveFloats = receiveBytes.asFloatBuffer();
-  private final float[] scratch = new float[SLICE_FLOATS];
   private final AtomicReference<CollectiveException> firstFailure = new AtomicReference<>();
   private volatile long receivedFloats;
   private volatile Thread senderThread;
@@ -166,9 +165,8 @@ final class RingReducePipeline {
   }
 
   private void addReceived(float[] data, int from, int n) {
-    receiveFloats.get(0, scratch, 0, n);
     for (int i = 0; i < n; i++) {
-      data[from + i] += scratch[i];
+      data[from + i] += receiveFloats.get(i);
     }
   }
 

@@ -72,9 +72,9 @@ class RingFailureTest {
 
   @Test
   void ranksOfDifferentSessionsRejectEachOther() {
+    LocalRendezvous rendezvous = new LocalRendezvous(2, Duration.ofSeconds(5));
     List<Ranks.Outcome<Object>> outcomes = Ranks.outcomes(2,
-        rank -> FAST_FAIL.withSessionId("job-7-attempt-" + rank), new LocalRendezvous(2, Duration.ofSeconds(5))::forRank,
-        ring -> null);
+        rank -> FAST_FAIL.withSessionId("job-7-attempt-" + rank), rendezvous::forRank, ring -> null);
     assertThat(outcomes.get(0).error()).isInstanceOf(CollectiveException.class)
         .hasMessageContaining("rank 0: handshake with right rank 1 (127.0.0.1:")
         .hasMessageContaining("another session");
