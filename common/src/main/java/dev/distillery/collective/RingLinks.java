@@ -34,14 +34,6 @@ final class RingLinks implements Closeable {
     this.sending = new Direction(right, SelectionKey.OP_WRITE, timeoutNanos);
   }
 
-  Peer left() {
-    return receiving.peer;
-  }
-
-  Peer right() {
-    return sending.peer;
-  }
-
   /**
    * Sends {@code out} to the right neighbour, then fills {@code in} from the left one. For messages that
    * fit in the socket buffers (a few kilobytes): larger ones go through {@link #sending} on another thread.
