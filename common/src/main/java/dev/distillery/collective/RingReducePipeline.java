@@ -3,45 +3,52 @@ package dev.distillery.collective;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 
 /**
  * The float all-reduce of a ring, pipelined in slices. Per bucket the ring runs 2(N-1) steps (N-1 of
  * reduce-scatter, N-1 of all-gather); in every step after the first a rank sends on the chunk it received
  * in the step before. A receiver (the calling thread) adds or copies each slice into the buffer as it
- * arrives and publishes how far it got; a sender thread forwards each slice as soon as it is there, so
- * sending, receiving and adding overlap across steps and buckets instead of waiting for whole chunks.
+ * arrives and hands it to a sender thread, which forwards it at once, mostly straight from the direct
+ * buffer it arrived in; so sending, receiving and adding overlap across steps and buckets instead of
+ * waiting for whole chunks, and each float is copied between Java and socket buffers only once per step.
  *
- * <p>Safe to share the buffer between the two threads: the sender reads only slices the receiver has
- * published (or, in a bucket's first step, the rank's own chunk), and a slice the receiver overwrites can
+ * <p>Safe to share the buffer between the two threads: the sender reads from it only the rank's own chunk
+ * (a bucket's first step) and slices the receiver has handed over, and a slice the receiver overwrites can
  * only arrive after this rank has sent what it held there, because it travelled around the ring since.
  */
 final class RingReducePipeline {
   private static final int SLICE_FLOATS = 128 << 10;
+  private static final int FORWARD_SLICES = 4;
+  /** Queued in place of a slice that the receiver left in the buffer only, to be copied from there. */
+  private static final Slice IN_BUFFER = new Slice(0);
 
   private final int rank;
   private final int worldSize;
   private final RingLinks links;
   private final ExecutorService sender;
-  private final ByteBuffer sendBytes = slice();
-  private final ByteBuffer receiveBytes = slice();
-  private final FloatBuffer sendFloats = sendBytes.asFloatBuffer();
-  private final FloatBuffer receiveFloats = receiveBytes.asFloatBuffer();
+  private final Slice ownSlice = new Slice(SLICE_FLOATS);
+  private final Slice fallbackSlice = new Slice(SLICE_FLOATS);
+  private final BlockingQueue<Slice> freeSlices = new ArrayBlockingQueue<>(FORWARD_SLICES);
+  private final BlockingQueue<Slice> forwardSlices = new LinkedBlockingQueue<>();
   private final AtomicReference<CollectiveException> firstFailure = new AtomicReference<>();
-  private volatile long receivedFloats;
-  private volatile Thread senderThread;
 
   RingReducePipeline(int rank, int worldSize, RingLinks links) {
     this.rank = rank;
     this.worldSize = worldSize;
     this.links = links;
+    for (int i = 0; i < FORWARD_SLICES; i++) {
+      freeSlices.add(new Slice(SLICE_FLOATS));
+    }
     this.sender = Executors.newSingleThreadExecutor(task -> {
       Thread t = new Thread(task, "ring-sender-rank-" + rank);
       t.setDaemon(true);
@@ -49,18 +56,28 @@ final class RingReducePipeline {
     });
   }
 
-  private static ByteBuffer slice() {
-    return ByteBuffer.allocateDirect(SLICE_FLOATS * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+  /** A direct buffer of one slice, as bytes for the channel and as floats for the arithmetic. */
+  private static final class Slice {
+    final ByteBuffer bytes;
+    final FloatBuffer floats;
+
+    Slice(int capacityFloats) {
+      bytes = ByteBuffer.allocateDirect(capacityFloats * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+      floats = bytes.asFloatBuffer();
+    }
+
+    ByteBuffer sized(int floatCount) {
+      bytes.clear().limit(floatCount * Float.BYTES);
+      return bytes;
+    }
   }
 
   /** Sums {@code data} across the ring in place, bucket by bucket. */
   void allReduceSum(float[] data, int bucketFloats) {
-    receivedFloats = 0;
     Future<?> sent = sender.submit(() -> run(() -> sendAll(data, bucketFloats)));
     try {
       run(() -> receiveAll(data, bucketFloats));
     } finally {
-      LockSupport.unpark(senderThread);
       awaitSender(sent);
     }
     CollectiveException failure = firstFailure.get();
@@ -100,73 +117,90 @@ final class RingReducePipeline {
   }
 
   private void sendAll(float[] data, int bucketFloats) {
-    senderThread = Thread.currentThread();
-    long receiveCursor = 0;
     for (int offset = 0; offset < data.length; offset += bucketFloats) {
       Bucket bucket = new Bucket(offset, Math.min(bucketFloats, data.length - offset));
       for (int step = 0; step < 2 * (worldSize - 1); step++) {
         int chunk = sendChunk(step);
         int from = bucket.start(chunk);
         int count = bucket.start(chunk + 1) - from;
-        long publishedBefore = receiveCursor - count;
-        for (int done = 0; done < count; ) {
+        for (int done = 0; done < count; done += SLICE_FLOATS) {
           int n = Math.min(SLICE_FLOATS, count - done);
-          if (step > 0) {
-            n = (int) Math.min(n, awaitReceived(publishedBefore + done) - publishedBefore - done);
+          Slice slice = step == 0 ? IN_BUFFER : nextForwardSlice();
+          if (slice == IN_BUFFER) {
+            ownSlice.floats.put(0, data, from + done, n);
+            links.sending().transferAll(ownSlice.sized(n), describe(bucket, step));
+          } else {
+            links.sending().transferAll(slice.bytes.flip(), describe(bucket, step));
+            freeSlices.add(slice);
           }
-          sendFloats.put(0, data, from + done, n);
-          sendBytes.clear().limit(n * Float.BYTES);
-          links.sending().transferAll(sendBytes, describe(bucket, step));
-          done += n;
         }
-        int received = receiveChunk(step);
-        receiveCursor += bucket.start(received + 1) - bucket.start(received);
       }
     }
   }
 
-  /** Waits until the receiver has published more than {@code floats}; returns how many it has. */
-  private long awaitReceived(long floats) {
-    long available;
-    while ((available = receivedFloats) <= floats) {
-      if (firstFailure.get() != null) {
-        throw new CollectiveException("rank " + rank + ": stopped sending, the receiver failed");
+  /** The next slice the receiver passed on, in the order it received them. */
+  private Slice nextForwardSlice() {
+    try {
+      while (true) {
+        Slice slice = forwardSlices.poll(10, TimeUnit.MILLISECONDS);
+        if (slice != null) {
+          return slice;
+        }
+        if (firstFailure.get() != null) {
+          throw new CollectiveException("rank " + rank + ": stopped sending, the receiver failed");
+        }
       }
-      LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(10));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new CollectiveException("rank " + rank + ": interrupted while sending", e);
     }
-    return available;
   }
 
+  /**
+   * Receives every step's chunk slice by slice, adding (reduce-scatter) or copying (all-gather) it into
+   * {@code data} and passing it on to the sender for the next step: in the slice's own buffer when one is
+   * free (added sums are written back to it), else as {@link #IN_BUFFER}, so the receiver never waits on
+   * the sender.
+   */
   private void receiveAll(float[] data, int bucketFloats) {
-    long published = 0;
+    int lastStep = 2 * (worldSize - 1) - 1;
     for (int offset = 0; offset < data.length; offset += bucketFloats) {
       Bucket bucket = new Bucket(offset, Math.min(bucketFloats, data.length - offset));
-      for (int step = 0; step < 2 * (worldSize - 1); step++) {
+      for (int step = 0; step <= lastStep; step++) {
         int chunk = receiveChunk(step);
         int from = bucket.start(chunk);
         int count = bucket.start(chunk + 1) - from;
         boolean add = step < worldSize - 1;
-        for (int done = 0; done < count; ) {
+        boolean forward = step < lastStep;
+        for (int done = 0; done < count; done += SLICE_FLOATS) {
           int n = Math.min(SLICE_FLOATS, count - done);
-          receiveBytes.clear().limit(n * Float.BYTES);
-          links.receiving().transferAll(receiveBytes, describe(bucket, step));
+          Slice pooled = forward ? freeSlices.poll() : null;
+          Slice slice = pooled == null ? fallbackSlice : pooled;
+          links.receiving().transferAll(slice.sized(n), describe(bucket, step));
           if (add) {
-            addReceived(data, from + done, n);
+            addInto(data, from + done, n, slice.floats, pooled != null);
           } else {
-            receiveFloats.get(0, data, from + done, n);
+            slice.floats.get(0, data, from + done, n);
           }
-          done += n;
-          published += n;
-          receivedFloats = published;
-          LockSupport.unpark(senderThread);
+          if (forward) {
+            forwardSlices.add(pooled == null ? IN_BUFFER : pooled);
+          }
         }
       }
     }
   }
 
-  private void addReceived(float[] data, int from, int n) {
-    for (int i = 0; i < n; i++) {
-      data[from + i] += receiveFloats.get(i);
+  private static void addInto(float[] data, int from, int n, FloatBuffer received, boolean writeBack) {
+    if (writeBack) {
+      for (int i = 0; i < n; i++) {
+        float sum = data[from + i] + received.get(i);
+        data[from + i] = sum;
+        received.put(i, sum);
+      }
+    } else {
+      for (int i = 0; i < n; i++) {
+        data[from + i] += received.get(i);
+      }
     }
   }
 
