@@ -46,7 +46,8 @@ public final class RingAllReduce implements AutoCloseable {
     this.rank = rank;
     this.worldSize = worldSize;
     this.links = links;
-    this.pipeline = links == null ? null : new RingReducePipeline(rank, worldSize, links);
+    this.pipeline = links == null ? null : new RingReducePipeline(rank, worldSize, links,
+        RingReducePipeline.DEFAULT_FORWARD_SLICES);
     this.bucketFloats = bucketBytes / Float.BYTES;
     this.worker = Executors.newSingleThreadExecutor(task -> {
       Thread t = new Thread(task, "ring-all-reduce-rank-" + rank);

@@ -3,7 +3,6 @@ package dev.distillery.collective;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -28,7 +27,8 @@ import java.util.function.Supplier;
  */
 final class RingReducePipeline {
   private static final int SLICE_FLOATS = 128 << 10;
-  private static final int FORWARD_SLICES = 4;
+  /** Slices a receiver may hand to the sender in their own buffers before it falls back to the array. */
+  static final int DEFAULT_FORWARD_SLICES = 4;
   /** Queued in place of a slice that the receiver left in the buffer only, to be copied from there. */
   private static final Slice IN_BUFFER = new Slice(0);
 
@@ -38,15 +38,15 @@ final class RingReducePipeline {
   private final ExecutorService sender;
   private final Slice ownSlice = new Slice(SLICE_FLOATS);
   private final Slice fallbackSlice = new Slice(SLICE_FLOATS);
-  private final BlockingQueue<Slice> freeSlices = new ArrayBlockingQueue<>(FORWARD_SLICES);
+  private final BlockingQueue<Slice> freeSlices = new LinkedBlockingQueue<>();
   private final BlockingQueue<Slice> forwardSlices = new LinkedBlockingQueue<>();
   private final AtomicReference<CollectiveException> firstFailure = new AtomicReference<>();
 
-  RingReducePipeline(int rank, int worldSize, RingLinks links) {
+  RingReducePipeline(int rank, int worldSize, RingLinks links, int forwardSlices) {
     this.rank = rank;
     this.worldSize = worldSize;
     this.links = links;
-    for (int i = 0; i < FORWARD_SLICES; i++) {
+    for (int i = 0; i < forwardSlices; i++) {
       freeSlices.add(new Slice(SLICE_FLOATS));
     }
     this.sender = Executors.newSingleThreadExecutor(task -> {

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -21,8 +22,9 @@ import java.util.concurrent.Future;
 /**
  * Throughput of {@link RingAllReduce} with all ranks in this JVM over loopback, against raw TCP measured in
  * the same run: one socket pair streaming, and N pairs streaming around a ring at once (no reduction), the
- * real ceiling of the ring's bus bandwidth. Usage: {@code AllReduceBenchmark [ranks=2,4] [megabytes=64,256]
- * [bucketMegabytes=16] [repeats=3]}; see {@code submit-scripts/bench-allreduce.sh}.
+ * real ceiling of the ring's bus bandwidth; bus/ring is the median of each round's ratio. Usage: {@code
+ * AllReduceBenchmark [ranks=2,4] [megabytes=64,256] [bucketMegabytes=16] [rounds=5]}; see {@code
+ * submit-scripts/bench-allreduce.sh}.
  */
 public final class AllReduceBenchmark {
   private static final int STREAM_BUFFER = 1 << 20;
@@ -33,52 +35,79 @@ public final class AllReduceBenchmark {
     int[] worldSizes = ints(args, 0, "2,4");
     int[] megabytes = ints(args, 1, "64,256");
     int bucketMegabytes = ints(args, 2, "16")[0];
-    int repeats = ints(args, 3, "3")[0];
-    System.out.printf("cores %d, max heap %d MiB, bucket %d MiB, best of %d%n",
-        Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20, bucketMegabytes,
-        repeats);
-    System.out.printf("%5s %7s %12s %12s %12s %12s %12s %8s%n", "ranks", "MB", "pair GB/s", "ring GB/s",
+    int repeats = ints(args, 3, "5")[0];
+    System.out.printf("cores %d, max heap %d MiB, bucket %d MiB, medians of %d rounds (each round: one pair, "
+            + "raw ring, all-reduce)%n", Runtime.getRuntime().availableProcessors(),
+        Runtime.getRuntime().maxMemory() >> 20, bucketMegabytes, repeats);
+    System.out.printf("%5s %7s %12s %12s %10s %12s %12s %8s%n", "ranks", "MB", "pair GB/s", "ring GB/s",
         "time s", "algbw GB/s", "busbw GB/s", "bus/ring");
     for (int n : worldSizes) {
       for (int mb : megabytes) {
-        long bytes = (long) mb << 20;
-        long linkBytes = bytes * 2 * (n - 1) / n;
-        double pair = best(repeats, () -> linkBytes / streamRing(1, linkBytes) / 1e9);
-        double ring = best(repeats, () -> linkBytes / streamRing(n, linkBytes) / 1e9);
-        double seconds = allReduceSeconds(n, (int) (bytes / Float.BYTES), bucketMegabytes << 20, repeats);
-        double algbw = bytes / seconds / 1e9;
-        double busbw = algbw * 2 * (n - 1) / n;
-        System.out.printf("%5d %7d %12.2f %12.2f %12.3f %12.2f %12.2f %8.2f%n", n, mb, pair, ring, seconds, algbw,
-            busbw, busbw / ring);
+        measure(n, (long) mb << 20, bucketMegabytes << 20, repeats);
       }
     }
   }
 
-  /** Best time of the all-reduce of {@code floats} floats on {@code n} ranks, after one warm-up call. */
-  private static double allReduceSeconds(int n, int floats, int bucketBytes, int repeats) throws Exception {
+  /**
+   * Rounds of: one socket pair, then a raw ring of n pairs, each streaming what one ring link carries in
+   * the all-reduce (2(n-1)/n of the buffer), then the all-reduce itself on ranks that stay connected; one
+   * warm-up round first. Interleaving keeps the ratio fair on a machine whose load drifts.
+   */
+  private static void measure(int n, long bytes, int bucketBytes, int repeats) throws Exception {
+    long linkBytes = bytes * 2 * (n - 1) / n;
+    CyclicBarrier round = new CyclicBarrier(n + 1);
     LocalRendezvous rendezvous = new LocalRendezvous(n, Duration.ofMinutes(1));
     CollectiveOptions options = CollectiveOptions.loopback().withBucketBytes(bucketBytes);
-    List<Callable<Double>> ranks = new ArrayList<>();
+    ExecutorService pool = Executors.newFixedThreadPool(n);
+    List<Future<?>> ranks = new ArrayList<>();
     for (int r = 0; r < n; r++) {
       int rank = r;
-      ranks.add(() -> {
-        float[] data = new float[floats];
+      ranks.add(pool.submit(() -> {
+        float[] data = new float[(int) (bytes / Float.BYTES)];
         Arrays.fill(data, rank);
         try (RingAllReduce ring = RingAllReduce.connect(rank, n, rendezvous.forRank(rank), options)) {
-          double best = Double.MAX_VALUE;
           for (int i = 0; i <= repeats; i++) {
-            ring.barrier();
-            long start = System.nanoTime();
+            round.await();
             ring.allReduceSum(data);
-            ring.barrier();
-            double seconds = (System.nanoTime() - start) / 1e9;
-            best = i == 0 ? best : Math.min(best, seconds);
+            round.await();
           }
-          return best;
         }
-      });
+        return null;
+      }));
     }
-    return runAll(ranks).stream().mapToDouble(Double::doubleValue).max().orElseThrow();
+    double[] pair = new double[repeats];
+    double[] raw = new double[repeats];
+    double[] seconds = new double[repeats];
+    double[] ratio = new double[repeats];
+    for (int i = -1; i < repeats; i++) {
+      double pairGbps = linkBytes / streamRing(1, linkBytes) / 1e9;
+      double ringGbps = linkBytes / streamRing(n, linkBytes) / 1e9;
+      round.await();
+      long start = System.nanoTime();
+      round.await();
+      double t = (System.nanoTime() - start) / 1e9;
+      if (i >= 0) {
+        pair[i] = pairGbps;
+        raw[i] = ringGbps;
+        seconds[i] = t;
+        ratio[i] = linkBytes / t / 1e9 / ringGbps;
+      }
+    }
+    for (Future<?> f : ranks) {
+      f.get();
+    }
+    pool.shutdown();
+    double t = median(seconds);
+    double algbw = bytes / t / 1e9;
+    System.out.printf("%5d %7d %12.2f %12.2f %10.3f %12.2f %12.2f %8.2f%n", n, bytes >> 20, median(pair),
+        median(raw), t, algbw, algbw * 2 * (n - 1) / n, median(ratio));
+  }
+
+  private static double median(double[] values) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    int m = sorted.length / 2;
+    return sorted.length % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
   }
 
   /**
@@ -152,18 +181,6 @@ public final class AllReduceBenchmark {
     } finally {
       pool.shutdownNow();
     }
-  }
-
-  private interface Measurement {
-    double run() throws Exception;
-  }
-
-  private static double best(int repeats, Measurement m) throws Exception {
-    double best = 0;
-    for (int i = 0; i < repeats; i++) {
-      best = Math.max(best, m.run());
-    }
-    return best;
   }
 
   private static int[] ints(String[] args, int index, String defaults) {
