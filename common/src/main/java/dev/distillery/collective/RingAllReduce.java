@@ -30,7 +30,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class RingAllReduce implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RingAllReduce.class);
-  private static final int SCRATCH_FLOATS = 16 << 10;
 
   private final int rank;
   private final int worldSize;

@@ -23,7 +23,8 @@ import java.util.concurrent.Future;
  * Throughput of {@link RingAllReduce} with all ranks in this JVM over loopback, against raw TCP measured in
  * the same run: one socket pair streaming, and N pairs streaming around a ring at once (no reduction), the
  * real ceiling of the ring's bus bandwidth; bus/ring is the median of each round's ratio. Usage: {@code
- * AllReduceBenchmark [ranks=2,4] [megabytes=64,256] [bucketMegabytes=16] [rounds=5]}; see {@code
+ * AllReduceBenchmark [ranks=2,4] [megabytes=64,256] [bucketMegabytes=16] [rounds=5]
+ * [socketBufferKilobytes=0 (OS auto-tuning)]}; see {@code
  * submit-scripts/bench-allreduce.sh}.
  */
 public final class AllReduceBenchmark {
@@ -36,14 +37,17 @@ public final class AllReduceBenchmark {
     int[] megabytes = ints(args, 1, "64,256");
     int bucketMegabytes = ints(args, 2, "16")[0];
     int repeats = ints(args, 3, "5")[0];
-    System.out.printf("cores %d, max heap %d MiB, bucket %d MiB, medians of %d rounds (each round: one pair, "
-            + "raw ring, all-reduce)%n", Runtime.getRuntime().availableProcessors(),
-        Runtime.getRuntime().maxMemory() >> 20, bucketMegabytes, repeats);
+    int socketBufferKilobytes = ints(args, 4, "0")[0];
+    System.out.printf("cores %d, max heap %d MiB, bucket %d MiB, socket buffers %s, medians of %d rounds (each "
+            + "round: one pair, raw ring, all-reduce)%n", Runtime.getRuntime().availableProcessors(),
+        Runtime.getRuntime().maxMemory() >> 20, bucketMegabytes,
+        socketBufferKilobytes == 0 ? "OS auto-tuned" : socketBufferKilobytes + " KiB", repeats);
     System.out.printf("%5s %7s %12s %12s %10s %12s %12s %8s%n", "ranks", "MB", "pair GB/s", "ring GB/s",
         "time s", "algbw GB/s", "busbw GB/s", "bus/ring");
     for (int n : worldSizes) {
       for (int mb : megabytes) {
-        measure(n, (long) mb << 20, bucketMegabytes << 20, repeats);
+        measure(n, (long) mb << 20, CollectiveOptions.loopback().withBucketBytes(bucketMegabytes << 20)
+            .withSocketBufferBytes(socketBufferKilobytes << 10), repeats);
       }
     }
   }
@@ -53,11 +57,10 @@ public final class AllReduceBenchmark {
    * the all-reduce (2(n-1)/n of the buffer), then the all-reduce itself on ranks that stay connected; one
    * warm-up round first. Interleaving keeps the ratio fair on a machine whose load drifts.
    */
-  private static void measure(int n, long bytes, int bucketBytes, int repeats) throws Exception {
+  private static void measure(int n, long bytes, CollectiveOptions options, int repeats) throws Exception {
     long linkBytes = bytes * 2 * (n - 1) / n;
     CyclicBarrier round = new CyclicBarrier(n + 1);
     LocalRendezvous rendezvous = new LocalRendezvous(n, Duration.ofMinutes(1));
-    CollectiveOptions options = CollectiveOptions.loopback().withBucketBytes(bucketBytes);
     ExecutorService pool = Executors.newFixedThreadPool(n);
     List<Future<?>> ranks = new ArrayList<>();
     for (int r = 0; r < n; r++) {
