@@ -11,8 +11,8 @@ import java.time.Duration;
  * @param connectTimeout how long forming the ring (connect, accept, handshake) may take
  * @param operationTimeout how long an operation may go without any progress (bytes sent or received)
  *     before the peer is declared dead; it includes waiting for the slowest rank to reach the operation
- * @param bucketBytes the ring reduces buffers in buckets of this many bytes (buffer memory per rank is
- *     about 2 x bucketBytes / worldSize, direct)
+ * @param bucketBytes the ring reduces buffers in buckets of this many bytes, each cut into one chunk per
+ *     rank; smaller buckets fill and drain the pipeline more often
  * @param socketBufferBytes TCP send and receive buffer size; 0 leaves the operating system's
  *     auto-tuning on
  * @param sessionId identifies one job attempt (e.g. Spark stage and attempt); peers with another id are

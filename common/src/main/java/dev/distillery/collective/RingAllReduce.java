@@ -2,7 +2,6 @@ package dev.distillery.collective;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -16,8 +15,9 @@ import org.slf4j.LoggerFactory;
 /**
  * All-reduce across ranks over a TCP ring: a reduce-scatter then an all-gather, 2(N-1) steps in which each
  * rank sends one N-th of a bucket to its right neighbour while receiving another from its left, so each
- * link carries 2(N-1)/N of the buffer whatever N is. Received data is added as it arrives; buffers larger
- * than the bucket size are reduced bucket by bucket.
+ * link carries 2(N-1)/N of the buffer whatever N is. Steps are pipelined in slices (see {@link
+ * RingReducePipeline}): sending, receiving and adding overlap; buffers larger than the bucket size are
+ * reduced bucket by bucket.
  *
  * <p>Results are identical on every rank (the all-gather copies fully reduced chunks) and deterministic:
  * each chunk is summed in ring order starting at the rank of the same index. All ranks must make the same
@@ -30,17 +30,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class RingAllReduce implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RingAllReduce.class);
-  private static final int SCRATCH_FLOATS = 16 << 10;
 
   private final int rank;
   private final int worldSize;
   private final RingLinks links;
+  private final RingReducePipeline pipeline;
   private final int bucketFloats;
-  private final ByteBuffer sendBytes;
-  private final ByteBuffer receiveBytes;
-  private final FloatBuffer sendFloats;
-  private final FloatBuffer receiveFloats;
-  private final float[] scratch;
+  private final ByteBuffer sendLong = ByteBuffer.allocateDirect(Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+  private final ByteBuffer receiveLong = ByteBuffer.allocateDirect(Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
   private final ExecutorService worker;
   private volatile CollectiveException failure;
 
@@ -48,13 +45,9 @@ public final class RingAllReduce implements AutoCloseable {
     this.rank = rank;
     this.worldSize = worldSize;
     this.links = links;
+    this.pipeline = links == null ? null : new RingReducePipeline(rank, worldSize, links,
+        RingReducePipeline.DEFAULT_FORWARD_SLICES);
     this.bucketFloats = bucketBytes / Float.BYTES;
-    int chunkBytes = worldSize == 1 ? 0 : ceilDiv(bucketFloats, worldSize) * Float.BYTES;
-    this.sendBytes = ByteBuffer.allocateDirect(Math.max(chunkBytes, Long.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
-    this.receiveBytes = ByteBuffer.allocateDirect(Math.max(chunkBytes, Long.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
-    this.sendFloats = sendBytes.asFloatBuffer();
-    this.receiveFloats = receiveBytes.asFloatBuffer();
-    this.scratch = new float[worldSize == 1 ? 0 : SCRATCH_FLOATS];
     this.worker = Executors.newSingleThreadExecutor(task -> {
       Thread t = new Thread(task, "ring-all-reduce-rank-" + rank);
       t.setDaemon(true);
@@ -106,8 +99,8 @@ public final class RingAllReduce implements AutoCloseable {
    */
   public CompletableFuture<Void> allReduceSumAsync(float[] data) {
     return submit(() -> {
-      for (int start = 0; start < data.length; start += bucketFloats) {
-        reduceBucket(data, start, Math.min(bucketFloats, data.length - start));
+      if (pipeline != null) {
+        pipeline.allReduceSum(data, bucketFloats);
       }
       return null;
     });
@@ -158,6 +151,7 @@ public final class RingAllReduce implements AutoCloseable {
     worker.shutdown();
     if (links != null) {
       links.close();
+      pipeline.close();
     }
   }
 
@@ -180,7 +174,7 @@ public final class RingAllReduce implements AutoCloseable {
       CollectiveException f = e instanceof CollectiveException c ? c
           : new CollectiveException("rank " + rank + ": collective operation failed: " + e, e);
       failure = f;
-      LOG.error("rank {} of {}: {}", rank, worldSize, f.getMessage());
+      LOG.error(f.getMessage());
       links.close();
       throw f;
     }
@@ -200,69 +194,12 @@ public final class RingAllReduce implements AutoCloseable {
     for (int step = 0; step < worldSize - 1; step++) {
       int sendRank = Math.floorMod(rank - step, worldSize);
       int receiveRank = Math.floorMod(rank - step - 1, worldSize);
-      sendBytes.clear().putLong(values[sendRank]).flip();
-      receiveBytes.clear().limit(Long.BYTES);
+      sendLong.clear().putLong(values[sendRank]).flip();
+      receiveLong.clear();
       int s = step;
-      links.exchange(sendBytes, receiveBytes, bytes -> {}, () -> "all-gather of a long, step " + (s + 1));
-      values[receiveRank] = receiveBytes.getLong(0);
+      links.exchangeSmall(sendLong, receiveLong, () -> "all-gather of a long, step " + (s + 1));
+      values[receiveRank] = receiveLong.getLong(0);
     }
     return values;
-  }
-
-  private void reduceBucket(float[] data, int offset, int length) {
-    for (int step = 0; step < worldSize - 1; step++) {
-      exchangeChunks(data, offset, length, chunk(rank - step), chunk(rank - step - 1), true, step);
-    }
-    for (int step = 0; step < worldSize - 1; step++) {
-      exchangeChunks(data, offset, length, chunk(rank + 1 - step), chunk(rank - step), false,
-          worldSize - 1 + step);
-    }
-  }
-
-  /** Sends chunk {@code sendChunk} of the bucket and adds (or copies) the received one into its place. */
-  private void exchangeChunks(float[] data, int offset, int length, int sendChunk, int receiveChunk,
-      boolean add, int step) {
-    int sendFrom = offset + chunkStart(length, sendChunk);
-    int sendCount = offset + chunkStart(length, sendChunk + 1) - sendFrom;
-    int receiveFrom = offset + chunkStart(length, receiveChunk);
-    int receiveCount = offset + chunkStart(length, receiveChunk + 1) - receiveFrom;
-    sendFloats.put(0, data, sendFrom, sendCount);
-    sendBytes.clear().limit(sendCount * Float.BYTES);
-    receiveBytes.clear().limit(receiveCount * Float.BYTES);
-    int[] consumed = {0};
-    links.exchange(sendBytes, receiveBytes, bytes -> {
-      int available = bytes / Float.BYTES;
-      if (add) {
-        addReceived(data, receiveFrom, consumed[0], available);
-      } else {
-        receiveFloats.get(consumed[0], data, receiveFrom + consumed[0], available - consumed[0]);
-      }
-      consumed[0] = available;
-    }, () -> String.format("all-reduce of %d floats, %s step %d of %d", length,
-        add ? "reduce-scatter" : "all-gather", step + 1, 2 * (worldSize - 1)));
-  }
-
-  private void addReceived(float[] data, int chunkFrom, int from, int to) {
-    for (int i = from; i < to; i += scratch.length) {
-      int n = Math.min(scratch.length, to - i);
-      receiveFloats.get(i, scratch, 0, n);
-      int base = chunkFrom + i;
-      for (int j = 0; j < n; j++) {
-        data[base + j] += scratch[j];
-      }
-    }
-  }
-
-  private int chunk(int index) {
-    return Math.floorMod(index, worldSize);
-  }
-
-  /** Start of chunk {@code chunk} (0 to N, N meaning the end) of a bucket of {@code length} floats. */
-  private int chunkStart(int length, int chunk) {
-    return (int) ((long) length * chunk / worldSize);
-  }
-
-  private static int ceilDiv(int a, int b) {
-    return (a + b - 1) / b;
   }
 }

@@ -60,11 +60,13 @@ final class RingConnector {
       try {
         transfer(right, Handshake.hello(session, rank, worldSize), true, "sending hello to right rank "
             + rightRank + " (" + rightAddress + ")");
-        SocketChannel left = acceptFrom(server, leftRank, session);
-        RingLinks.Peer leftPeer = new RingLinks.Peer(leftRank, PeerAddress.parse(all.get(leftRank)), left);
         RingLinks.Peer rightPeer = new RingLinks.Peer(rightRank, rightAddress, right);
+        ByteBuffer reply = ByteBuffer.allocate(Handshake.BYTES);
+        SocketChannel left = acceptFrom(server, leftRank, session, rightPeer, reply);
+        RingLinks.Peer leftPeer = new RingLinks.Peer(leftRank, PeerAddress.parse(all.get(leftRank)), left);
         try {
-          awaitReply(rightPeer, session);
+          transfer(right, reply, false, "waiting for the handshake reply of right " + rightPeer);
+          checkReply(rightPeer, reply, session);
           RingLinks links = new RingLinks(rank, leftPeer, rightPeer, options.operationTimeout().toNanos());
           LOG.info("rank {} of {}: ring formed at {}; left {}, right {}", rank, worldSize, self, leftPeer, rightPeer);
           return links;
@@ -121,18 +123,29 @@ final class RingConnector {
     }
   }
 
-  /** Accepts connections until one carries a valid hello from {@code leftRank}; others are turned away. */
-  private SocketChannel acceptFrom(ServerSocketChannel server, int leftRank, long session) throws IOException {
+  /**
+   * Accepts connections until one carries a valid hello from {@code leftRank}; others are turned away.
+   * Meanwhile reads the right neighbour's reply into {@code reply}, so that a rejection fails at once.
+   */
+  private SocketChannel acceptFrom(ServerSocketChannel server, int leftRank, long session, RingLinks.Peer right,
+      ByteBuffer reply) throws IOException {
     server.configureBlocking(false);
     int rejected = 0;
     while (true) {
       SocketChannel candidate = server.accept();
       if (candidate == null) {
+        if (reply.hasRemaining() && right.channel().read(reply) < 0) {
+          throw new CollectiveException("rank " + rank + ": right " + right + " closed the connection before "
+              + "answering the handshake");
+        }
+        if (!reply.hasRemaining()) {
+          checkReply(right, reply, session);
+        }
         if (remainingMillis() <= 0) {
           throw new CollectiveException("rank " + rank + ": no valid connection from left rank " + leftRank
               + " within " + options.connectTimeout().toMillis() + " ms (" + rejected + " peers rejected)");
         }
-        await(server, SelectionKey.OP_ACCEPT);
+        awaitAcceptOrReply(server, reply.hasRemaining() ? right.channel() : null);
         continue;
       }
       String from = String.valueOf(candidate.getRemoteAddress());
@@ -141,7 +154,7 @@ final class RingConnector {
         configure(candidate);
         ByteBuffer hello = ByteBuffer.allocate(Handshake.BYTES);
         transfer(candidate, hello, false, "reading hello from " + from);
-        Handshake.Verdict verdict = Handshake.judgeHello(hello, session, leftRank, worldSize);
+        Handshake.Verdict verdict = Handshake.judgeHello(hello.flip(), session, leftRank, worldSize);
         transfer(candidate, Handshake.reply(verdict, session, rank, worldSize), true, "answering " + from);
         if (verdict == Handshake.Verdict.ACCEPTED) {
           return candidate;
@@ -155,10 +168,8 @@ final class RingConnector {
     }
   }
 
-  private void awaitReply(RingLinks.Peer right, long session) {
-    ByteBuffer reply = ByteBuffer.allocate(Handshake.BYTES);
-    transfer(right.channel(), reply, false, "waiting for the handshake reply of right " + right);
-    Handshake.Verdict verdict = Handshake.judgeReply(reply, session, right.rank(), worldSize);
+  private void checkReply(RingLinks.Peer right, ByteBuffer reply, long session) {
+    Handshake.Verdict verdict = Handshake.judgeReply(reply.duplicate().flip(), session, right.rank(), worldSize);
     if (verdict != Handshake.Verdict.ACCEPTED) {
       throw new CollectiveException("rank " + rank + ": handshake with right " + right + " failed: this rank "
           + verdict.description + " as seen from that end" + (options.sessionId().isEmpty() ? ""
@@ -182,7 +193,6 @@ final class RingConnector {
           await(channel, write ? SelectionKey.OP_WRITE : SelectionKey.OP_READ);
         }
       }
-      buffer.flip();
     } catch (IOException e) {
       throw new CollectiveException("rank " + rank + ": I/O error " + what + ": " + e.getMessage(), e);
     }
@@ -191,6 +201,16 @@ final class RingConnector {
   private void await(SelectableChannel channel, int ops) throws IOException {
     try (Selector selector = Selector.open()) {
       channel.register(selector, ops);
+      selector.select(Math.max(1, remainingMillis()));
+    }
+  }
+
+  private void awaitAcceptOrReply(ServerSocketChannel server, SocketChannel right) throws IOException {
+    try (Selector selector = Selector.open()) {
+      server.register(selector, SelectionKey.OP_ACCEPT);
+      if (right != null) {
+        right.register(selector, SelectionKey.OP_READ);
+      }
       selector.select(Math.max(1, remainingMillis()));
     }
   }

@@ -11,25 +11,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * A rank's two connections in the ring: it sends to its right neighbour and receives from its left one.
- * {@link #exchange} runs a send and a receive at the same time on non-blocking channels, so neighbours
- * never wait on each other's full socket buffers, and declares a peer dead after the operation timeout
- * without progress.
+ * A rank's two connections in the ring: it sends to its right neighbour and receives from its left one,
+ * each direction on a non-blocking channel that declares its peer dead after the operation timeout without
+ * progress. Closing the links makes neighbours blocked on this rank fail at once.
  */
 final class RingLinks implements Closeable {
-  /** Told, after each read, how many bytes of the receive buffer have arrived so far. */
-  interface ReceiveListener {
-    void received(int bytesSoFar);
-  }
-
-  private final int rank;
-  private final Peer left;
-  private final Peer right;
-  private final long timeoutNanos;
-  private final Selector selector;
-  private final SelectionKey leftKey;
-  private final SelectionKey rightKey;
-
   /** A neighbour: its rank, its advertised address and the connection to it. */
   record Peer(int rank, PeerAddress address, SocketChannel channel) {
     @Override
@@ -38,100 +24,114 @@ final class RingLinks implements Closeable {
     }
   }
 
+  private final int rank;
+  private final Direction receiving;
+  private final Direction sending;
+
   RingLinks(int rank, Peer left, Peer right, long timeoutNanos) throws IOException {
     this.rank = rank;
-    this.left = left;
-    this.right = right;
-    this.timeoutNanos = timeoutNanos;
-    this.selector = Selector.open();
-    left.channel().configureBlocking(false);
-    right.channel().configureBlocking(false);
-    this.leftKey = left.channel().register(selector, 0);
-    this.rightKey = right.channel().register(selector, 0);
-  }
-
-  Peer left() {
-    return left;
-  }
-
-  Peer right() {
-    return right;
+    this.receiving = new Direction(left, SelectionKey.OP_READ, timeoutNanos);
+    this.sending = new Direction(right, SelectionKey.OP_WRITE, timeoutNanos);
   }
 
   /**
-   * Sends {@code out}'s remaining bytes to the right neighbour while filling {@code in} from the left one.
+   * Sends {@code out} to the right neighbour, then fills {@code in} from the left one. For messages that
+   * fit in the socket buffers (a few kilobytes): larger ones go through {@link #sending} on another thread.
    *
    * @param step what the ring is doing, for error messages
    */
-  void exchange(ByteBuffer out, ByteBuffer in, ReceiveListener listener, Supplier<String> step) {
-    int outStart = out.position();
-    long lastProgress = System.nanoTime();
-    try {
-      while (out.hasRemaining() || in.hasRemaining()) {
-        boolean progress = out.hasRemaining() && send(out, step) > 0;
-        if (in.hasRemaining() && receive(in, step) > 0) {
-          progress = true;
-          listener.received(in.position());
-        }
-        long now = System.nanoTime();
-        if (progress) {
-          lastProgress = now;
-          continue;
-        }
-        long remaining = timeoutNanos - (now - lastProgress);
-        if (remaining <= 0) {
-          throw new CollectiveException(String.format(
-              "rank %d: no progress for %d ms in %s: received %d of %d bytes from left %s, sent %d of %d "
-                  + "bytes to right %s", rank, TimeUnit.NANOSECONDS.toMillis(timeoutNanos), step.get(),
-              in.position(), in.limit(), left, out.position() - outStart, out.limit() - outStart, right));
-        }
-        rightKey.interestOps(out.hasRemaining() ? SelectionKey.OP_WRITE : 0);
-        leftKey.interestOps(in.hasRemaining() ? SelectionKey.OP_READ : 0);
-        selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(remaining)));
-        selector.selectedKeys().clear();
-      }
-    } catch (IOException | ClosedSelectorException e) {
-      throw new CollectiveException("rank " + rank + ": ring closed in " + step.get(), e);
-    }
+  void exchangeSmall(ByteBuffer out, ByteBuffer in, Supplier<String> step) {
+    sending.transferAll(out, step);
+    receiving.transferAll(in, step);
   }
 
-  private int send(ByteBuffer out, Supplier<String> step) {
-    try {
-      return right.channel().write(out);
-    } catch (IOException e) {
-      throw new CollectiveException("rank " + rank + ": connection to right " + right + " failed while sending in "
-          + step.get() + ": " + e, e);
-    }
+  /** The connection to the right neighbour. */
+  Direction sending() {
+    return sending;
   }
 
-  private int receive(ByteBuffer in, Supplier<String> step) {
-    int n;
-    try {
-      n = left.channel().read(in);
-    } catch (IOException e) {
-      throw new CollectiveException("rank " + rank + ": connection from left " + left + " failed while receiving in "
-          + step.get() + ": " + e, e);
-    }
-    if (n < 0) {
-      throw new CollectiveException("rank " + rank + ": left " + left + " closed the connection in " + step.get()
-          + " after " + in.position() + " of " + in.limit() + " bytes");
-    }
-    return n;
+  /** The connection from the left neighbour. */
+  Direction receiving() {
+    return receiving;
   }
 
   /** Closes both connections, so that neighbours blocked on this rank fail at once instead of timing out. */
   @Override
   public void close() {
-    closeQuietly(selector);
-    closeQuietly(left.channel());
-    closeQuietly(right.channel());
+    receiving.close();
+    sending.close();
   }
 
-  private static void closeQuietly(Closeable c) {
-    try {
-      c.close();
-    } catch (IOException ignored) {
-      // already failing or closing; nothing more to tell
+  /** One direction of the ring on a non-blocking channel with its own selector. */
+  final class Direction {
+    private final Peer peer;
+    private final int operation;
+    private final long timeoutNanos;
+    private final Selector selector;
+
+    Direction(Peer peer, int operation, long timeoutNanos) throws IOException {
+      this.peer = peer;
+      this.operation = operation;
+      this.timeoutNanos = timeoutNanos;
+      this.selector = Selector.open();
+      peer.channel().configureBlocking(false);
+      peer.channel().register(selector, operation);
+    }
+
+    /** Moves what the channel takes (or has) right now; returns the byte count. */
+    private int transferNow(ByteBuffer buffer, Supplier<String> step) {
+      if (!buffer.hasRemaining()) {
+        return 0;
+      }
+      int n;
+      try {
+        n = operation == SelectionKey.OP_WRITE ? peer.channel().write(buffer) : peer.channel().read(buffer);
+      } catch (IOException e) {
+        throw new CollectiveException("rank " + rank + ": connection " + describe() + " failed in " + step.get()
+            + ": " + e, e);
+      }
+      if (n < 0) {
+        throw new CollectiveException("rank " + rank + ": " + describe() + " closed the connection in "
+            + step.get() + " after " + buffer.position() + " of " + buffer.limit() + " bytes");
+      }
+      return n;
+    }
+
+    /** Moves all of {@code buffer}'s remaining bytes, failing after the timeout without progress. */
+    void transferAll(ByteBuffer buffer, Supplier<String> step) {
+      long lastProgress = System.nanoTime();
+      while (buffer.hasRemaining()) {
+        if (transferNow(buffer, step) > 0) {
+          lastProgress = System.nanoTime();
+          continue;
+        }
+        long remaining = timeoutNanos - (System.nanoTime() - lastProgress);
+        if (remaining <= 0) {
+          throw new CollectiveException(String.format("rank %d: no progress for %d ms in %s: %s %d of %d bytes %s",
+              rank, TimeUnit.NANOSECONDS.toMillis(timeoutNanos), step.get(),
+              operation == SelectionKey.OP_WRITE ? "sent" : "received", buffer.position(), buffer.limit(),
+              describe()));
+        }
+        try {
+          selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(remaining)));
+          selector.selectedKeys().clear();
+        } catch (IOException | ClosedSelectorException e) {
+          throw new CollectiveException("rank " + rank + ": ring closed in " + step.get(), e);
+        }
+      }
+    }
+
+    private String describe() {
+      return (operation == SelectionKey.OP_WRITE ? "to right " : "from left ") + peer;
+    }
+
+    void close() {
+      try {
+        selector.close();
+        peer.channel().close();
+      } catch (IOException ignored) {
+        // already failing or closing; nothing more to tell
+      }
     }
   }
 }

@@ -9,6 +9,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.IntFunction;
 
 /** Runs the ranks of a ring as threads of the test JVM over loopback. */
 final class Ranks {
@@ -44,13 +45,19 @@ final class Ranks {
   /** Runs {@code body} on every rank (each closes its ring afterwards) and returns every rank's outcome. */
   static <T> List<Outcome<T>> outcomes(int worldSize, CollectiveOptions options, RankBody<T> body) {
     LocalRendezvous rendezvous = new LocalRendezvous(worldSize, Duration.ofSeconds(10));
+    return outcomes(worldSize, rank -> options, rendezvous::forRank, body);
+  }
+
+  /** As {@link #outcomes(int, CollectiveOptions, RankBody)} with each rank's own options and rendezvous. */
+  static <T> List<Outcome<T>> outcomes(int worldSize, IntFunction<CollectiveOptions> options,
+      IntFunction<Rendezvous> rendezvous, RankBody<T> body) {
     ExecutorService pool = Executors.newFixedThreadPool(worldSize);
     try {
       List<Future<T>> futures = new ArrayList<>();
       for (int rank = 0; rank < worldSize; rank++) {
         int r = rank;
         futures.add(pool.submit(() -> {
-          try (RingAllReduce ring = RingAllReduce.connect(r, worldSize, rendezvous.forRank(r), options)) {
+          try (RingAllReduce ring = RingAllReduce.connect(r, worldSize, rendezvous.apply(r), options.apply(r))) {
             return body.run(ring);
           }
         }));

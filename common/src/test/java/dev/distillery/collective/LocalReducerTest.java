@@ -1,0 +1,83 @@
+package dev.distillery.collective;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.Consumer;
+import java.util.function.IntFunction;
+import org.junit.jupiter.api.Test;
+
+class LocalReducerTest {
+  private static final Duration TIMEOUT = Duration.ofSeconds(5);
+
+  /** Runs one thread per device calling {@code reducer} with {@code buffer(device)}; returns the buffers. */
+  private static List<float[]> runDevices(LocalReducer reducer, int devices, IntFunction<float[]> buffer) {
+    List<CompletableFuture<float[]>> futures = new ArrayList<>();
+    for (int d = 0; d < devices; d++) {
+      int device = d;
+      futures.add(CompletableFuture.supplyAsync(() -> {
+        float[] data = buffer.apply(device);
+        reducer.allReduceSum(device, data);
+        return data;
+      }, runnable -> new Thread(runnable).start()));
+    }
+    return futures.stream().map(CompletableFuture::join).toList();
+  }
+
+  @Test
+  void sumsDevicesInOrderAndGivesEveryDeviceTheResult() {
+    float[][] inputs = {{1e8f, 1, 2, 3, 4}, {1, 1, 1, 1, 1}, {-1e8f, 0.5f, 0, 0, 7}};
+    LocalReducer reducer = new LocalReducer(3, data -> {}, TIMEOUT);
+    for (int round = 0; round < 3; round++) {
+      List<float[]> results = runDevices(reducer, 3, d -> inputs[d].clone());
+      float[] expected = {(1e8f + 1) - 1e8f, 2.5f, 3, 4, 12};
+      assertThat(results).allSatisfy(r -> assertThat(r).containsExactly(expected));
+    }
+  }
+
+  @Test
+  void reducesInsideEachProcessBeforeTheRing() {
+    List<List<float[]>> perProcess = Ranks.run(2, ring -> {
+      LocalReducer reducer = new LocalReducer(2, ring::allReduceSum, TIMEOUT);
+      return runDevices(reducer, 2, d -> new float[] {ring.rank() * 10 + d, 1});
+    });
+    assertThat(perProcess).allSatisfy(devices -> assertThat(devices)
+        .allSatisfy(r -> assertThat(r).containsExactly(0 + 1 + 10 + 11, 4)));
+  }
+
+  @Test
+  void lengthMismatchFailsEveryDevice() {
+    LocalReducer reducer = new LocalReducer(2, data -> {}, TIMEOUT);
+    List<CompletableFuture<Void>> futures = new ArrayList<>();
+    for (int d = 0; d < 2; d++) {
+      int device = d;
+      futures.add(CompletableFuture.runAsync(() -> reducer.allReduceSum(device, new float[device + 1]),
+          runnable -> new Thread(runnable).start()));
+    }
+    for (CompletableFuture<Void> f : futures) {
+      assertThat(f).failsWithin(Duration.ofSeconds(10)).withThrowableOfType(Exception.class)
+          .havingRootCause().isInstanceOf(CollectiveException.class)
+          .withMessageContaining("buffer lengths differ across devices: device 0=1, device 1=2");
+    }
+  }
+
+  @Test
+  void globalFailureReachesEveryDevice() {
+    Consumer<float[]> failing = data -> {
+      throw new CollectiveException("rank 1: left rank 0 closed the connection");
+    };
+    LocalReducer reducer = new LocalReducer(3, failing, TIMEOUT);
+    List<Throwable> errors = new ArrayList<>();
+    try {
+      runDevices(reducer, 3, d -> new float[4]);
+    } catch (CompletionException e) {
+      errors.add(e.getCause());
+    }
+    assertThat(errors).singleElement().asInstanceOf(org.assertj.core.api.InstanceOfAssertFactories.THROWABLE)
+        .hasMessageContaining("closed the connection");
+  }
+}

@@ -1,0 +1,138 @@
+package dev.distillery.collective;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+class RingFailureTest {
+  private static final CollectiveOptions FAST_FAIL = CollectiveOptions.loopback()
+      .withTimeouts(Duration.ofSeconds(3), Duration.ofSeconds(1));
+
+  /** What a surviving rank saw: how long its operation took and what it threw. */
+  record Failure(long millis, Throwable error) {}
+
+  private static Failure timed(Runnable operation) {
+    long start = System.nanoTime();
+    try {
+      operation.run();
+      return new Failure((System.nanoTime() - start) / 1_000_000, null);
+    } catch (RuntimeException e) {
+      return new Failure((System.nanoTime() - start) / 1_000_000, e);
+    }
+  }
+
+  @Test
+  void silentPeerFailsTheOthersWithinTheTimeout() {
+    List<Failure> failures = Ranks.run(3, FAST_FAIL, ring -> {
+      if (ring.rank() == 2) {
+        Thread.sleep(4000); // alive but never joins the operation
+        return null;
+      }
+      return timed(() -> ring.allReduceSum(new float[1000]));
+    });
+    for (Failure f : failures.subList(0, 2)) {
+      assertThat(f.error()).isInstanceOf(CollectiveException.class);
+      assertThat(f.millis()).isBetween(900L, 3000L);
+    }
+    assertThat(failures.get(0).error()).hasMessageContaining("rank 0: no progress for 1000 ms in all-reduce (bucket")
+        .hasMessageContaining("from left rank 2 (127.0.0.1:");
+  }
+
+  @Test
+  void peerClosingMidOperationFailsEveryRankPromptly() {
+    CollectiveOptions patient = FAST_FAIL.withTimeouts(Duration.ofSeconds(3), Duration.ofSeconds(20))
+        .withBucketBytes(1 << 20);
+    List<Failure> failures = Ranks.run(4, patient, ring -> {
+      float[] data = new float[8 << 20];
+      if (ring.rank() == 3) {
+        CompletableFuture<Void> running = ring.allReduceSumAsync(data);
+        Thread.sleep(20);
+        ring.close();
+        return timed(running::join);
+      }
+      Failure f = timed(() -> ring.allReduceSum(data));
+      assertThatThrownBy(() -> ring.allReduceSum(new float[4])).hasMessageContaining("the ring failed earlier");
+      return f;
+    });
+    for (Failure f : failures) {
+      assertThat(f.error()).isNotNull();
+      assertThat(f.millis()).isLessThan(10_000L);
+    }
+    assertThat(failures.subList(0, 3)).allSatisfy(f -> assertThat(f.error()).isInstanceOf(CollectiveException.class));
+  }
+
+  @Test
+  void ranksOfDifferentSessionsRejectEachOther() {
+    LocalRendezvous rendezvous = new LocalRendezvous(2, Duration.ofSeconds(5));
+    List<Ranks.Outcome<Object>> outcomes = Ranks.outcomes(2,
+        rank -> FAST_FAIL.withSessionId("job-7-attempt-" + rank), rendezvous::forRank, ring -> null);
+    assertThat(outcomes.get(0).error()).isInstanceOf(CollectiveException.class)
+        .hasMessageContaining("rank 0: handshake with right rank 1 (127.0.0.1:")
+        .hasMessageContaining("another session");
+    assertThat(outcomes.get(1).error()).isInstanceOf(CollectiveException.class);
+  }
+
+  @Test
+  void staleConnectionIsTurnedAwayAndTheRingStillForms() {
+    LocalRendezvous shared = new LocalRendezvous(2, Duration.ofSeconds(5));
+    AtomicReference<Handshake.Verdict> staleVerdict = new AtomicReference<>();
+    Rendezvous rank0 = value -> {
+      List<String> all = shared.forRank(0).allGather(value);
+      // Before rank 0 connects, a leftover of an earlier attempt knocks on rank 1's port.
+      try (SocketChannel stale = SocketChannel.open(PeerAddress.parse(all.get(1)).socketAddress())) {
+        stale.write(Handshake.hello(12345, 0, 2));
+        ByteBuffer reply = ByteBuffer.allocate(Handshake.BYTES);
+        while (reply.hasRemaining() && stale.read(reply) >= 0) {
+          // read the whole reply
+        }
+        staleVerdict.set(Handshake.judgeReply(reply.flip(), 12345, 1, 2));
+      } catch (java.io.IOException e) {
+        throw new AssertionError(e);
+      }
+      return all;
+    };
+    List<Ranks.Outcome<Float>> outcomes = Ranks.outcomes(2, rank -> FAST_FAIL,
+        rank -> rank == 0 ? rank0 : shared.forRank(1), ring -> {
+          float[] data = {ring.rank() + 1f};
+          ring.allReduceSum(data);
+          return data[0];
+        });
+    assertThat(staleVerdict.get()).isEqualTo(Handshake.Verdict.OTHER_SESSION);
+    assertThat(outcomes).allSatisfy(o -> assertThat(o.value()).isEqualTo(3f));
+  }
+
+  @Test
+  void unresponsiveNeighbourFailsTheConnectWithinTheTimeout() throws Exception {
+    try (ServerSocketChannel neverAnswers = ServerSocketChannel.open()) {
+      neverAnswers.bind(new InetSocketAddress("127.0.0.1", 0));
+      String address = "127.0.0.1:" + neverAnswers.socket().getLocalPort();
+      CollectiveOptions options = FAST_FAIL.withTimeouts(Duration.ofSeconds(1), Duration.ofSeconds(1));
+      long start = System.nanoTime();
+      assertThatThrownBy(() -> RingAllReduce.connect(0, 2, mine -> List.of(mine, address), options))
+          .isInstanceOf(CollectiveException.class)
+          .hasMessageContaining("rank 0: no valid connection from left rank 1 within 1000 ms");
+      assertThat((System.nanoTime() - start) / 1_000_000).isBetween(900L, 3000L);
+    }
+  }
+
+  @Test
+  void unreachableNeighbourIsNamed() throws Exception {
+    String address;
+    try (ServerSocketChannel closed = ServerSocketChannel.open()) {
+      closed.bind(new InetSocketAddress("127.0.0.1", 0));
+      address = "127.0.0.1:" + closed.socket().getLocalPort();
+    }
+    assertThatThrownBy(() -> RingAllReduce.connect(0, 2, mine -> List.of(mine, address), FAST_FAIL))
+        .isInstanceOf(CollectiveException.class)
+        .hasMessageContaining("rank 0: cannot connect to right rank 1 (" + address + ")");
+  }
+}
