@@ -53,6 +53,24 @@ public final class ChunkedLogitLoss {
    */
   public LossSums backward(NDArray studentHidden, NDArray studentHead, NDArray teacherHidden, NDArray teacherHead,
       NDArray inputIds, long globalKdTokens, long globalCeTokens) {
+    try (NDManager scope = studentHidden.getManager().newSubManager()) {
+      HiddenGradient result = logitGradients(studentHidden, studentHead, teacherHidden, teacherHead, inputIds,
+          globalKdTokens, globalCeTokens, scope);
+      Autograd.backward(studentHidden, result.gradient());
+      return result.sums();
+    }
+  }
+
+  /** The loss sums of a micro-batch and the gradient of the loss with respect to the student's final hidden states. */
+  public record HiddenGradient(LossSums sums, NDArray gradient) {}
+
+  /**
+   * Like {@link #backward} but stops at the final hidden states: the lm_head gradient is accumulated, and the
+   * gradient with respect to {@code studentHidden} is returned (in {@code keep}) for the caller to back-propagate,
+   * possibly together with other loss terms.
+   */
+  public HiddenGradient logitGradients(NDArray studentHidden, NDArray studentHead, NDArray teacherHidden,
+      NDArray teacherHead, NDArray inputIds, long globalKdTokens, long globalCeTokens, NDManager keep) {
     if (spec.needsTeacher() && (teacherHidden == null || teacherHead == null)) {
       throw new IllegalArgumentException("the loss needs teacher hidden states and lm_head");
     }
@@ -97,10 +115,9 @@ public final class ChunkedLogitLoss {
         }
       }
       NDArray hiddenGradient = leaf.getGradient();
-      hiddenGradient.attach(scope);
-      Autograd.backward(studentHidden, hiddenGradient);
+      hiddenGradient.attach(keep);
+      return new HiddenGradient(new LossSums(kdSum, ceSum, tokens, batch * (seq - 1)), hiddenGradient);
     }
-    return new LossSums(kdSum, ceSum, tokens, batch * (seq - 1));
   }
 
   /** {@code inputIds[:, 1:]} with the ignore index at each row's last position, flattened to int64. */

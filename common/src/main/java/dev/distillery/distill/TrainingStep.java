@@ -23,6 +23,7 @@ public final class TrainingStep {
   private final AdamW optimizer;
   private final GradientReducer reducer;
   private final double maxGradientNorm;
+  private final HiddenStateLoss hiddenLoss;
 
   /**
    * @param teacher the frozen teacher, or null when the loss needs none
@@ -30,6 +31,18 @@ public final class TrainingStep {
    */
   public TrainingStep(LlamaModel student, LlamaModel teacher, ChunkedLogitLoss loss, AdamW optimizer,
       GradientReducer reducer, double maxGradientNorm) {
+    this(student, teacher, loss, null, optimizer, reducer, maxGradientNorm);
+  }
+
+  /**
+   * @param hiddenLoss an intermediate-layer cosine term added to the logit loss, or null
+   */
+  public TrainingStep(LlamaModel student, LlamaModel teacher, ChunkedLogitLoss loss, HiddenStateLoss hiddenLoss,
+      AdamW optimizer, GradientReducer reducer, double maxGradientNorm) {
+    if (hiddenLoss != null) {
+      hiddenLoss.check(student, teacher);
+    }
+    this.hiddenLoss = hiddenLoss;
     this.student = student;
     this.teacher = teacher;
     this.loss = loss;
@@ -39,8 +52,13 @@ public final class TrainingStep {
     student.setTrainable(true);
   }
 
-  /** What one step did, identical on every rank. */
-  public record Result(double loss, double kdLoss, double ceLoss, double gradientNorm, long tokens) {}
+  /**
+   * What one step did, identical on every rank.
+   *
+   * @param hiddenLoss the weighted hidden-state cosine term (0 without one), included in {@code loss}
+   */
+  public record Result(double loss, double kdLoss, double ceLoss, double hiddenLoss, double gradientNorm,
+      long tokens) {}
 
   /**
    * Runs one step.
@@ -56,11 +74,12 @@ public final class TrainingStep {
     long globalKd = globalSequences * seq;
     long globalCe = globalSequences * (seq - 1);
     ChunkedLogitLoss.LossSums sums = new ChunkedLogitLoss.LossSums(0, 0, 0, 0);
+    double[] hidden = {0};
     try (NDManager scope = NDManager.newBaseManager(student.device())) {
       for (long[][] batch : microBatches) {
-        sums = sums.plus(microStep(scope, batch, globalKd, globalCe));
+        sums = sums.plus(microStep(scope, batch, globalKd, globalCe, hidden));
       }
-      double[] totals = {sums.kdSum(), sums.ceSum(), sums.kdTokens()};
+      double[] totals = {sums.kdSum(), sums.ceSum(), sums.kdTokens(), hidden[0]};
       reducer.sumInPlace(totals);
       Map<String, NDArray> gradients = reducedGradients(scope, parameters);
       double norm = globalNorm(gradients.values());
@@ -72,28 +91,56 @@ public final class TrainingStep {
       double kd = totals[0] / globalKd;
       double ce = totals[1] / globalCe;
       LossSpec spec = loss.spec();
-      double total = (spec.needsTeacher() ? spec.kdWeight() * kd : 0) + spec.ceWeight() * ce;
-      return new Result(total, kd, ce, norm, (long) totals[2]);
+      double total = (spec.needsTeacher() ? spec.kdWeight() * kd : 0) + spec.ceWeight() * ce + totals[3];
+      return new Result(total, kd, ce, totals[3], norm, (long) totals[2]);
     }
   }
 
-  private ChunkedLogitLoss.LossSums microStep(NDManager scope, long[][] batch, long globalKd, long globalCe) {
+  private ChunkedLogitLoss.LossSums microStep(NDManager scope, long[][] batch, long globalKd, long globalCe,
+      double[] hiddenTotal) {
     try (NDManager micro = scope.newSubManager()) {
       NDArray ids = micro.create(batch);
-      NDArray teacherHidden = null;
-      if (loss.spec().needsTeacher()) {
+      NDArray[] teacherHidden = {null};
+      Map<Integer, NDArray> teacherLayers = Map.of();
+      if (loss.spec().needsTeacher() || hiddenLoss != null) {
         try (Autograd.Scope off = Autograd.pause()) {
-          teacherHidden = teacher.forwardHidden(ids.toDevice(teacher.device(), false));
-          teacherHidden = teacherHidden.toDevice(student.device(), false);
+          Runnable forward = () -> teacherHidden[0] = teacher.forwardHidden(ids.toDevice(teacher.device(), false))
+              .toDevice(student.device(), false);
+          if (hiddenLoss != null) {
+            teacherLayers = hiddenLoss.captureTeacher(teacher, micro, forward);
+          } else {
+            forward.run();
+          }
         }
       }
       NDArray studentHidden;
+      NDArray hiddenTerm = null;
       try (Autograd.Scope on = Autograd.record()) {
-        studentHidden = student.forwardHidden(ids);
+        if (hiddenLoss == null) {
+          studentHidden = student.forwardHidden(ids);
+        } else {
+          try (HiddenStateLoss.Accumulator term = hiddenLoss.attach(student, teacherLayers, micro, globalKd)) {
+            studentHidden = student.forwardHidden(ids);
+            hiddenTerm = term.total();
+          }
+        }
       }
-      return loss.backward(studentHidden, student.lmHeadWeight(), teacherHidden,
-          teacher == null ? null : teacher.lmHeadWeight().toDevice(student.device(), false), ids, globalKd,
-          globalCe);
+      NDArray teacherHead = loss.spec().needsTeacher() ? teacher.lmHeadWeight().toDevice(student.device(), false)
+          : null;
+      ChunkedLogitLoss.HiddenGradient logits = loss.logitGradients(studentHidden, student.lmHeadWeight(),
+          teacherHidden[0], teacherHead, ids, globalKd, globalCe, micro);
+      if (hiddenTerm == null) {
+        Autograd.backward(studentHidden, logits.gradient());
+      } else {
+        hiddenTotal[0] += hiddenTerm.getFloat();
+        NDArray surrogate;
+        try (Autograd.Scope on = Autograd.record()) {
+          // d/dθ [Σ h·g + term] = (logit-loss gradient through h) + (hidden-loss gradient): one backward pass.
+          surrogate = studentHidden.mul(logits.gradient()).sum().add(hiddenTerm);
+        }
+        Autograd.backward(surrogate, surrogate.onesLike());
+      }
+      return logits.sums();
     }
   }
 

@@ -16,7 +16,7 @@ public record DistillSettings(
     double ceWeight, double temperature, double learningRate, double minLearningRate, int warmupSteps,
     double weightDecay, double beta1, double beta2, double clip, int chunkTokens, int checkpointEvery,
     int validateEvery, int validSequences, long seed, String teacherDtype, int collectiveTimeoutSeconds,
-    boolean restart) implements Serializable {
+    boolean restart, double hiddenWeight, String hiddenLayerMap) implements Serializable {
 
   static final ConfigOption<String> RUN = ConfigOption.string("run").required()
       .doc("Run directory on any Hadoop file system; inputs and outputs default to paths under it.");
@@ -46,6 +46,11 @@ public record DistillSettings(
       .doc("Weight of the cross-entropy term in 'kl+ce'.");
   static final ConfigOption<Double> TEMPERATURE = ConfigOption.decimal("temperature").defaultValue(1.0)
       .greaterThan(0).doc("Softmax temperature of the KL term (its loss is scaled by T²).");
+  static final ConfigOption<Double> HIDDEN_WEIGHT = ConfigOption.decimal("hidden-weight").defaultValue(0.0)
+      .atLeast(0).doc("Weight of the intermediate hidden-state cosine loss (0 = off); for depth-pruned students, "
+          + "whose hidden size equals the teacher's.");
+  static final ConfigOption<String> HIDDEN_LAYER_MAP = ConfigOption.string("hidden-layer-map")
+      .doc("Student→teacher layer pairs for the hidden-state loss, e.g. '0:0,7:15,15:31' (0-based).");
   static final ConfigOption<Double> LR = ConfigOption.decimal("lr").defaultValue(1e-4).greaterThan(0)
       .doc("Peak learning rate.");
   static final ConfigOption<Double> MIN_LR = ConfigOption.decimal("min-lr").defaultValue(1e-5).atLeast(0)
@@ -80,7 +85,7 @@ public record DistillSettings(
   static final ConfigSchema SCHEMA = new ConfigSchema("distill",
       "Distil (or fine-tune) a student on the token shards in a Spark barrier stage, synchronous data-parallel.",
       RUN, TEACHER, STUDENT, TOKENS, OUTPUT, STEPS, GLOBAL_BATCH, MICRO_BATCH, WORLD_SIZE, LOSS, KD_WEIGHT, CE_WEIGHT,
-      TEMPERATURE, LR, MIN_LR, WARMUP, WEIGHT_DECAY, BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
+      TEMPERATURE, HIDDEN_WEIGHT, HIDDEN_LAYER_MAP, LR, MIN_LR, WARMUP, WEIGHT_DECAY, BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
       VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART);
 
   /** Resolves defaults against the run directory and checks the options that depend on each other. */
@@ -98,6 +103,12 @@ public record DistillSettings(
       throw new IllegalArgumentException("global-batch " + global + " must be a multiple of world-size × micro-batch ("
           + world + " × " + micro + ")");
     }
+    if (c.get(HIDDEN_WEIGHT) > 0 && (c.get(HIDDEN_LAYER_MAP) == null || teacher == null)) {
+      throw new IllegalArgumentException("hidden-weight > 0 needs 'hidden-layer-map' and a 'teacher'");
+    }
+    if (c.get(HIDDEN_LAYER_MAP) != null) {
+      HiddenStateLoss.parseLayerMap(c.get(HIDDEN_LAYER_MAP));
+    }
     String tokens = orDefault(c.get(TOKENS), run, "tokens");
     return new DistillSettings(teacher, orDefault(c.get(STUDENT), run, "student-init"),
         Storage.resolve(tokens, "train"), Storage.resolve(tokens, "valid"), orDefault(c.get(OUTPUT), run, "student"),
@@ -105,7 +116,7 @@ public record DistillSettings(
         world, loss, c.get(KD_WEIGHT), c.get(CE_WEIGHT), c.get(TEMPERATURE), c.get(LR), c.get(MIN_LR), c.get(WARMUP),
         c.get(WEIGHT_DECAY), c.get(BETA1), c.get(BETA2), c.get(CLIP), c.get(CHUNK), c.get(CHECKPOINT_EVERY),
         c.get(VALIDATE_EVERY), c.get(VALID_SEQUENCES), c.get(SEED), c.get(TEACHER_DTYPE), c.get(TIMEOUT),
-        c.get(RESTART));
+        c.get(RESTART), c.get(HIDDEN_WEIGHT), c.get(HIDDEN_LAYER_MAP));
   }
 
   private static String orDefault(String value, String run, String child) {
@@ -120,6 +131,11 @@ public record DistillSettings(
       case "ce" -> LossSpec.crossEntropy();
       default -> new LossSpec(LossSpec.Divergence.FORWARD_KL, kdWeight, ceWeight, temperature);
     };
+  }
+
+  /** The hidden-state loss these settings ask for, or null. */
+  HiddenStateLoss hiddenStateLoss() {
+    return hiddenWeight > 0 ? new HiddenStateLoss(hiddenWeight, HiddenStateLoss.parseLayerMap(hiddenLayerMap)) : null;
   }
 
   /** Identifies the settings a checkpoint was made with; resuming under different ones is refused. */

@@ -73,7 +73,7 @@ final class RankTrainer {
       studentConfig = reader.config();
       student = LlamaModel.load(studentConfig, (name, shape) -> reader.readFloats(name), device);
     }
-    LlamaModel teacher = settings.lossSpec().needsTeacher() ? teacher() : null;
+    LlamaModel teacher = settings.lossSpec().needsTeacher() || settings.hiddenWeight() > 0 ? teacher() : null;
     if (teacher != null && teacher.config().vocabSize() != studentConfig.vocabSize()) {
       throw new IllegalArgumentException("teacher vocab_size " + teacher.config().vocabSize()
           + " differs from the student's " + studentConfig.vocabSize());
@@ -88,7 +88,7 @@ final class RankTrainer {
         LOG.info("rank {}: resuming from {} at step {}", rank, resume.get(), startStep);
       }
       TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(settings.lossSpec(),
-          settings.chunkTokens()), adam, new RingReducer(ring), settings.clip());
+          settings.chunkTokens()), settings.hiddenStateLoss(), adam, new RingReducer(ring), settings.clip());
       LearningRateSchedule schedule = new LearningRateSchedule(settings.learningRate(),
           Math.min(settings.minLearningRate(), settings.learningRate()), settings.warmupSteps(), settings.steps());
       Progress progress = new Progress(startStep, settings.steps());
@@ -104,6 +104,7 @@ final class RankTrainer {
         line.put("loss", last.loss());
         line.put("kd_loss", last.kdLoss());
         line.put("ce_loss", last.ceLoss());
+        line.put("hidden_loss", last.hiddenLoss());
         line.put("grad_norm", last.gradientNorm());
         line.put("tokens", last.tokens());
         line.put("tokens_per_s", progress.step(last.tokens()));

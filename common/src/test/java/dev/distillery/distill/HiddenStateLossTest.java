@@ -1,0 +1,89 @@
+package dev.distillery.distill;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import dev.distillery.model.LlamaConfig;
+import dev.distillery.model.LlamaModel;
+import dev.distillery.model.WeightSource;
+import dev.distillery.testing.TestModels;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The hidden-state cosine term: zero for identical models, and its gradient agrees with finite differences. */
+class HiddenStateLossTest {
+  private final LlamaConfig config = TestModels.gqaConfig();
+  private final long[][] data = TestModels.randomTokens(2, 8, config.vocabSize(), 51);
+
+  @Test
+  void identicalModelsHaveNoHiddenStateLoss() {
+    Map<String, float[]> weights = TestModels.randomWeights(config, 52);
+    try (LlamaModel teacher = LlamaModel.load(config, WeightSource.of(weights), Device.cpu());
+        LlamaModel student = LlamaModel.load(config, WeightSource.of(weights), Device.cpu());
+        AdamW adam = new AdamW(student.parameters(), new AdamW.Settings(0.9, 0.95, 1e-8, 0))) {
+      TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.minitron(), 16),
+          new HiddenStateLoss(1.0, Map.of(0, 0, 1, 1)), adam, GradientReducer.single(), 0);
+      TrainingStep.Result result = step.run(List.<long[][]>of(data), 2, 0.0);
+      assertThat(result.hiddenLoss()).isCloseTo(0.0, within(1e-6));
+      assertThat(result.kdLoss()).isCloseTo(0.0, within(1e-6));
+    }
+  }
+
+  @Test
+  void gradientOfTheCombinedLossMatchesFiniteDifferences() {
+    Map<String, float[]> teacherWeights = TestModels.randomWeights(config, 53);
+    Map<String, float[]> studentWeights = TestModels.randomWeights(config, 54);
+    String parameter = "model.layers.0.post_attention_layernorm.weight";
+    try (LlamaModel teacher = LlamaModel.load(config, WeightSource.of(teacherWeights), Device.cpu());
+        LlamaModel student = LlamaModel.load(config, WeightSource.of(studentWeights), Device.cpu());
+        AdamW adam = new AdamW(student.parameters(), new AdamW.Settings(0.9, 0.95, 1e-8, 0))) {
+      // Student layer 0 matches teacher layer 1: a depth-pruning style map. lr 0 leaves the weights unchanged.
+      TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.crossEntropy(), 16),
+          new HiddenStateLoss(2.0, Map.of(0, 1)), adam, GradientReducer.single(), 0);
+      double loss = step.run(List.<long[][]>of(data), 2, 0.0).loss();
+      float[] gradient;
+      try (NDArray g = student.parameters().get(parameter).getGradient()) {
+        gradient = g.toFloatArray();
+      }
+      NDArray weight = student.parameters().get(parameter);
+      float[] original = weight.toFloatArray();
+      float epsilon = 1e-2f;
+      for (int i : new int[] {0, 7, 31}) {
+        float[] plus = original.clone();
+        plus[i] += epsilon;
+        weight.set(plus);
+        double up = step.run(List.<long[][]>of(data), 2, 0.0).loss();
+        float[] minus = original.clone();
+        minus[i] -= epsilon;
+        weight.set(minus);
+        double down = step.run(List.<long[][]>of(data), 2, 0.0).loss();
+        weight.set(original);
+        double numeric = (up - down) / (2 * epsilon);
+        assertThat((double) gradient[i]).as("d loss / d %s[%d]", parameter, i)
+            .isCloseTo(numeric, within(2e-3 + 0.02 * Math.abs(numeric)));
+      }
+      assertThat(loss).isGreaterThan(0);
+    }
+  }
+
+  @Test
+  void mismatchedWidthsAndBadMapsAreRejected() {
+    assertThatThrownBy(() -> HiddenStateLoss.parseLayerMap("0:1,2"))
+        .hasMessageContaining("layer map entry '2' is not student:teacher");
+    assertThat(HiddenStateLoss.parseLayerMap("0:0, 1:3")).containsEntry(1, 3);
+    LlamaConfig narrow = config.withShape(32, 80, 2, 4, 2, 16);
+    try (LlamaModel teacher = LlamaModel.load(config, WeightSource.of(TestModels.randomWeights(config, 1)),
+            Device.cpu());
+        LlamaModel student = LlamaModel.load(narrow, WeightSource.of(TestModels.randomWeights(narrow, 2)),
+            Device.cpu())) {
+      assertThatThrownBy(() -> new HiddenStateLoss(1, Map.of(0, 0)).check(student, teacher))
+          .hasMessageContaining("equal hidden sizes, student 32 vs teacher 48");
+      assertThatThrownBy(() -> new HiddenStateLoss(1, Map.of(0, 5)).check(teacher, teacher))
+          .hasMessageContaining("layer pair 0:5 is outside the models");
+    }
+  }
+}
