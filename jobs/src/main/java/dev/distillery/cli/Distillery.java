@@ -6,6 +6,7 @@ import dev.distillery.config.ConfigDocs;
 import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.distill.DistillCommand;
+import dev.distillery.evaluate.EvaluateCommand;
 import dev.distillery.tokenize.TokenizeCommand;
 import java.io.PrintStream;
 import java.util.Arrays;
@@ -36,7 +37,7 @@ public final class Distillery {
   /** Every command, in the order {@code --help} lists them. */
   static Distillery standard() {
     return new Distillery(List.of(new TokenizeCommand(), new CalibrateCommand(), new PlanCommand(),
-        new PruneCommand(), new DistillCommand(), new InspectCommand(), new GenerateCommand(), new LogitsCommand(),
+        new PruneCommand(), new DistillCommand(), new EvaluateCommand(), new InspectCommand(), new GenerateCommand(), new LogitsCommand(),
         new RandomCheckpointCommand()));
   }
 
