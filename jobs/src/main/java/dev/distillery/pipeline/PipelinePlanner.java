@@ -18,7 +18,6 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Turns a pipeline YAML file into the stages to run, validating all of it before anything runs. The file has shared
@@ -27,7 +26,7 @@ import java.util.Set;
  * the paths that connect the stages (outputs, inputs, metrics) are fixed by the pipeline and may not be set.
  */
 final class PipelinePlanner {
-  static final Set<String> SHARED_KEYS = Set.of("run", "corpus", "tokenizer", "teacher");
+  static final List<String> SHARED_KEYS = List.of("run", "corpus", "tokenizer", "teacher");
   static final List<String> SECTIONS = List.of("tokenize", "teacher-init", "teacher-training", "calibrate", "plan",
       "prune", "distill", "scratch", "evaluate", "report");
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
@@ -55,8 +54,7 @@ final class PipelinePlanner {
    */
   static List<PlannedStage> plan(Map<String, Command> commands, String yamlText, String source) {
     PipelinePlanner planner = new PipelinePlanner(commands, yamlText, source);
-    planner.checkTopLevel();
-    if (planner.problems.isEmpty()) {
+    if (planner.checkTopLevel()) {
       planner.planStages();
     }
     if (!planner.problems.isEmpty()) {
@@ -77,7 +75,9 @@ final class PipelinePlanner {
     }
   }
 
-  private void checkTopLevel() {
+  /** Checks the top-level keys; returns whether the stages can be planned (every section is then checked too). */
+  private boolean checkTopLevel() {
+    boolean plannable = true;
     for (Iterator<String> keys = root.fieldNames(); keys.hasNext(); ) {
       String key = keys.next();
       if (key.equals("rounds")) {
@@ -87,17 +87,21 @@ final class PipelinePlanner {
         problems.add("unknown key '" + key + "'; top-level keys are " + SHARED_KEYS + " and the sections " + SECTIONS);
       } else if (SECTIONS.contains(key) && !root.get(key).isObject() && !root.get(key).isNull()) {
         problems.add("section '" + key + "' must be a mapping of " + key + " options");
+        plannable = false;
       }
     }
     for (String required : List.of("run", "corpus", "tokenizer")) {
       if (!root.hasNonNull(required)) {
         problems.add("'" + required + "' is required");
+        plannable = false;
       }
     }
     if (root.hasNonNull("teacher") == root.has("teacher-init")) {
       problems.add("set exactly one of 'teacher' (an existing HF checkpoint) and 'teacher-init' (a random teacher, "
           + "then trained by 'teacher-training')");
+      plannable = false;
     }
+    return plannable;
   }
 
   private void planStages() {

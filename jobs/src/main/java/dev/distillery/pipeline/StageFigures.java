@@ -6,10 +6,13 @@ import dev.distillery.evaluate.Evaluation;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.Storage;
 import java.io.IOException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** The key figures of a finished stage, read back from its output, for the pipeline summary. */
 final class StageFigures {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Logger LOG = LoggerFactory.getLogger(StageFigures.class);
 
   private StageFigures() {}
 
@@ -25,7 +28,8 @@ final class StageFigures {
         default -> "";
       };
     } catch (RuntimeException e) {
-      return "(figures unavailable: " + e.getMessage() + ")";
+      LOG.debug("no figures for stage {}", stage.name(), e);
+      return "";
     }
   }
 
