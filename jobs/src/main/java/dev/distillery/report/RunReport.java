@@ -62,16 +62,21 @@ final class RunReport {
       html.append("<p class=\"muted\">No training metrics (RUN/metrics/*.jsonl) yet.</p>\n");
       return;
     }
-    LineChart chart = new LineChart("Loss per step (solid: training, dashed: validation)", "step", "loss (nats)");
+    LineChart valid = new LineChart("Validation loss (next-token cross-entropy, comparable across runs)", "step",
+        "loss (nats)");
+    LineChart train = new LineChart("Training loss (each run's own objective: CE, or KL for distillation)", "step",
+        "loss (nats)");
     for (int i = 0; i < curves.size(); i++) {
       TrainingCurve c = curves.get(i);
-      chart.add(new LineChart.Series(c.name() + " train", c.steps(), c.losses(), false, i));
+      train.add(new LineChart.Series(c.name(), c.steps(), c.losses(), false, i));
       if (c.validSteps().length > 0) {
-        chart.add(new LineChart.Series(c.name() + " valid", c.validSteps(), c.validLosses(), true, i));
+        valid.add(new LineChart.Series(c.name(), c.validSteps(), c.validLosses(), true, i));
       }
     }
-    writeBytes(staged.file("loss.png"), chart.png());
-    html.append("<img src=\"loss.png\" alt=\"training and validation loss\">\n<table><tr><th>training run</th>"
+    writeBytes(staged.file("loss-valid.png"), valid.png());
+    writeBytes(staged.file("loss-train.png"), train.png());
+    html.append("<img src=\"loss-valid.png\" alt=\"validation loss\">\n<img src=\"loss-train.png\" "
+        + "alt=\"training loss\">\n<table><tr><th>training run</th>"
         + "<th>steps</th><th>final training loss</th><th>final validation loss</th></tr>\n");
     for (TrainingCurve c : curves) {
       html.append(String.format("<tr><td>%s</td><td>%d</td><td>%s</td><td>%s</td></tr>%n", escape(c.name()),

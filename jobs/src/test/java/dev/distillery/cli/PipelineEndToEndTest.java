@@ -46,7 +46,7 @@ class PipelineEndToEndTest {
       assertThat(Evaluation.fromJson(Files.readString(eval), eval.toString()).loss()).as(name).isPositive();
     }
     assertThat(run.resolve("metrics/scratch.jsonl")).exists();
-    assertThat(run.resolve("report/loss.png")).exists();
+    assertThat(run.resolve("report/loss-valid.png")).exists();
     assertThat(run.resolve("report/index.html")).exists();
     assertThat(out.toString(StandardCharsets.UTF_8)).doesNotContain("skipped: committed");
 

@@ -46,7 +46,7 @@ class RunReportTest {
       assertThat(ImageIO.read(png.toFile())).as(images.group(1)).isNotNull();
       count++;
     }
-    assertThat(count).isEqualTo(1);
+    assertThat(count).isEqualTo(2);
     assertThat(html).contains("<td>layers</td>", "x &amp; y", "The &lt;b&gt;");
     String quality = html.substring(html.indexOf("<h2>Quality"));
     assertThat(quality.indexOf("<td>teacher</td>")).isLessThan(quality.indexOf("<td>distilled</td>"));
