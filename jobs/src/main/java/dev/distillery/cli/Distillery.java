@@ -6,12 +6,17 @@ import dev.distillery.config.ConfigDocs;
 import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.distill.DistillCommand;
+import dev.distillery.evaluate.EvaluateCommand;
+import dev.distillery.pipeline.PipelineCommand;
+import dev.distillery.report.ReportCommand;
 import dev.distillery.tokenize.TokenizeCommand;
 import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,9 +40,16 @@ public final class Distillery {
 
   /** Every command, in the order {@code --help} lists them. */
   static Distillery standard() {
-    return new Distillery(List.of(new TokenizeCommand(), new CalibrateCommand(), new PlanCommand(),
-        new PruneCommand(), new DistillCommand(), new InspectCommand(), new GenerateCommand(), new LogitsCommand(),
-        new RandomCheckpointCommand()));
+    List<Command> jobs = List.of(new TokenizeCommand(), new CalibrateCommand(), new PlanCommand(), new PruneCommand(),
+        new DistillCommand(), new EvaluateCommand(), new ReportCommand());
+    List<Command> tools = List.of(new InspectCommand(), new GenerateCommand(), new LogitsCommand(),
+        new RandomCheckpointCommand());
+    Map<String, Command> byName = new LinkedHashMap<>();
+    Stream.concat(jobs.stream(), tools.stream()).forEach(c -> byName.put(c.schema().name(), c));
+    List<Command> all = new ArrayList<>(jobs);
+    all.add(new PipelineCommand(byName));
+    all.addAll(tools);
+    return new Distillery(all);
   }
 
   /** The schemas of every command, for the generated configuration reference. */
@@ -58,6 +70,9 @@ public final class Distillery {
     }
     String name = args[0];
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
+    if (name.equals("pipeline")) {
+      rest = PipelineCommand.normalizeArguments(rest);
+    }
     if (name.equals("docs")) {
       out.print(ConfigDocs.markdown(schemas()));
       return 0;
@@ -81,6 +96,9 @@ public final class Distillery {
     try {
       command.run(config, out);
       return 0;
+    } catch (ConfigException e) {
+      err.println("distillery " + name + ": " + e.getMessage());
+      return USAGE;
     } catch (Exception | Error e) {
       LOG.debug("distillery {} failed", name, e);
       err.println("distillery " + name + ": error: " + oneLine(e));

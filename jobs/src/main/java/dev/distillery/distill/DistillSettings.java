@@ -28,6 +28,10 @@ public record DistillSettings(
       .doc("TokenizeJob output with train/ and valid/ Parquet shards (default RUN/tokens).");
   static final ConfigOption<String> OUTPUT = ConfigOption.string("output")
       .doc("Where the final student is written as an HF checkpoint (default RUN/student).");
+  static final ConfigOption<String> CHECKPOINTS = ConfigOption.string("checkpoints")
+      .doc("Directory of the resumable checkpoints (default RUN/checkpoints); give each training run its own.");
+  static final ConfigOption<String> METRICS = ConfigOption.string("metrics")
+      .doc("Per-step metrics, JSON Lines (default RUN/metrics/distill.jsonl); the report plots every RUN/metrics/*.jsonl.");
   static final ConfigOption<Integer> STEPS = ConfigOption.integer("steps").defaultValue(100).atLeast(1)
       .doc("Optimisation steps.");
   static final ConfigOption<Integer> GLOBAL_BATCH = ConfigOption.integer("global-batch").defaultValue(8).atLeast(1)
@@ -82,10 +86,12 @@ public record DistillSettings(
   static final ConfigOption<Boolean> RESTART = ConfigOption.bool("restart").defaultValue(false)
       .doc("Ignore existing checkpoints and start from the student (by default a run resumes).");
 
-  static final ConfigSchema SCHEMA = new ConfigSchema("distill",
+  /** The options of {@code distill}. */
+  public static final ConfigSchema SCHEMA = new ConfigSchema("distill",
       "Distil (or fine-tune) a student on the token shards in a Spark barrier stage, synchronous data-parallel.",
-      RUN, TEACHER, STUDENT, TOKENS, OUTPUT, STEPS, GLOBAL_BATCH, MICRO_BATCH, WORLD_SIZE, LOSS, KD_WEIGHT, CE_WEIGHT,
-      TEMPERATURE, HIDDEN_WEIGHT, HIDDEN_LAYER_MAP, LR, MIN_LR, WARMUP, WEIGHT_DECAY, BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
+      RUN, TEACHER, STUDENT, TOKENS, OUTPUT, CHECKPOINTS, METRICS, STEPS, GLOBAL_BATCH, MICRO_BATCH, WORLD_SIZE,
+      LOSS, KD_WEIGHT, CE_WEIGHT, TEMPERATURE, HIDDEN_WEIGHT, HIDDEN_LAYER_MAP, LR, MIN_LR, WARMUP, WEIGHT_DECAY,
+      BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
       VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART);
 
   /** Resolves defaults against the run directory and checks the options that depend on each other. */
@@ -112,7 +118,8 @@ public record DistillSettings(
     String tokens = orDefault(c.get(TOKENS), run, "tokens");
     return new DistillSettings(teacher, orDefault(c.get(STUDENT), run, "student-init"),
         Storage.resolve(tokens, "train"), Storage.resolve(tokens, "valid"), orDefault(c.get(OUTPUT), run, "student"),
-        Storage.resolve(run, "checkpoints"), Storage.resolve(run, "metrics/distill.jsonl"), c.get(STEPS), global, micro,
+        orDefault(c.get(CHECKPOINTS), run, "checkpoints"), orDefault(c.get(METRICS), run, "metrics/distill.jsonl"),
+        c.get(STEPS), global, micro,
         world, loss, c.get(KD_WEIGHT), c.get(CE_WEIGHT), c.get(TEMPERATURE), c.get(LR), c.get(MIN_LR), c.get(WARMUP),
         c.get(WEIGHT_DECAY), c.get(BETA1), c.get(BETA2), c.get(CLIP), c.get(CHUNK), c.get(CHECKPOINT_EVERY),
         c.get(VALIDATE_EVERY), c.get(VALID_SEQUENCES), c.get(SEED), c.get(TEACHER_DTYPE), c.get(TIMEOUT),

@@ -1,0 +1,104 @@
+package dev.distillery.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.distillery.evaluate.Evaluation;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The pipeline's up-front validation and its skipping of stages whose committed output exists. */
+class PipelineCommandTest {
+  private static final List<String> DIRECTORIES = List.of("tokens", "teacher-init", "teacher", "importance",
+      "student-init", "student", "scratch-init", "scratch");
+  private static final List<String> EVALUATIONS = List.of("teacher", "pruned", "distilled", "scratch");
+
+  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+  @Test
+  void everyProblemInTheFileIsReportedBeforeAnythingRuns(@TempDir Path dir) throws IOException {
+    Path run = dir.resolve("run");
+    Path file = write(dir, """
+        run: %s
+        corpus: data.txt
+        tokenizer: tokenizer.json
+        teacher-init: {layers: 2}
+        distil: {steps: 3}
+        distill: {stepz: 3, output: elsewhere}
+        plan: {target: {hidden-size: many}}
+        rounds: [{plan: {}}]
+        """.formatted(run));
+
+    int status = pipeline(file.toString());
+
+    String errors = err.toString(StandardCharsets.UTF_8);
+    assertThat(status).isEqualTo(Distillery.USAGE);
+    assertThat(errors).contains(file.toString(), "unknown key 'distil'", "'rounds'", "not supported yet",
+        "unknown option 'stepz'", "did you mean 'steps'", "key 'output' is set by the pipeline",
+        "'target.hidden-size'", "'many'");
+    assertThat(run).doesNotExist();
+  }
+
+  @Test
+  void aTeacherIsRequired(@TempDir Path dir) throws IOException {
+    Path file = write(dir, "run: " + dir.resolve("run") + "\ncorpus: c.txt\ntokenizer: t.json\n");
+    assertThat(pipeline("--config", file.toString())).isEqualTo(Distillery.USAGE);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("set exactly one of 'teacher'");
+  }
+
+  @Test
+  void stagesWithCommittedOutputAreSkippedAndTheReportIsRedone(@TempDir Path dir) throws IOException {
+    Path run = dir.resolve("run");
+    for (String d : DIRECTORIES) {
+      Files.createDirectories(run.resolve(d));
+      Files.writeString(run.resolve(d).resolve("_COMMITTED"), "done\n");
+    }
+    Files.writeString(run.resolve("prune-plan.json"), "{}");
+    Files.createDirectories(run.resolve("eval"));
+    for (String name : EVALUATIONS) {
+      Files.writeString(run.resolve("eval/" + name + ".json"),
+          new Evaluation(name, "ckpt", 10, "valid", 3.0, Math.exp(3.0), 50, 5, 0.1, List.of()).toJson());
+    }
+    Path file = write(dir, """
+        run: %s
+        corpus: data.txt
+        tokenizer: tokenizer.json
+        teacher-init: {layers: 2}
+        teacher-training: {steps: 2}
+        distill: {steps: 3}
+        scratch: {lr: 0.01}
+        """.formatted(run));
+
+    assertThat(pipeline(file.toString())).as(err.toString(StandardCharsets.UTF_8)).isZero();
+    String summary = out.toString(StandardCharsets.UTF_8);
+    assertThat(summary.lines().filter(l -> l.contains("skipped: committed"))).hasSize(13);
+    assertThat(summary).containsPattern("report\\s+ran");
+    assertThat(run.resolve("report/index.html")).exists();
+
+    out.reset();
+    assertThat(pipeline(file.toString())).isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8).lines().filter(l -> l.contains("skipped: committed")))
+        .hasSize(14);
+  }
+
+  private int pipeline(String... args) {
+    String[] all = new String[args.length + 1];
+    all[0] = "pipeline";
+    System.arraycopy(args, 0, all, 1, args.length);
+    return Distillery.standard().run(all, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+  }
+
+  private static Path write(Path dir, String yaml) throws IOException {
+    Path file = dir.resolve("pipeline.yaml");
+    Files.writeString(file, yaml);
+    return file;
+  }
+}

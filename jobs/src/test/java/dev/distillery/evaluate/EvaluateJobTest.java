@@ -1,0 +1,75 @@
+package dev.distillery.evaluate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.distillery.io.CheckpointReader;
+import dev.distillery.io.DType;
+import dev.distillery.io.Storage;
+import dev.distillery.model.LanguageModelLoss;
+import dev.distillery.model.LlamaConfig;
+import dev.distillery.model.LlamaModel;
+import dev.distillery.model.TokenLoss;
+import dev.distillery.spark.SharedSpark;
+import dev.distillery.testing.TestModels;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** EvaluateJob's loss, spread over Spark tasks, equals one direct computation on the same sequences. */
+class EvaluateJobTest {
+  private static final LlamaConfig CONFIG = TestModels.gqaConfig();
+
+  @Test
+  void lossOverSparkTasksEqualsASingleProcessComputation(@TempDir Path run) {
+    Path model = run.resolve("model");
+    TestModels.writeCheckpoint(model, CONFIG, TestModels.randomWeights(CONFIG, 5), DType.F32);
+    long[][] sequences = TestModels.randomTokens(7, 13, CONFIG.vocabSize(), 6);
+    writeShards(run.resolve("tokens/valid"), sequences);
+
+    EvaluateSettings settings = new EvaluateSettings(model.toString(), "teacher", run.resolve("tokens/valid").toString(),
+        EvaluateSettings.outputFile(run.toString(), "teacher"), 0, 3, 3, 5, null, List.of(), 4, false);
+    Evaluation result = EvaluateJob.run(SharedSpark.session(), settings);
+
+    double expected = directLoss(model, sequences);
+    assertThat(result.sequences()).isEqualTo(7);
+    assertThat(result.targetTokens()).isEqualTo(7 * 12);
+    assertThat(result.loss()).isCloseTo(expected, within(1e-5));
+    assertThat(result.perplexity()).isCloseTo(Math.exp(expected), within(1e-3));
+    assertThat(result.parameters()).isEqualTo(CONFIG.parameterCount());
+    String file = settings.output();
+    Evaluation written = Evaluation.fromJson(Storage.of(file).readText(file), file);
+    assertThat(written.loss()).isEqualTo(result.loss());
+    assertThat(written.checkpoint()).isEqualTo(model.toString());
+  }
+
+  private static double directLoss(Path dir, long[][] sequences) {
+    try (CheckpointReader reader = CheckpointReader.open(dir.toString());
+        LlamaModel model = LlamaModel.load(reader.config(), (name, shape) -> reader.readFloats(name), Device.cpu());
+        NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+      long[] flat = Arrays.stream(sequences).flatMapToLong(Arrays::stream).toArray();
+      NDArray ids = manager.create(flat).reshape(sequences.length, sequences[0].length);
+      TokenLoss loss = LanguageModelLoss.crossEntropy(model.forward(ids), ids, LanguageModelLoss.IGNORE_INDEX);
+      return loss.mean().getFloat();
+    }
+  }
+
+  private static void writeShards(Path dir, long[][] sequences) {
+    List<Row> rows = new ArrayList<>();
+    for (long[] seq : sequences) {
+      rows.add(RowFactory.create(Arrays.stream(seq).mapToInt(v -> (int) v).boxed().toList()));
+    }
+    StructType schema = new StructType().add("input_ids", DataTypes.createArrayType(DataTypes.IntegerType, false));
+    SharedSpark.session().createDataFrame(rows, schema).repartition(2).write().parquet(dir.toString());
+  }
+}

@@ -1,0 +1,55 @@
+package dev.distillery.report;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.distillery.evaluate.Evaluation;
+import dev.distillery.evaluate.EvaluateSettings;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The report is committed, and every image the HTML references exists and decodes. */
+class RunReportTest {
+  @Test
+  void htmlReferencesPngsThatExistAndDecode(@TempDir Path run) throws IOException {
+    Files.createDirectories(run.resolve("metrics"));
+    Files.writeString(run.resolve("metrics/distill.jsonl"), "{\"step\":1,\"loss\":5.0}\n"
+        + "{\"step\":2,\"loss\":4.0,\"val_loss\":4.5}\n{\"step\":3,\"loss\":3.5,\"val_loss\":4.1}\n");
+    Files.writeString(run.resolve("metrics/scratch.jsonl"), "{\"step\":1,\"loss\":7.0,\"val_loss\":7.1}\n"
+        + "{\"step\":2,\"loss\":6.0,\"val_loss\":6.5}\n");
+    Files.createDirectories(run.resolve("eval"));
+    for (String name : List.of("scratch", "teacher", "distilled")) {
+      Evaluation e = new Evaluation(name, "/ckpt/" + name, 1000, "valid", 4.0, Math.exp(4.0), 120, 10, 0.5,
+          List.of(new Evaluation.Generation("The <b>", "x & y")));
+      Files.writeString(Path.of(EvaluateSettings.outputFile(run.toString(), name)), e.toJson());
+    }
+    Files.writeString(run.resolve("prune-plan.md"), "| | teacher | student | student / teacher |\n"
+        + "|---|---:|---:|---:|\n| layers | 4 | 4 | 1.000 |\n");
+
+    String index = new RunReport(run.toString()).write();
+
+    Path report = run.resolve("report");
+    assertThat(Path.of(index)).isEqualTo(report.resolve("index.html"));
+    assertThat(report.resolve("_COMMITTED")).exists();
+    String html = Files.readString(report.resolve("index.html"));
+    Matcher images = Pattern.compile("<img src=\"([^\"]+)\"").matcher(html);
+    int count = 0;
+    while (images.find()) {
+      Path png = report.resolve(images.group(1));
+      assertThat(png).exists();
+      assertThat(ImageIO.read(png.toFile())).as(images.group(1)).isNotNull();
+      count++;
+    }
+    assertThat(count).isEqualTo(2);
+    assertThat(html).contains("<td>layers</td>", "x &amp; y", "The &lt;b&gt;");
+    String quality = html.substring(html.indexOf("<h2>Quality"));
+    assertThat(quality.indexOf("<td>teacher</td>")).isLessThan(quality.indexOf("<td>distilled</td>"));
+    assertThat(quality.indexOf("<td>distilled</td>")).isLessThan(quality.indexOf("<td>scratch</td>"));
+  }
+}
