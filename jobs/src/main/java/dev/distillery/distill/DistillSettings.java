@@ -31,7 +31,8 @@ public record DistillSettings(
   static final ConfigOption<String> CHECKPOINTS = ConfigOption.string("checkpoints")
       .doc("Directory of the resumable checkpoints (default RUN/checkpoints); give each training run its own.");
   static final ConfigOption<String> METRICS = ConfigOption.string("metrics")
-      .doc("Per-step metrics, JSON Lines (default RUN/metrics/distill.jsonl); the report plots every RUN/metrics/*.jsonl.");
+      .doc("Per-step metrics, JSON Lines (default RUN/metrics/distill.jsonl); the report plots every "
+          + "RUN/metrics/*.jsonl.");
   static final ConfigOption<Integer> STEPS = ConfigOption.integer("steps").defaultValue(100).atLeast(1)
       .doc("Optimisation steps.");
   static final ConfigOption<Integer> GLOBAL_BATCH = ConfigOption.integer("global-batch").defaultValue(8).atLeast(1)
@@ -84,9 +85,9 @@ public record DistillSettings(
   /** The options of {@code distill}. */
   public static final ConfigSchema SCHEMA = new ConfigSchema("distill",
       "Distil (or fine-tune) a student on the token shards in a Spark barrier stage, synchronous data-parallel.",
-      RUN, TEACHER, STUDENT, TOKENS, OUTPUT, CHECKPOINTS, METRICS, STEPS, GLOBAL_BATCH, MICRO_BATCH, WORLD_SIZE, LOSS, KD_WEIGHT, CE_WEIGHT,
-      TEMPERATURE, LR, MIN_LR, WARMUP, WEIGHT_DECAY, BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
-      VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART);
+      RUN, TEACHER, STUDENT, TOKENS, OUTPUT, CHECKPOINTS, METRICS, STEPS, GLOBAL_BATCH, MICRO_BATCH, WORLD_SIZE, LOSS,
+      KD_WEIGHT, CE_WEIGHT, TEMPERATURE, LR, MIN_LR, WARMUP, WEIGHT_DECAY, BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY,
+      VALIDATE_EVERY, VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART);
 
   /** Resolves defaults against the run directory and checks the options that depend on each other. */
   static DistillSettings from(Config c) {

@@ -194,10 +194,10 @@ final class PipelinePlanner {
       add(label + " calibrate", where + "calibrate", merged(round, "calibrate"), "calibrate",
           Storage.resolve(dir, "importance"), false, Map.of("run", dir, "teacher", teacher, "tokens",
               in("tokens/train")));
-      add(label + " plan", where + "plan", merged(round, "plan"), "plan", Storage.resolve(dir, "prune-plan.json"), true,
-          Map.of("run", dir));
-      add(label + " prune", where + "prune", merged(round, "prune"), "prune", Storage.resolve(dir, "student-init"), false,
-          Map.of("run", dir, "teacher", teacher));
+      add(label + " plan", where + "plan", merged(round, "plan"), "plan", Storage.resolve(dir, "prune-plan.json"),
+          true, Map.of("run", dir));
+      add(label + " prune", where + "prune", merged(round, "prune"), "prune", Storage.resolve(dir, "student-init"),
+          false, Map.of("run", dir, "teacher", teacher));
       String student = Storage.resolve(dir, "student");
       add(label + " distill", where + "distill", merged(round, "distill"), "distill", student, false, Map.of("run", dir,
           "teacher", teacher, "student", Storage.resolve(dir, "student-init"), "output", student, "tokens",
