@@ -31,7 +31,8 @@ public record DistillSettings(
   static final ConfigOption<String> CHECKPOINTS = ConfigOption.string("checkpoints")
       .doc("Directory of the resumable checkpoints (default RUN/checkpoints); give each training run its own.");
   static final ConfigOption<String> METRICS = ConfigOption.string("metrics")
-      .doc("Per-step metrics, JSON Lines (default RUN/metrics/distill.jsonl); the report plots every RUN/metrics/*.jsonl.");
+      .doc("Per-step metrics, JSON Lines (default RUN/metrics/distill.jsonl); the report plots every "
+          + "RUN/metrics/*.jsonl.");
   static final ConfigOption<Integer> STEPS = ConfigOption.integer("steps").defaultValue(100).atLeast(1)
       .doc("Optimisation steps.");
   static final ConfigOption<Integer> GLOBAL_BATCH = ConfigOption.integer("global-batch").defaultValue(8).atLeast(1)

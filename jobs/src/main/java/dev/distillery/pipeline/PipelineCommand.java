@@ -23,7 +23,9 @@ public final class PipelineCommand implements Command {
   static final ConfigOption<String> FILE = ConfigOption.string("file").required()
       .doc("The pipeline YAML: shared keys run, corpus, tokenizer, teacher (or teacher-init), and one section per "
           + "stage (tokenize, teacher-init, teacher-training, calibrate, plan, prune, distill, scratch, evaluate, "
-          + "report) whose keys are that command's options. Also accepted as 'pipeline FILE' or '--config FILE'.");
+          + "report) whose keys are that command's options; 'rounds' lists further compression rounds (teacher: "
+          + "original | previous, calibrate, plan, prune, distill; under RUN/round-N/). Also accepted as "
+          + "'pipeline FILE' or '--config FILE'.");
   static final ConfigOption<Boolean> DRY_RUN = ConfigOption.bool("dry-run").defaultValue(false)
       .doc("Validate the file and list the stages (with 'skipped: committed' where done) without running any.");
 

@@ -29,6 +29,7 @@ final class PipelinePlanner {
   static final List<String> SHARED_KEYS = List.of("run", "corpus", "tokenizer", "teacher");
   static final List<String> SECTIONS = List.of("tokenize", "teacher-init", "teacher-training", "calibrate", "plan",
       "prune", "distill", "scratch", "evaluate", "report");
+  static final List<String> ROUND_KEYS = List.of("teacher", "calibrate", "plan", "prune", "distill");
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
   private final Map<String, Command> commands;
@@ -81,10 +82,10 @@ final class PipelinePlanner {
     for (Iterator<String> keys = root.fieldNames(); keys.hasNext(); ) {
       String key = keys.next();
       if (key.equals("rounds")) {
-        problems.add("'rounds' (several compression rounds in one file) is not supported yet; run one round per "
-            + "pipeline file, with the previous round's student as 'teacher'");
+        plannable &= checkRounds(root.get(key));
       } else if (!SHARED_KEYS.contains(key) && !SECTIONS.contains(key)) {
-        problems.add("unknown key '" + key + "'; top-level keys are " + SHARED_KEYS + " and the sections " + SECTIONS);
+        problems.add("unknown key '" + key + "'; top-level keys are " + SHARED_KEYS + ", 'rounds' and the sections "
+            + SECTIONS);
       } else if (SECTIONS.contains(key) && !root.get(key).isObject() && !root.get(key).isNull()) {
         problems.add("section '" + key + "' must be a mapping of " + key + " options");
         plannable = false;
@@ -102,6 +103,38 @@ final class PipelinePlanner {
       plannable = false;
     }
     return plannable;
+  }
+
+  private boolean checkRounds(JsonNode rounds) {
+    if (!rounds.isArray()) {
+      problems.add("'rounds' must be a list of rounds, each a mapping with the keys " + ROUND_KEYS);
+      return false;
+    }
+    boolean valid = true;
+    for (int i = 0; i < rounds.size(); i++) {
+      String where = "rounds[" + i + "] (round " + (i + 2) + ")";
+      JsonNode round = rounds.get(i);
+      if (!round.isObject()) {
+        problems.add(where + " must be a mapping with the keys " + ROUND_KEYS);
+        valid = false;
+        continue;
+      }
+      for (Iterator<String> keys = round.fieldNames(); keys.hasNext(); ) {
+        String key = keys.next();
+        if (!ROUND_KEYS.contains(key)) {
+          problems.add(where + ": unknown key '" + key + "'; a round has the keys " + ROUND_KEYS);
+        } else if (!key.equals("teacher") && !round.get(key).isObject()) {
+          problems.add(where + ": section '" + key + "' must be a mapping of " + key + " options");
+          valid = false;
+        }
+      }
+      String teacher = round.path("teacher").asText("previous");
+      if (!teacher.equals("previous") && !teacher.equals("original")) {
+        problems.add(where + ": teacher is '" + teacher + "'; expected 'original' (the run's teacher) or 'previous' "
+            + "(the previous round's student)");
+      }
+    }
+    return valid;
   }
 
   private void planStages() {
@@ -138,9 +171,52 @@ final class PipelinePlanner {
     if (scratch) {
       evaluated.put("scratch", in("scratch"));
     }
+    planRounds(teacher, evaluated);
     evaluated.forEach((name, model) -> add("evaluate " + name, "evaluate", "evaluate",
         EvaluateSettings.outputFile(run, name), true, Map.of("model", model, "name", name)));
     add("report", "report", "report", in("report"), false, Map.of());
+  }
+
+  /**
+   * Further compression rounds: round N (from 2) calibrates, plans, prunes and distils under RUN/round-N/, from the
+   * run's teacher ('original') or the previous round's student ('previous', the default), on the same tokens. A
+   * round's sections are laid over the top-level ones.
+   */
+  private void planRounds(String original, Map<String, String> evaluated) {
+    JsonNode rounds = root.path("rounds");
+    String previous = in("student");
+    for (int i = 0; i < rounds.size(); i++) {
+      JsonNode round = rounds.get(i);
+      String label = "round-" + (i + 2);
+      String dir = in(label);
+      String teacher = round.path("teacher").asText("previous").equals("original") ? original : previous;
+      String where = "rounds[" + i + "].";
+      add(label + " calibrate", where + "calibrate", merged(round, "calibrate"), "calibrate",
+          Storage.resolve(dir, "importance"), false, Map.of("run", dir, "teacher", teacher, "tokens",
+              in("tokens/train")));
+      add(label + " plan", where + "plan", merged(round, "plan"), "plan", Storage.resolve(dir, "prune-plan.json"),
+          true, Map.of("run", dir));
+      add(label + " prune", where + "prune", merged(round, "prune"), "prune", Storage.resolve(dir, "student-init"),
+          false, Map.of("run", dir, "teacher", teacher));
+      String student = Storage.resolve(dir, "student");
+      add(label + " distill", where + "distill", merged(round, "distill"), "distill", student, false, Map.of("run", dir,
+          "teacher", teacher, "student", Storage.resolve(dir, "student-init"), "output", student, "tokens",
+          in("tokens"), "metrics", in("metrics/" + label + "-distill.jsonl")));
+      evaluated.put(label, student);
+      previous = student;
+    }
+  }
+
+  /** The top-level section with a round's values laid over it (a round states only what differs). */
+  private ObjectNode merged(JsonNode round, String section) {
+    ObjectNode result = JsonNodeFactory.instance.objectNode();
+    if (root.path(section).isObject()) {
+      result.setAll((ObjectNode) root.get(section));
+    }
+    if (round.path(section).isObject()) {
+      result.setAll((ObjectNode) round.get(section));
+    }
+    return result;
   }
 
   private String in(String child) {
@@ -153,6 +229,11 @@ final class PipelinePlanner {
    */
   private Config add(String stage, String section, String commandName, String output, boolean outputIsFile,
       Map<String, Object> fixed) {
+    return add(stage, section, section == null ? null : root.get(section), commandName, output, outputIsFile, fixed);
+  }
+
+  private Config add(String stage, String section, JsonNode sectionNode, String commandName, String output,
+      boolean outputIsFile, Map<String, Object> fixed) {
     Command command = commandName.equals("scratch-init") ? new ScratchInitCommand() : commands.get(commandName);
     ConfigSchema schema = command.schema();
     ObjectNode values = JsonNodeFactory.instance.objectNode();
@@ -161,7 +242,6 @@ final class PipelinePlanner {
         values.set(option.key(), root.get(option.key()));
       }
     }
-    JsonNode sectionNode = section == null ? null : root.get(section);
     if (sectionNode != null && sectionNode.isObject()) {
       for (Iterator<Map.Entry<String, JsonNode>> fields = sectionNode.fields(); fields.hasNext(); ) {
         Map.Entry<String, JsonNode> field = fields.next();

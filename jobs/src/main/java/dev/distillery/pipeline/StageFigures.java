@@ -23,7 +23,8 @@ final class StageFigures {
         case "evaluate" -> evaluation(stage.output());
         case "distill" -> String.format("%,d parameters%s", parameters(stage.output()),
             finalValidationLoss(stage.config().effective().get("metrics")));
-        case "random-checkpoint", "scratch-init", "prune" -> String.format("%,d parameters", parameters(stage.output()));
+        case "random-checkpoint", "scratch-init", "prune" ->
+            String.format("%,d parameters", parameters(stage.output()));
         case "tokenize" -> tokens(stage.output());
         default -> "";
       };

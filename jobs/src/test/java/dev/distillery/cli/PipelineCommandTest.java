@@ -33,14 +33,15 @@ class PipelineCommandTest {
         distil: {steps: 3}
         distill: {stepz: 3, output: elsewhere}
         plan: {target: {hidden-size: many}}
-        rounds: [{plan: {}}]
+        rounds: [{plan: {}, teacher: newest, bogus: 1}]
         """.formatted(run));
 
     int status = pipeline(file.toString());
 
     String errors = err.toString(StandardCharsets.UTF_8);
     assertThat(status).isEqualTo(Distillery.USAGE);
-    assertThat(errors).contains(file.toString(), "unknown key 'distil'", "'rounds'", "not supported yet",
+    assertThat(errors).contains(file.toString(), "unknown key 'distil'", "rounds[0] (round 2): unknown key 'bogus'",
+        "teacher is 'newest'",
         "unknown option 'stepz'", "did you mean 'steps'", "key 'output' is set by the pipeline",
         "'target.hidden-size'", "'many'");
     assertThat(run).doesNotExist();
@@ -86,6 +87,27 @@ class PipelineCommandTest {
     assertThat(pipeline(file.toString())).isZero();
     assertThat(out.toString(StandardCharsets.UTF_8).lines().filter(l -> l.contains("skipped: committed")))
         .hasSize(14);
+  }
+
+  @Test
+  void aSecondRoundCompressesThePreviousStudentUnderItsOwnDirectory(@TempDir Path dir) throws IOException {
+    Path run = dir.resolve("run");
+    Path file = write(dir, """
+        run: %s
+        corpus: data.txt
+        tokenizer: tokenizer.json
+        teacher: /models/teacher
+        rounds:
+          - {teacher: previous, plan: {target: {hidden-size: 32}}, distill: {steps: 5}}
+        """.formatted(run));
+
+    assertThat(pipeline(file.toString(), "--dry-run", "true")).as(err.toString(StandardCharsets.UTF_8)).isZero();
+
+    assertThat(out.toString(StandardCharsets.UTF_8)).containsPattern("round-2 calibrate\\s+calibrate\\s+"
+        + run.resolve("round-2/importance")).containsPattern("round-2 distill\\s+distill\\s+"
+        + run.resolve("round-2/student")).containsPattern("evaluate round-2\\s+evaluate\\s+"
+        + run.resolve("eval/round-2.json"));
+    assertThat(run).doesNotExist();
   }
 
   private int pipeline(String... args) {

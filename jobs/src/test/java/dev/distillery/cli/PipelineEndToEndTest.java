@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The whole pipeline on a very small config: every stage runs, then a rerun skips them all. */
+/** The whole pipeline on a very small config, with a second round: every stage runs, then a rerun skips them all. */
 @Tag("slow")
 class PipelineEndToEndTest {
   @Test
@@ -34,6 +34,8 @@ class PipelineEndToEndTest {
         distill: {steps: 3, global-batch: 4, micro-batch: 4, warmup-steps: 1, validate-every: 1}
         scratch: {micro-batch: 4, warmup-steps: 1, validate-every: 1}
         evaluate: {max-sequences: 8, max-new: 3}
+        rounds:
+          - {plan: {target: {hidden-size: 8, ffn-size: 16}}, distill: {steps: 2}}
         """.formatted(run, samples.resolve("wikitext-2-valid-sample.txt").toAbsolutePath(),
         samples.resolve("tokenizer.json").toAbsolutePath()));
     ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -41,7 +43,7 @@ class PipelineEndToEndTest {
 
     assertThat(Distillery.standard().run(new String[] {"pipeline", file.toString()}, print, System.err)).isZero();
 
-    for (String name : new String[] {"teacher", "pruned", "distilled", "scratch"}) {
+    for (String name : new String[] {"teacher", "pruned", "distilled", "scratch", "round-2"}) {
       Path eval = run.resolve("eval/" + name + ".json");
       assertThat(Evaluation.fromJson(Files.readString(eval), eval.toString()).loss()).as(name).isPositive();
     }
@@ -53,6 +55,6 @@ class PipelineEndToEndTest {
     out.reset();
     assertThat(Distillery.standard().run(new String[] {"pipeline", file.toString()}, print, System.err)).isZero();
     assertThat(out.toString(StandardCharsets.UTF_8).lines().filter(l -> l.contains("skipped: committed")))
-        .hasSize(14);
+        .hasSize(19);
   }
 }

@@ -37,7 +37,8 @@ class EvaluateJobTest {
     long[][] sequences = TestModels.randomTokens(7, 13, CONFIG.vocabSize(), 6);
     writeShards(run.resolve("tokens/valid"), sequences);
 
-    EvaluateSettings settings = new EvaluateSettings(model.toString(), "teacher", run.resolve("tokens/valid").toString(),
+    EvaluateSettings settings = new EvaluateSettings(model.toString(), "teacher",
+        run.resolve("tokens/valid").toString(),
         EvaluateSettings.outputFile(run.toString(), "teacher"), 0, 3, 3, 5, null, List.of(), 4, false);
     Evaluation result = EvaluateJob.run(SharedSpark.session(), settings);
 
