@@ -7,7 +7,7 @@ set -euo pipefail
 PROG="emr-add-steps.sh"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 WRAPPER="$HERE/spark-submit-distillery"
-DEFAULT_STAGES="tokenize,teacher-correction,calibrate,plan,prune,distill,evaluate"
+DEFAULT_STAGES="tokenize,teacher-training,calibrate,plan,prune,distill,evaluate"
 
 usage() {
   cat <<EOF2
@@ -20,7 +20,7 @@ usage: $PROG --cluster-id ID --jar S3-URI (--config S3-URI | --mode stages --con
   --config URI             the pipeline YAML on S3 (mode pipeline)
   --config-prefix URI      where the per-stage YAML files are (mode stages), e.g. s3://YOUR-BUCKET/conf/4b-width
   --stages LIST            stages for mode stages (default: $DEFAULT_STAGES);
-                           teacher-correction runs the distill command
+                           teacher-training runs the distill command
   --executors N            executors = distill world-size (default: 4)
   --gpus-per-executor G    GPUs per executor (default: 8)
   --action-on-failure A    CANCEL_AND_WAIT (default), CONTINUE or TERMINATE_CLUSTER
@@ -114,7 +114,7 @@ else
   sep=""
   for stage in "${stage_list[@]}"; do
     command="$stage"
-    [ "$stage" = teacher-correction ] && command=distill
+    [ "$stage" = teacher-training ] && command=distill
     STEPS+="$sep"$'\n'"$(step "$stage" "$command" "$CONFIG_PREFIX/$stage.yaml")"
     sep=","
   done

@@ -39,7 +39,7 @@ public final class Distillery {
   }
 
   /** Every command, in the order {@code --help} lists them. */
-  static Distillery standard() {
+  public static Distillery standard() {
     List<Command> jobs = List.of(new TokenizeCommand(), new CalibrateCommand(), new PlanCommand(), new PruneCommand(),
         new DistillCommand(), new EvaluateCommand(), new ReportCommand());
     List<Command> tools = List.of(new InspectCommand(), new GenerateCommand(), new LogitsCommand(),
@@ -50,6 +50,11 @@ public final class Distillery {
     all.add(new PipelineCommand(byName));
     all.addAll(tools);
     return new Distillery(all);
+  }
+
+  /** The command called {@code name}, or null. */
+  public Command command(String name) {
+    return commands.get(name);
   }
 
   /** The schemas of every command, for the generated configuration reference. */

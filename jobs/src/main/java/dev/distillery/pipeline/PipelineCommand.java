@@ -52,6 +52,15 @@ public final class PipelineCommand implements Command {
         ? "--file=" + a.substring("--config=".length()) : a).toArray(String[]::new);
   }
 
+  /**
+   * Checks a pipeline file without touching its storage and returns the names of its stages in run order.
+   *
+   * @throws ConfigException listing every problem in the file
+   */
+  public List<String> validate(String yamlText, String source) {
+    return PipelinePlanner.plan(commands, yamlText, source).stream().map(PlannedStage::name).toList();
+  }
+
   @Override
   public ConfigSchema schema() {
     return SCHEMA;

@@ -210,7 +210,7 @@ class SubmitScriptsTest {
         .containsSubsequence("tokenize", "--config", "tokenize.yaml");
     assertThat(correction).doesNotContain("spark.plugins=com.nvidia.spark.SQLPlugin")
         .contains("spark.dynamicAllocation.enabled=false")
-        .containsSubsequence("distill", "--config", "teacher-correction.yaml");
+        .containsSubsequence("distill", "--config", "teacher-training.yaml");
     assertThat(Scripts.run("submit-scripts/emr-add-steps.sh", Map.of(), "--jar", "s3://b/j.jar").exit()).isNotZero();
   }
 
