@@ -6,6 +6,7 @@ import dev.distillery.importance.ActivationCollector;
 import dev.distillery.importance.ImportanceStatistics;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.spark.TaskDevices;
+import dev.distillery.spark.TeacherModels;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;

@@ -4,6 +4,7 @@ import ai.djl.ndarray.types.DataType;
 import dev.distillery.importance.LayerSkipLoss;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.spark.TaskDevices;
+import dev.distillery.spark.TeacherModels;
 import org.apache.spark.api.java.function.Function;
 
 /** One Spark task of depth scoring: the teacher's summed loss and token count with one candidate block skipped. */

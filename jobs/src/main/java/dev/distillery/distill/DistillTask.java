@@ -3,12 +3,12 @@ package dev.distillery.distill;
 import ai.djl.Device;
 import dev.distillery.collective.CollectiveOptions;
 import dev.distillery.collective.RingAllReduce;
+import dev.distillery.spark.TaskDevices;
 import java.io.Serializable;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.BarrierTaskContext;
-import org.apache.spark.resource.ResourceInformation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import scala.Tuple2;
@@ -50,7 +50,7 @@ final class DistillTask extends AbstractFunction1<Iterator<Tuple2<Long, long[]>>
       mine.add(row._2());
       expected += world;
     }
-    Device device = device(context);
+    Device device = TaskDevices.current();
     LOG.info("rank {}/{} (stage attempt {}): {} sequences, device {}", rank, world, context.stageAttemptNumber(),
         mine.size(), device);
     CollectiveOptions options = CollectiveOptions.defaults().withTimeouts(
@@ -59,18 +59,5 @@ final class DistillTask extends AbstractFunction1<Iterator<Tuple2<Long, long[]>>
       String summary = new RankTrainer(settings, ring, device).train(mine, usableSequences, validation);
       return JavaConverters.asScalaIterator(List.of(summary).iterator());
     }
-  }
-
-  /** The first GPU Spark assigned to this task, or the CPU. */
-  private static Device device(BarrierTaskContext context) {
-    ResourceInformation gpus = context.resourcesJMap().get("gpu");
-    if (gpus == null || gpus.addresses().length == 0) {
-      return Device.cpu();
-    }
-    if (gpus.addresses().length > 1) {
-      LOG.warn("task was assigned GPUs {}; this version trains on the first only",
-          String.join(",", gpus.addresses()));
-    }
-    return Device.gpu(Integer.parseInt(gpus.addresses()[0]));
   }
 }

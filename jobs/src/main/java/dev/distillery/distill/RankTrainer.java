@@ -10,12 +10,13 @@ import dev.distillery.collective.RingAllReduce;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.CheckpointWriter;
 import dev.distillery.io.DType;
+import dev.distillery.io.Fingerprints;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LanguageModelLoss;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.TokenLoss;
-import dev.distillery.spark.ExecutorCache;
+import dev.distillery.spark.TeacherModels;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -147,13 +148,13 @@ final class RankTrainer {
   private LlamaModel teacher() {
     String path = settings.teacher();
     DataType dtype = settings.teacherDtype().equals("float16") ? DataType.FLOAT16 : DataType.FLOAT32;
-    return ExecutorCache.get("teacher|" + path + "|" + device + "|" + dtype, () -> {
-      try (CheckpointReader reader = CheckpointReader.open(Storage.of(path), path)) {
-        LOG.info("loading teacher {} on {} ({})", path, device, dtype);
-        return LlamaModel.load(reader.config(), (name, shape) -> reader.readFloats(name), device, dtype);
-      }
-    });
+    String fingerprint;
+    try (CheckpointReader reader = CheckpointReader.open(Storage.of(path), path)) {
+      fingerprint = Fingerprints.checkpoint(Storage.of(path), reader);
+    }
+    return TeacherModels.get(path, fingerprint, device, dtype);
   }
+
 
   /** This rank's sequences of global step {@code step}, in micro-batches. */
   private List<long[][]> microBatches(List<long[]> mine, long usable, int step, int rank, int world) {

@@ -1,10 +1,9 @@
-package dev.distillery.calibrate;
+package dev.distillery.spark;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.model.LlamaModel;
-import dev.distillery.spark.ExecutorCache;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -12,7 +11,7 @@ import org.slf4j.LoggerFactory;
  * The teacher, loaded once per executor JVM and device and kept for the JVM's life. Tasks sharing one must hold its
  * monitor while their taps are registered ({@code synchronized (model)}).
  */
-final class TeacherModels {
+public final class TeacherModels {
   private static final Logger LOG = LoggerFactory.getLogger(TeacherModels.class);
 
   private TeacherModels() {}
@@ -22,7 +21,7 @@ final class TeacherModels {
    *
    * @param fingerprint the checkpoint's fingerprint, so a checkpoint replaced at the same path is loaded anew
    */
-  static LlamaModel get(String directory, String fingerprint, Device device, DataType dataType) {
+  public static LlamaModel get(String directory, String fingerprint, Device device, DataType dataType) {
     String key = "teacher|" + directory + "|" + fingerprint + "|" + device + "|" + dataType;
     return ExecutorCache.get(key, () -> {
       long start = System.nanoTime();
