@@ -94,12 +94,14 @@ public final class TokenizeJob {
 
     Dataset<Row> documents = annotate(CorpusReader.read(spark, config.get(TokenizeOptions.FORMAT), inputs(),
         DocumentBoundary.fromOptionName(config.get(TokenizeOptions.DOCUMENT_BOUNDARY)),
-        config.get(TokenizeOptions.TEXT_FIELD)));
-    Map<String, Long> skipped = countAndCheck(documents);
+        config.get(TokenizeOptions.TEXT_FIELD)))
+        // Read and split into documents once: the skip count, each split's range sampling and encode reuse it.
+        .persist(StorageLevel.MEMORY_AND_DISK_SER());
 
     Map<String, SplitSummary> splits = new LinkedHashMap<>();
     double tokenizeSeconds = 0;
     try (StagedDirectory staged = storage.stage(output, force)) {
+      Map<String, Long> skipped = countAndCheck(documents);
       for (String split : SPLITS) {
         SplitWriter writer = new SplitWriter(split, staged, storage, ref, dtype);
         splits.put(split, writer.write(documents.filter(col("skip").isNull()
@@ -116,6 +118,8 @@ public final class TokenizeJob {
       LOG.info("tokenize done: {} documents, {} tokens in {} s ({} tokens/s)", result.documents(), result.tokens(),
           String.format("%.1f", result.seconds()), String.format("%.0f", result.tokens() / result.seconds()));
       return result;
+    } finally {
+      documents.unpersist(false);
     }
   }
 
