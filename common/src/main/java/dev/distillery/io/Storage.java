@@ -8,6 +8,8 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.UUID;
+import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FSDataOutputStream;
@@ -96,6 +98,29 @@ public final class Storage {
     } catch (IOException e) {
       throw failure("write", path, e);
     }
+  }
+
+  /**
+   * Replaces the file {@code path} by one that {@code writer} writes to the temporary path it is given, then renames
+   * over {@code path}: readers see the old file or the new one, never a partial one (on object stores a rename is a
+   * copy; see {@link StagedDirectory}). When the writer fails, the temporary file is removed and {@code path} is left
+   * as it was.
+   */
+  public void replace(String path, Consumer<String> writer) {
+    String temp = path + ".tmp-" + UUID.randomUUID();
+    try {
+      writer.accept(temp);
+    } catch (RuntimeException e) {
+      delete(temp);
+      throw e;
+    }
+    delete(path);
+    rename(temp, path);
+  }
+
+  /** {@link #writeText} through {@link #replace}: the file is replaced whole or not at all. */
+  public void replaceText(String path, String text) {
+    replace(path, temp -> writeText(temp, text));
   }
 
   /** Copies a file, possibly from another storage, streaming. */

@@ -16,6 +16,24 @@ class StorageTest {
   }
 
   @Test
+  void replaceSwapsInTheNewFileOrLeavesTheOldOneWhole() throws Exception {
+    Storage storage = Storage.of(tmp.toString());
+    String file = tmp.resolve("metrics.jsonl").toString();
+    storage.replaceText(file, "one\n");
+    storage.replaceText(file, "two\n");
+    assertThat(Files.readString(tmp.resolve("metrics.jsonl"))).isEqualTo("two\n");
+
+    assertThatThrownBy(() -> storage.replace(file, temp -> {
+      storage.writeText(temp, "half");
+      throw new IllegalStateException("writer failed");
+    })).hasMessage("writer failed");
+    assertThat(Files.readString(tmp.resolve("metrics.jsonl"))).isEqualTo("two\n");
+    try (var files = Files.list(tmp)) {
+      assertThat(files.map(p -> p.getFileName().toString())).containsExactly("metrics.jsonl");
+    }
+  }
+
+  @Test
   void readsWritesListsAndDeletesFiles() {
     Storage storage = Storage.of(tmp.toString());
     String file = Storage.resolve(dir("a"), "notes.txt");

@@ -14,7 +14,6 @@ import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaModel;
 import java.io.PrintStream;
 import java.io.IOException;
-import java.util.UUID;
 
 /** {@code distillery logits}: the model's logits for a batch of token ids, as a safetensors file. */
 final class LogitsCommand implements Command {
@@ -46,16 +45,12 @@ final class LogitsCommand implements Command {
           NDManager manager = NDManager.newBaseManager(model.device())) {
         NDArray tokens = manager.create(batch);
         NDArray logits = model.forward(tokens);
-        String temp = target + ".tmp-" + UUID.randomUUID();
-        try (SafetensorsWriter writer = new SafetensorsWriter(outStorage, temp)) {
-          writer.declare("logits", DType.F32, logits.getShape().getShape());
-          writer.write("logits", logits.toFloatArray());
-        } catch (RuntimeException e) {
-          outStorage.delete(temp);
-          throw e;
-        }
-        outStorage.delete(target);
-        outStorage.rename(temp, target);
+        outStorage.replace(target, temp -> {
+          try (SafetensorsWriter writer = new SafetensorsWriter(outStorage, temp)) {
+            writer.declare("logits", DType.F32, logits.getShape().getShape());
+            writer.write("logits", logits.toFloatArray());
+          }
+        });
       }
     }
   }

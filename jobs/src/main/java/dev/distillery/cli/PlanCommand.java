@@ -14,7 +14,6 @@ import dev.distillery.prune.PruneTarget;
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.Set;
-import java.util.UUID;
 
 /** {@code distillery plan}: the pruning plan from importance scores and a target (driver only). */
 final class PlanCommand implements Command {
@@ -71,9 +70,9 @@ final class PlanCommand implements Command {
     ImportanceScores scores = ImportanceScores.fromJson(Storage.of(importance).readText(importance), importance);
     PrunePlan plan = PrunePlanner.plan(scores.info().teacher(), scores, target(config));
     int context = config.get(FLOPS_CONTEXT);
-    writeAtomically(storage, Storage.resolve(run, PLAN_FILE), PlanFile.json(plan, scores.info(), context));
+    storage.replaceText(Storage.resolve(run, PLAN_FILE), PlanFile.json(plan, scores.info(), context));
     String table = ModelCost.sizeTable(plan.source(), plan.target(), context);
-    writeAtomically(storage, Storage.resolve(run, SIZE_TABLE_FILE), table);
+    storage.replaceText(Storage.resolve(run, SIZE_TABLE_FILE), table);
     out.print(table);
   }
 
@@ -88,12 +87,5 @@ final class PlanCommand implements Command {
 
   private static Integer value(Config config, ConfigOption<Integer> option) {
     return config.isSet(option) ? config.get(option) : null;
-  }
-
-  private static void writeAtomically(Storage storage, String path, String text) {
-    String temp = path + ".tmp-" + UUID.randomUUID();
-    storage.writeText(temp, text);
-    storage.delete(path);
-    storage.rename(temp, path);
   }
 }

@@ -218,12 +218,9 @@ final class RankTrainer {
     }
   }
 
-  /** Rewrites the metrics file (small: one line per step) via a temporary file and a rename. */
+  /** Rewrites the metrics file (small: one line per step) whole. */
   private void writeMetrics(List<String> lines) {
-    String temp = settings.metrics() + ".tmp";
-    storage.writeText(temp, String.join("\n", lines) + "\n");
-    storage.delete(settings.metrics());
-    storage.rename(temp, settings.metrics());
+    storage.replaceText(settings.metrics(), String.join("\n", lines) + "\n");
   }
 
   /** The trained student as an HF checkpoint in the dtype the student started in, tokenizer files copied. */

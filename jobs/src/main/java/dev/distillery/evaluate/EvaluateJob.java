@@ -13,7 +13,6 @@ import dev.distillery.tokenize.TextTokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -59,7 +58,7 @@ public final class EvaluateJob {
         String.format("%.4f", sum.meanLoss()), sum.tokens(), sum.sequences(), String.format("%.1f", seconds));
     Evaluation result = new Evaluation(settings.name(), settings.model(), config.parameterCount(), settings.tokens(),
         sum.meanLoss(), Math.exp(sum.meanLoss()), sum.tokens(), sum.sequences(), seconds, generations(settings));
-    writeAtomically(storage, settings.output(), result.toJson());
+    storage.replaceText(settings.output(), result.toJson());
     return result;
   }
 
@@ -101,12 +100,5 @@ public final class EvaluateJob {
       }
     }
     return result;
-  }
-
-  private static void writeAtomically(Storage storage, String path, String text) {
-    String temp = path + ".tmp-" + UUID.randomUUID();
-    storage.writeText(temp, text);
-    storage.delete(path);
-    storage.rename(temp, path);
   }
 }
