@@ -7,11 +7,11 @@ import static org.apache.spark.sql.functions.xxhash64;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
+import dev.distillery.tokenize.ParquetShards;
 import java.util.List;
 import org.apache.spark.Partitioner;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,10 +88,10 @@ public final class DistillJob {
 
   /** The sequences of a split in the run's data order: a seeded hash of each sequence, ties by content. */
   static JavaRDD<long[]> ordered(SparkSession spark, String path, long seed) {
-    return spark.read().parquet(path).select(col("input_ids"))
-        .orderBy(xxhash64(lit(seed), col("input_ids")), col("input_ids"))
+    return spark.read().parquet(path).select(col(ParquetShards.COLUMN))
+        .orderBy(xxhash64(lit(seed), col(ParquetShards.COLUMN)), col(ParquetShards.COLUMN))
         .javaRDD()
-        .map(DistillJob::ids);
+        .map(ParquetShards::ids);
   }
 
   private static long[][] validation(SparkSession spark, DistillSettings settings) {
@@ -103,14 +103,6 @@ public final class DistillJob {
         .toArray(long[][]::new);
   }
 
-  private static long[] ids(Row row) {
-    List<Integer> values = row.getList(0);
-    long[] ids = new long[values.size()];
-    for (int i = 0; i < ids.length; i++) {
-      ids[i] = values.get(i);
-    }
-    return ids;
-  }
 
   /** Sequence {@code i} goes to rank {@code i mod world}. */
   static final class RankPartitioner extends Partitioner {

@@ -8,13 +8,13 @@ import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.Fingerprints;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
+import dev.distillery.tokenize.ParquetShards;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.tokenize.TextTokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -64,8 +64,8 @@ public final class EvaluateJob {
 
   /** The split's sequences, the first max-sequences in file order, spread over the configured partitions. */
   static JavaRDD<long[]> sequences(SparkSession spark, EvaluateSettings settings) {
-    JavaRDD<long[]> rows = spark.read().parquet(settings.tokens()).select(col("input_ids")).javaRDD()
-        .map(EvaluateJob::ids);
+    JavaRDD<long[]> rows = spark.read().parquet(settings.tokens()).select(col(ParquetShards.COLUMN)).javaRDD()
+        .map(ParquetShards::ids);
     if (settings.maxSequences() > 0) {
       long max = settings.maxSequences();
       rows = rows.zipWithIndex().filter(pair -> pair._2() < max).map(pair -> pair._1());
@@ -74,14 +74,6 @@ public final class EvaluateJob {
     return rows.repartition(partitions);
   }
 
-  private static long[] ids(Row row) {
-    List<Integer> values = row.getList(0);
-    long[] ids = new long[values.size()];
-    for (int i = 0; i < ids.length; i++) {
-      ids[i] = values.get(i);
-    }
-    return ids;
-  }
 
   private static List<Evaluation.Generation> generations(EvaluateSettings settings) {
     List<Evaluation.Generation> result = new ArrayList<>();

@@ -1,6 +1,7 @@
 package dev.distillery.tokenize;
 
 import dev.distillery.io.Storage;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.spark.api.java.JavaRDD;
@@ -15,13 +16,25 @@ import org.apache.spark.sql.types.StructType;
  * array&lt;int&gt;), one per RDD partition, through Spark's Parquet writer; Spark's uuid-named files are
  * renamed to the shard numbers so reruns give the same names.
  */
-final class ParquetShards {
-  static final String COLUMN = "input_ids";
-  static final StructType SCHEMA = new StructType()
+public final class ParquetShards {
+  /** The one column of a token shard: a sequence's token ids. */
+  public static final String COLUMN = "input_ids";
+  /** The schema of a token shard. */
+  public static final StructType SCHEMA = new StructType()
       .add(COLUMN, DataTypes.createArrayType(DataTypes.IntegerType, false), false);
   private static final Pattern SPARK_PART = Pattern.compile("part-(\\d+)-.*\\.parquet");
 
   private ParquetShards() {}
+
+  /** The token ids in the first column of {@code row} (a row of a shard, or of a selection of {@link #COLUMN}). */
+  public static long[] ids(Row row) {
+    List<Integer> values = row.getList(0);
+    long[] ids = new long[values.size()];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = values.get(i);
+    }
+    return ids;
+  }
 
   /**
    * Writes partition {@code i} of {@code rows} as {@code dir/part-i.parquet}.

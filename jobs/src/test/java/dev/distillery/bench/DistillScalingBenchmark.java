@@ -6,19 +6,13 @@ import dev.distillery.distill.DistillCommand;
 import dev.distillery.io.DType;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.RopeScaling;
-import dev.distillery.spark.SharedSpark;
+import dev.distillery.spark.TokenShardFiles;
 import dev.distillery.testing.TestModels;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 
 /**
  * DistillJob throughput with 1 and 2 ranks in local mode on the same global batch: the scaling of the barrier
@@ -44,12 +38,7 @@ public final class DistillScalingBenchmark {
     Files.createDirectories(work);
     TestModels.writeCheckpoint(work.resolve("teacher"), config, TestModels.randomWeights(config, 1), DType.F32);
     TestModels.writeCheckpoint(work.resolve("student"), config, TestModels.randomWeights(config, 2), DType.F32);
-    List<Row> rows = new ArrayList<>();
-    for (long[] seq : TestModels.randomTokens(64, 257, config.vocabSize(), 3)) {
-      rows.add(RowFactory.create(Arrays.stream(seq).mapToInt(v -> (int) v).boxed().toList()));
-    }
-    StructType schema = new StructType().add("input_ids", DataTypes.createArrayType(DataTypes.IntegerType, false));
-    SharedSpark.session().createDataFrame(rows, schema).write().parquet(work.resolve("tokens/train").toString());
+    TokenShardFiles.write(work.resolve("tokens/train"), TestModels.randomTokens(64, 257, config.vocabSize(), 3));
     double[] rates = new double[2];
     int[] order = {1, 2, 2, 1}; // interleaved, so a change in machine load hits both world sizes alike
     for (int round = 0; round < order.length; round++) {

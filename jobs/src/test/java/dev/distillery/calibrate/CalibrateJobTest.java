@@ -17,19 +17,14 @@ import dev.distillery.model.LlamaModel;
 import dev.distillery.model.WeightSource;
 import dev.distillery.prune.PrunePlan;
 import dev.distillery.spark.SharedSpark;
+import dev.distillery.spark.TokenShardFiles;
 import dev.distillery.testing.TestModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -46,7 +41,7 @@ class CalibrateJobTest {
     Path teacher = teacher(dir);
     Path run = dir.resolve("run");
     long[][] tokens = TestModels.randomTokens(ROWS, SEQ + 1, config.vocabSize(), 3);
-    writeShards(run.resolve("tokens/train"), tokens);
+    TokenShardFiles.write(run.resolve("tokens/train"), tokens);
     writeManifest(run, Fingerprints.sha256(Storage.of(dir.toString()), teacher.resolve("tokenizer.json").toString()),
         config.vocabSize());
 
@@ -96,7 +91,7 @@ class CalibrateJobTest {
   void badInputsAreClearErrors(@TempDir Path dir) throws Exception {
     Path teacher = teacher(dir);
     Path run = dir.resolve("run");
-    writeShards(run.resolve("tokens/train"), TestModels.randomTokens(ROWS, SEQ + 1, config.vocabSize(), 3));
+    TokenShardFiles.write(run.resolve("tokens/train"), TestModels.randomTokens(ROWS, SEQ + 1, config.vocabSize(), 3));
 
     writeManifest(run, "0".repeat(64), config.vocabSize());
     assertThatThrownBy(() -> new CalibrateJob(spark, settings(run, teacher, ROWS, 0)).run())
@@ -110,7 +105,7 @@ class CalibrateJobTest {
     long[][] foreign = TestModels.randomTokens(2, SEQ + 1, config.vocabSize(), 3);
     foreign[1][4] = 500;
     Path other = dir.resolve("other");
-    writeShards(other.resolve("tokens/train"), foreign);
+    TokenShardFiles.write(other.resolve("tokens/train"), foreign);
     assertThatThrownBy(() -> new CalibrateJob(spark, settings(other, teacher, 2, 0)).run())
         .hasMessageContaining(".parquet: input_ids holds token id 500 at position 4, outside the teacher's "
             + "vocab_size 96");
@@ -150,14 +145,6 @@ class CalibrateJobTest {
     return teacher;
   }
 
-  private void writeShards(Path dir, long[][] rows) {
-    List<Row> data = new ArrayList<>();
-    for (long[] row : rows) {
-      data.add(RowFactory.create(Arrays.stream(row).mapToObj(v -> (int) v).toList()));
-    }
-    StructType schema = new StructType().add("input_ids", DataTypes.createArrayType(DataTypes.IntegerType));
-    spark.createDataFrame(data, schema).coalesce(2).write().parquet(dir.toString());
-  }
 
   private static void writeManifest(Path run, String sha, int vocab) throws Exception {
     Files.writeString(run.resolve("tokens/manifest.json"), "{\"format\": \"distillery-tokens/1\", \"seq_length\": "

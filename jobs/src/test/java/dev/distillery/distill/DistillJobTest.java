@@ -11,17 +11,13 @@ import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.DType;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.spark.SharedSpark;
+import dev.distillery.spark.TokenShardFiles;
 import dev.distillery.testing.TestModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,8 +40,8 @@ class DistillJobTest {
     tokens = shared.resolve("tokens");
     TestModels.writeCheckpoint(teacher, CONFIG, TestModels.randomWeights(CONFIG, 41), DType.F32);
     TestModels.writeCheckpoint(student, CONFIG, TestModels.randomWeights(CONFIG, 42), DType.BF16);
-    writeShards(tokens.resolve("train"), TestModels.randomTokens(24, 17, CONFIG.vocabSize(), 43));
-    writeShards(tokens.resolve("valid"), TestModels.randomTokens(6, 17, CONFIG.vocabSize(), 44));
+    TokenShardFiles.write(tokens.resolve("train"), TestModels.randomTokens(24, 17, CONFIG.vocabSize(), 43));
+    TokenShardFiles.write(tokens.resolve("valid"), TestModels.randomTokens(6, 17, CONFIG.vocabSize(), 44));
   }
 
   @Test
@@ -115,14 +111,5 @@ class DistillJobTest {
       lines.add(JSON.readTree(line));
     }
     return lines;
-  }
-
-  private static void writeShards(Path dir, long[][] sequences) {
-    List<Row> rows = new ArrayList<>();
-    for (long[] seq : sequences) {
-      rows.add(RowFactory.create(Arrays.stream(seq).mapToInt(v -> (int) v).boxed().toList()));
-    }
-    StructType schema = new StructType().add("input_ids", DataTypes.createArrayType(DataTypes.IntegerType, false));
-    SharedSpark.session().createDataFrame(rows, schema).repartition(2).write().parquet(dir.toString());
   }
 }

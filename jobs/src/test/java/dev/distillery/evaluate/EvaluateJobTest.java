@@ -14,15 +14,11 @@ import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.TokenLoss;
 import dev.distillery.spark.SharedSpark;
+import dev.distillery.spark.TokenShardFiles;
 import dev.distillery.testing.TestModels;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,7 +31,7 @@ class EvaluateJobTest {
     Path model = run.resolve("model");
     TestModels.writeCheckpoint(model, CONFIG, TestModels.randomWeights(CONFIG, 5), DType.F32);
     long[][] sequences = TestModels.randomTokens(7, 13, CONFIG.vocabSize(), 6);
-    writeShards(run.resolve("tokens/valid"), sequences);
+    TokenShardFiles.write(run.resolve("tokens/valid"), sequences);
 
     EvaluateSettings settings = new EvaluateSettings(model.toString(), "teacher",
         run.resolve("tokens/valid").toString(),
@@ -63,14 +59,5 @@ class EvaluateJobTest {
       TokenLoss loss = LanguageModelLoss.crossEntropy(model.forward(ids), ids, LanguageModelLoss.IGNORE_INDEX);
       return loss.mean().getFloat();
     }
-  }
-
-  private static void writeShards(Path dir, long[][] sequences) {
-    List<Row> rows = new ArrayList<>();
-    for (long[] seq : sequences) {
-      rows.add(RowFactory.create(Arrays.stream(seq).mapToInt(v -> (int) v).boxed().toList()));
-    }
-    StructType schema = new StructType().add("input_ids", DataTypes.createArrayType(DataTypes.IntegerType, false));
-    SharedSpark.session().createDataFrame(rows, schema).repartition(2).write().parquet(dir.toString());
   }
 }
