@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.distillery.config.Config;
 import dev.distillery.spark.SharedSpark;
 import dev.distillery.testing.Fixtures;
+import dev.distillery.testing.PythonReference;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,13 +51,8 @@ final class TokenizeTestSupport {
   }
 
   /** Reads a Megatron dataset with the independent Python reader (src/test/python/megatron_reader.py). */
-  static JsonNode readMegatron(Path prefix) throws IOException, InterruptedException {
-    Process process = new ProcessBuilder("/usr/bin/python3", "src/test/python/megatron_reader.py", prefix.toString())
-        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-    byte[] out = process.getInputStream().readAllBytes();
-    if (process.waitFor() != 0) {
-      throw new AssertionError("megatron_reader.py failed on " + prefix);
-    }
-    return new ObjectMapper().readTree(out);
+  static JsonNode readMegatron(Path prefix) throws Exception {
+    return new ObjectMapper().readTree(PythonReference.runScript(Path.of("."), "megatron_reader.py",
+        prefix.toString()));
   }
 }
