@@ -79,6 +79,16 @@ public final class DistillJob {
         }
       }
     }
+    Storage checkpoints = Storage.of(settings.checkpoints());
+    if (!settings.restart()) {
+      TrainingCheckpoint.latest(checkpoints, settings.checkpoints()).ifPresent(latest -> {
+        String fingerprint = TrainingCheckpoint.readState(checkpoints, latest).fingerprint();
+        if (!fingerprint.equals(settings.fingerprint())) {
+          throw new IllegalArgumentException("checkpoint " + latest + " belongs to a run with other settings ("
+              + fingerprint + "); set restart=true to start over");
+        }
+      });
+    }
     if (!Storage.of(settings.trainTokens()).exists(settings.trainTokens())) {
       throw new IllegalArgumentException("training shards not found: " + settings.trainTokens()
           + " (run the tokenize job first, or set 'tokens')");

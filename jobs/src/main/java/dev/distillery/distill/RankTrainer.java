@@ -59,13 +59,8 @@ final class RankTrainer {
     Optional<String> resume = settings.restart() ? Optional.empty()
         : TrainingCheckpoint.latest(storage, settings.checkpoints());
     int startStep = 0;
-    if (resume.isPresent()) {
-      TrainingCheckpoint.State state = TrainingCheckpoint.readState(storage, resume.get());
-      if (!state.fingerprint().equals(settings.fingerprint())) {
-        throw new IllegalStateException("checkpoint " + resume.get() + " belongs to a run with other settings ("
-            + state.fingerprint() + "); set restart=true to start over");
-      }
-      startStep = state.step();
+    if (resume.isPresent()) { // the driver checked that it belongs to this run (DistillJob.checkInputs)
+      startStep = TrainingCheckpoint.readState(storage, resume.get()).step();
     }
     String source = resume.map(r -> Storage.resolve(r, "model")).orElse(settings.student());
     LlamaConfig studentConfig;

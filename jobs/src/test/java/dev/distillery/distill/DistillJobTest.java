@@ -70,6 +70,9 @@ class DistillJobTest {
     distill(resumed, "world-size=1", "checkpoint-every=4");
     // A second run on the same directory (as after a crash) resumes at step 4 and redoes steps 5-6.
     Files.delete(resumed.resolve("student/_COMMITTED"));
+    assertThatThrownBy(() -> distill(resumed, "world-size=1", "checkpoint-every=4", "lr=1e-3"))
+        .as("a checkpoint of other settings is not resumed")
+        .hasMessageContaining("belongs to a run with other settings");
     List<String> summary = distill(resumed, "world-size=1", "checkpoint-every=4");
     assertThat(JSON.readTree(summary.get(0)).get("start_step").asInt()).isEqualTo(4);
     assertThat(metrics(resumed)).extracting(m -> m.get("step").asInt()).containsExactly(1, 2, 3, 4, 5, 6);
@@ -89,6 +92,10 @@ class DistillJobTest {
         .hasMessageContaining("training shards not found: " + run.resolve("none/train"));
     assertThatThrownBy(() -> distill(run, "global-batch=32", "micro-batch=1"))
         .hasMessageContaining("24 training sequences, fewer than one global batch (32)");
+    assertThatThrownBy(() -> distill(run, "hidden-weight=1"))
+        .hasMessageContaining("hidden-weight > 0 needs 'hidden-layer-map' and a 'teacher'");
+    assertThatThrownBy(() -> distill(run, "hidden-weight=1", "hidden-layer-map=0:0,1"))
+        .hasMessageContaining("layer map entry '1' is not student:teacher");
   }
 
   private static List<String> distill(Path run, String... overrides) {
