@@ -56,7 +56,7 @@ final class DistillTask extends AbstractFunction1<Iterator<Tuple2<Long, long[]>>
     CollectiveOptions options = CollectiveOptions.defaults().withTimeouts(
         Duration.ofSeconds(settings.collectiveTimeoutSeconds()), Duration.ofSeconds(settings.collectiveTimeoutSeconds()));
     try (RingAllReduce ring = RingAllReduce.connect(rank, world, new SparkRendezvous(context), options)) {
-      String summary = new RankTrainer(settings, ring, device).train(mine, usableSequences, validation);
+      String summary = new RankTrainer(settings, ring, device, context).train(mine, usableSequences, validation);
       return JavaConverters.asScalaIterator(List.of(summary).iterator());
     }
   }

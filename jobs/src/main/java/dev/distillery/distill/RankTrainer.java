@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import org.apache.spark.TaskContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,11 +38,14 @@ final class RankTrainer {
   private final RingAllReduce ring;
   private final Device device;
   private final Storage storage;
+  private final TaskContext task;
 
-  RankTrainer(DistillSettings settings, RingAllReduce ring, Device device) {
+  /** @param task the Spark task this rank runs in: its kill requests stop training at the next step */
+  RankTrainer(DistillSettings settings, RingAllReduce ring, Device device, TaskContext task) {
     this.settings = settings;
     this.ring = ring;
     this.device = device;
+    this.task = task;
     this.storage = Storage.of(settings.checkpoints());
   }
 
@@ -91,6 +95,8 @@ final class RankTrainer {
       TrainingStep.Result last = null;
       double validationLoss = Double.NaN;
       for (int s = startStep; s < settings.steps(); s++) {
+        // A cancelled job or a preempted task stops here; the ring's closing fails the other ranks at once.
+        task.killTaskIfInterrupted();
         double lr = schedule.at(s);
         last = step.run(microBatches(mine, usableSequences, s, rank, world), settings.globalBatch(), lr);
         boolean final_ = s + 1 == settings.steps();
@@ -132,6 +138,7 @@ final class RankTrainer {
       ObjectNode summary = JSON.createObjectNode();
       summary.put("rank", rank);
       summary.put("start_step", startStep);
+      summary.put("stage_attempt", task.stageAttemptNumber());
       summary.put("steps", settings.steps());
       summary.put("loss", last == null ? Double.NaN : last.loss());
       summary.put("val_loss", validationLoss);

@@ -18,6 +18,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.spark.SparkContext;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerTaskStart;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -78,6 +84,56 @@ class DistillJobTest {
     assertThat(metrics(resumed)).extracting(m -> m.get("step").asInt()).containsExactly(1, 2, 3, 4, 5, 6);
     try (CheckpointReader a = CheckpointReader.open(run.resolve("straight/student").toString());
         CheckpointReader b = CheckpointReader.open(resumed.resolve("student").toString())) {
+      for (String name : a.tensorNames()) {
+        assertThat(b.readFloats(name)).as(name).containsExactly(a.readFloats(name));
+      }
+    }
+  }
+
+  /**
+   * Spark kills rank 1 (as when an executor is preempted) once checkpoint 2 is committed: the ring fails rank 0
+   * at once, Spark retries the barrier stage whole, and the retry resumes from the last checkpoint and ends
+   * with the weights of a run that never failed.
+   */
+  @Test
+  void aKilledRankFailsTheStageAndTheRetryResumesFromTheLastCheckpoint(@TempDir Path run) throws Exception {
+    String[] settings = {"world-size=2", "checkpoint-every=2", "steps=12"};
+    distill(run.resolve("straight"), settings);
+    Path retried = run.resolve("retried");
+    SparkContext spark = SharedSpark.session().sparkContext();
+    Map<Integer, Long> latestTaskOfPartition = new ConcurrentHashMap<>();
+    SparkListener tasks = new SparkListener() {
+      @Override
+      public void onTaskStart(SparkListenerTaskStart start) {
+        latestTaskOfPartition.put(start.taskInfo().index(), start.taskInfo().taskId());
+      }
+    };
+    spark.addSparkListener(tasks);
+    CompletableFuture<Void> killer = CompletableFuture.runAsync(() -> {
+      Path committed = retried.resolve("checkpoints/step-2/_COMMITTED");
+      long deadline = System.nanoTime() + 60_000_000_000L;
+      while (!Files.exists(committed) && System.nanoTime() < deadline) {
+        Thread.onSpinWait();
+      }
+      // Only the barrier stage runs now, so partition 1's latest task is rank 1.
+      spark.killTaskAttempt(latestTaskOfPartition.get(1), false, "test: rank 1 preempted");
+    });
+    List<String> summaries;
+    try {
+      summaries = distill(retried, settings);
+      killer.join();
+    } finally {
+      spark.removeSparkListener(tasks);
+    }
+    for (String summary : summaries) {
+      JsonNode rank = JSON.readTree(summary);
+      assertThat(rank.get("stage_attempt").asInt()).as("retried once").isEqualTo(1);
+      assertThat(rank.get("start_step").asInt()).as("resumed from a checkpoint").isGreaterThanOrEqualTo(2);
+    }
+    assertThat(metrics(retried)).extracting(m -> m.get("step").asInt())
+        .containsExactly(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12);
+    try (CheckpointReader a = CheckpointReader.open(run.resolve("straight/student").toString());
+        CheckpointReader b = CheckpointReader.open(retried.resolve("student").toString())) {
       for (String name : a.tensorNames()) {
         assertThat(b.readFloats(name)).as(name).containsExactly(a.readFloats(name));
       }
