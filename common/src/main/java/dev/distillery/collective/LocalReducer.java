@@ -1,6 +1,5 @@
 package dev.distillery.collective;
 
-import java.nio.FloatBuffer;
 import java.time.Duration;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.CyclicBarrier;
@@ -12,42 +11,71 @@ import java.util.function.Consumer;
  * All-reduce among the devices (one thread each) of one process, in front of a global reduction: the
  * devices' buffers are summed into device 0's (each device adds up one slice of the buffer, in device
  * order, so the result is deterministic), device 0 runs the global reduction (e.g. {@link
- * RingAllReduce#allReduceSum(DirectFloats)}) on that sum, and the result is copied back to every device. Each
+ * RingAllReduce#allReduceSum(float[])}) on that sum, and the result is copied back to every device. Each
  * device thread calls {@link #allReduceSum} with its own buffer; the call returns when all have the
- * result.
+ * result. Loss sums and other scalars take the same way in double precision.
  */
 public final class LocalReducer {
   private final int devices;
-  private final Consumer<DirectFloats> globalSum;
+  private final Consumer<float[]> globalSum;
+  private final Consumer<double[]> globalScalarSum;
   private final Duration timeout;
   private final CyclicBarrier barrier;
-  private final DirectFloats[] buffers;
+  private final float[][] buffers;
+  private final double[][] scalars;
   private volatile RuntimeException globalFailure;
 
   /**
    * @param globalSum sums device 0's buffer across processes in place; {@code data -> {}} for one process
+   * @param globalScalarSum the same for scalars
    * @param timeout how long a device waits for the others at each phase
    */
-  public LocalReducer(int devices, Consumer<DirectFloats> globalSum, Duration timeout) {
+  public LocalReducer(int devices, Consumer<float[]> globalSum, Consumer<double[]> globalScalarSum,
+      Duration timeout) {
     if (devices < 1) {
       throw new IllegalArgumentException("need at least one device, got " + devices);
     }
     this.devices = devices;
     this.globalSum = globalSum;
+    this.globalScalarSum = globalScalarSum;
     this.timeout = timeout;
     this.barrier = new CyclicBarrier(devices);
-    this.buffers = new DirectFloats[devices];
+    this.buffers = new float[devices][];
+    this.scalars = new double[devices][];
+  }
+
+  /** Replaces {@code values} with their sum over all devices (in device order) and processes. */
+  public void allReduceSum(int device, double[] values) {
+    checkDevice(device);
+    scalars[device] = values;
+    await(device, "to share scalars");
+    if (device == 0) {
+      runGlobalSum(() -> {
+        for (int d = 1; d < devices; d++) {
+          if (scalars[d].length != values.length) {
+            throw new CollectiveException("device 0: scalar counts differ across devices");
+          }
+          for (int i = 0; i < values.length; i++) {
+            values[i] += scalars[d][i];
+          }
+        }
+        globalScalarSum.accept(values);
+      });
+    }
+    await(device, "for the scalar sum");
+    if (device != 0) {
+      System.arraycopy(scalars[0], 0, values, 0, values.length);
+    }
+    await(device, "to copy the scalars");
   }
 
   /** Replaces {@code data} with the sum over all devices (and processes); called by device {@code device}. */
-  public void allReduceSum(int device, DirectFloats data) {
-    if (device < 0 || device >= devices) {
-      throw new IllegalArgumentException("device " + device + " outside 0.." + (devices - 1));
-    }
+  public void allReduceSum(int device, float[] data) {
+    checkDevice(device);
     buffers[device] = data;
     await(device, "to share buffers");
-    for (DirectFloats b : buffers) {
-      if (b.length() != data.length()) {
+    for (float[] b : buffers) {
+      if (b.length != data.length) {
         throw new CollectiveException("device " + device + ": buffer lengths differ across devices: "
             + lengths());
       }
@@ -55,30 +83,37 @@ public final class LocalReducer {
     sumSlice(device);
     await(device, "to sum slices");
     if (device == 0) {
-      runGlobalSum(data);
+      runGlobalSum(() -> globalSum.accept(data));
     }
     await(device, "for the global reduction");
     if (device != 0) {
-      data.bytes(0, data.length()).put(buffers[0].bytes(0, data.length()));
+      System.arraycopy(buffers[0], 0, data, 0, data.length);
     }
     await(device, "to copy the result");
   }
 
   private void sumSlice(int device) {
-    FloatBuffer target = buffers[0].floats();
-    int from = (int) ((long) buffers[0].length() * device / devices);
-    int to = (int) ((long) buffers[0].length() * (device + 1) / devices);
+    float[] target = buffers[0];
+    int from = (int) ((long) target.length * device / devices);
+    int to = (int) ((long) target.length * (device + 1) / devices);
     for (int d = 1; d < devices; d++) {
-      FloatBuffer source = buffers[d].floats();
+      float[] source = buffers[d];
       for (int i = from; i < to; i++) {
-        target.put(i, target.get(i) + source.get(i));
+        target[i] += source[i];
       }
     }
   }
 
-  private void runGlobalSum(DirectFloats data) {
+  private void checkDevice(int device) {
+    if (device < 0 || device >= devices) {
+      throw new IllegalArgumentException("device " + device + " outside 0.." + (devices - 1));
+    }
+  }
+
+  /** Runs device 0's part; its failure breaks the barrier, so that the other devices fail at once too. */
+  private void runGlobalSum(Runnable sum) {
     try {
-      globalSum.accept(data);
+      sum.run();
     } catch (RuntimeException e) {
       globalFailure = e;
       barrier.reset();
@@ -105,7 +140,7 @@ public final class LocalReducer {
   private String lengths() {
     StringBuilder s = new StringBuilder();
     for (int d = 0; d < devices; d++) {
-      s.append(d == 0 ? "" : ", ").append("device ").append(d).append('=').append(buffers[d].length());
+      s.append(d == 0 ? "" : ", ").append("device ").append(d).append('=').append(buffers[d].length);
     }
     return s.toString();
   }

@@ -1,7 +1,5 @@
 package dev.distillery.distill;
 
-import dev.distillery.collective.DirectFloats;
-
 /**
  * Sums values across the data-parallel ranks, so that every rank ends a step with the same gradients. A single
  * process uses {@link #single()}; distributed training plugs in a ring all-reduce.
@@ -14,7 +12,7 @@ public interface GradientReducer {
   int worldSize();
 
   /** Replaces {@code values} on every rank by their element-wise sum over all ranks. */
-  void sumInPlace(DirectFloats values);
+  void sumInPlace(float[] values);
 
   /** Replaces {@code values} by their element-wise sum over all ranks, in double precision (loss sums). */
   void sumInPlace(double[] values);
@@ -33,7 +31,7 @@ public interface GradientReducer {
       }
 
       @Override
-      public void sumInPlace(DirectFloats values) {}
+      public void sumInPlace(float[] values) {}
 
       @Override
       public void sumInPlace(double[] values) {}

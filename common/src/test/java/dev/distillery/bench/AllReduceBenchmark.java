@@ -1,7 +1,6 @@
 package dev.distillery.bench;
 
 import dev.distillery.collective.CollectiveOptions;
-import dev.distillery.collective.DirectFloats;
 import dev.distillery.collective.LocalRendezvous;
 import dev.distillery.collective.RingAllReduce;
 import java.io.IOException;
@@ -70,10 +69,8 @@ public final class AllReduceBenchmark {
     for (int r = 0; r < n; r++) {
       int rank = r;
       ranks.add(pool.submit(() -> {
-        DirectFloats data = DirectFloats.allocate((int) (bytes / Float.BYTES));
-        for (int i = 0; i < data.length(); i++) {
-          data.put(i, rank);
-        }
+        float[] data = new float[(int) (bytes / Float.BYTES)];
+        Arrays.fill(data, rank);
         try (RingAllReduce ring = RingAllReduce.connect(rank, n, rendezvous.forRank(rank), options)) {
           for (int i = 0; i <= repeats; i++) {
             round.await();
@@ -86,7 +83,7 @@ public final class AllReduceBenchmark {
     }
     ByteBuffer[] memory = new ByteBuffer[2 * n];
     for (int i = 0; i < memory.length; i++) {
-      memory[i] = DirectFloats.allocate((int) (bytes / Float.BYTES)).bytes(0, (int) (bytes / Float.BYTES));
+      memory[i] = ByteBuffer.allocateDirect((int) bytes);
     }
     double[] pair = new double[repeats];
     double[] hot = new double[repeats];

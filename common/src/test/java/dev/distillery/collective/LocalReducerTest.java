@@ -20,9 +20,9 @@ class LocalReducerTest {
     for (int d = 0; d < devices; d++) {
       int device = d;
       futures.add(CompletableFuture.supplyAsync(() -> {
-        DirectFloats data = DirectFloats.of(buffer.apply(device));
+        float[] data = buffer.apply(device);
         reducer.allReduceSum(device, data);
-        return data.toArray();
+        return data;
       }, runnable -> new Thread(runnable).start()));
     }
     return futures.stream().map(CompletableFuture::join).toList();
@@ -31,7 +31,7 @@ class LocalReducerTest {
   @Test
   void sumsDevicesInOrderAndGivesEveryDeviceTheResult() {
     float[][] inputs = {{1e8f, 1, 2, 3, 4}, {1, 1, 1, 1, 1}, {-1e8f, 0.5f, 0, 0, 7}};
-    LocalReducer reducer = new LocalReducer(3, data -> {}, TIMEOUT);
+    LocalReducer reducer = new LocalReducer(3, data -> {}, values -> {}, TIMEOUT);
     for (int round = 0; round < 3; round++) {
       List<float[]> results = runDevices(reducer, 3, d -> inputs[d].clone());
       float[] expected = {(1e8f + 1) - 1e8f, 2.5f, 3, 4, 12};
@@ -42,7 +42,7 @@ class LocalReducerTest {
   @Test
   void reducesInsideEachProcessBeforeTheRing() {
     List<List<float[]>> perProcess = Ranks.run(2, ring -> {
-      LocalReducer reducer = new LocalReducer(2, ring::allReduceSum, TIMEOUT);
+      LocalReducer reducer = new LocalReducer(2, ring::allReduceSum, values -> {}, TIMEOUT);
       return runDevices(reducer, 2, d -> new float[] {ring.rank() * 10 + d, 1});
     });
     assertThat(perProcess).allSatisfy(devices -> assertThat(devices)
@@ -50,12 +50,35 @@ class LocalReducerTest {
   }
 
   @Test
+  void scalarsAreSummedOverDevicesThenProcesses() {
+    List<List<double[]>> perProcess = Ranks.run(2, ring -> {
+      LocalReducer reducer = new LocalReducer(2, ring::allReduceSum, values -> {
+        for (int i = 0; i < values.length; i++) {
+          values[i] = ring.allReduceSum(values[i]);
+        }
+      }, TIMEOUT);
+      List<CompletableFuture<double[]>> devices = new ArrayList<>();
+      for (int d = 0; d < 2; d++) {
+        double[] values = {ring.rank() * 10 + d, 0.25};
+        int device = d;
+        devices.add(CompletableFuture.supplyAsync(() -> {
+          reducer.allReduceSum(device, values);
+          return values;
+        }, runnable -> new Thread(runnable).start()));
+      }
+      return devices.stream().map(CompletableFuture::join).toList();
+    });
+    assertThat(perProcess).allSatisfy(devices -> assertThat(devices)
+        .allSatisfy(r -> assertThat(r).containsExactly(0 + 1 + 10 + 11, 1.0)));
+  }
+
+  @Test
   void lengthMismatchFailsEveryDevice() {
-    LocalReducer reducer = new LocalReducer(2, data -> {}, TIMEOUT);
+    LocalReducer reducer = new LocalReducer(2, data -> {}, values -> {}, TIMEOUT);
     List<CompletableFuture<Void>> futures = new ArrayList<>();
     for (int d = 0; d < 2; d++) {
       int device = d;
-      futures.add(CompletableFuture.runAsync(() -> reducer.allReduceSum(device, DirectFloats.allocate(device + 1)),
+      futures.add(CompletableFuture.runAsync(() -> reducer.allReduceSum(device, new float[device + 1]),
           runnable -> new Thread(runnable).start()));
     }
     for (CompletableFuture<Void> f : futures) {
@@ -67,10 +90,10 @@ class LocalReducerTest {
 
   @Test
   void globalFailureReachesEveryDevice() {
-    Consumer<DirectFloats> failing = data -> {
+    Consumer<float[]> failing = data -> {
       throw new CollectiveException("rank 1: left rank 0 closed the connection");
     };
-    LocalReducer reducer = new LocalReducer(3, failing, TIMEOUT);
+    LocalReducer reducer = new LocalReducer(3, failing, values -> {}, TIMEOUT);
     List<Throwable> errors = new ArrayList<>();
     try {
       runDevices(reducer, 3, d -> new float[4]);

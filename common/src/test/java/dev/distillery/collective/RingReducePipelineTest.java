@@ -20,10 +20,7 @@ class RingReducePipelineTest {
     return data;
   }
 
-  /**
-   * With no spare slice buffers the middle reduce-scatter step adds into the data and forwards from there;
-   * with one, the two paths mix.
-   */
+  /** With no spare slice buffers every slice is forwarded from the array; with one, the two paths mix. */
   @ParameterizedTest
   @ValueSource(ints = {0, 1})
   void multiSliceChunksSumExactlyWhateverPathASliceTakes(int forwardSlices) {
@@ -37,9 +34,9 @@ class RingReducePipelineTest {
         RingLinks links = RingConnector.connect(rank, worldSize, rendezvous.forRank(rank), Ranks.OPTIONS);
         RingReducePipeline pipeline = new RingReducePipeline(rank, worldSize, links, forwardSlices);
         try {
-          DirectFloats data = DirectFloats.of(input(rank, length));
+          float[] data = input(rank, length);
           pipeline.allReduceSum(data, length);
-          return data.toArray();
+          return data;
         } finally {
           pipeline.close();
           links.close();

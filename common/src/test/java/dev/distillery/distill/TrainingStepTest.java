@@ -1,7 +1,5 @@
 package dev.distillery.distill;
 
-import dev.distillery.collective.DirectFloats;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -116,14 +114,14 @@ class TrainingStepTest {
     }
 
     @Override
-    public void sumInPlace(DirectFloats values) {
-      exchange(values.toArray(), all -> {
-        for (int i = 0; i < values.length(); i++) {
-          float sum = 0;
-          for (Object o : all) {
-            sum += ((float[]) o)[i];
+    public void sumInPlace(float[] values) {
+      exchange(values.clone(), all -> {
+        Arrays.fill(values, 0);
+        for (Object o : all) {
+          float[] v = (float[]) o;
+          for (int i = 0; i < values.length; i++) {
+            values[i] += v[i];
           }
-          values.put(i, sum);
         }
       });
     }

@@ -4,6 +4,7 @@ import dev.distillery.config.Config;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.io.Storage;
+import dev.distillery.spark.TaskDevices;
 import java.io.Serializable;
 
 /**
@@ -16,7 +17,7 @@ public record DistillSettings(
     double ceWeight, double temperature, double learningRate, double minLearningRate, int warmupSteps,
     double weightDecay, double beta1, double beta2, double clip, int chunkTokens, int checkpointEvery,
     int validateEvery, int validSequences, long seed, String teacherDtype, int collectiveTimeoutSeconds,
-    boolean restart, double hiddenWeight, String hiddenLayerMap) implements Serializable {
+    boolean restart, double hiddenWeight, String hiddenLayerMap, String devices) implements Serializable {
 
   static final ConfigOption<String> RUN = ConfigOption.string("run").required()
       .doc("Run directory on any Hadoop file system; inputs and outputs default to paths under it.");
@@ -86,6 +87,12 @@ public record DistillSettings(
       .atLeast(1).doc("A rank waiting longer than this for a peer fails the stage instead of hanging.");
   static final ConfigOption<Boolean> RESTART = ConfigOption.bool("restart").defaultValue(false)
       .doc("Ignore existing checkpoints and start from the student (by default a run resumes).");
+  static final ConfigOption<String> DEVICES = ConfigOption.string("devices").defaultValue(TaskDevices.AUTO)
+      .doc("Devices each rank trains on: 'auto' (every GPU Spark assigned to the task, "
+          + "spark.task.resource.gpu.amount, or the CPU when none) or a comma list of cpu and gpuN, e.g. gpu0,gpu1. "
+          + "Each device holds a replica of the student and teacher and takes a share of the rank's micro-batches; "
+          + "gradients are summed over the devices before the ring. cpu,cpu runs two replicas on the CPU, which "
+          + "exercises that path but is no faster.");
 
   /** The options of {@code distill}. */
   public static final ConfigSchema SCHEMA = new ConfigSchema("distill",
@@ -93,7 +100,7 @@ public record DistillSettings(
       RUN, TEACHER, STUDENT, TOKENS, OUTPUT, CHECKPOINTS, METRICS, STEPS, GLOBAL_BATCH, MICRO_BATCH, WORLD_SIZE,
       LOSS, KD_WEIGHT, CE_WEIGHT, TEMPERATURE, HIDDEN_WEIGHT, HIDDEN_LAYER_MAP, LR, MIN_LR, WARMUP, WEIGHT_DECAY,
       BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
-      VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART);
+      VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART, DEVICES);
 
   /** Resolves defaults against the run directory and checks the options that depend on each other. */
   static DistillSettings from(Config c) {
@@ -110,6 +117,10 @@ public record DistillSettings(
       throw new IllegalArgumentException("global-batch " + global + " must be a multiple of world-size × micro-batch ("
           + world + " × " + micro + ")");
     }
+    String devices = c.get(DEVICES).trim();
+    if (!devices.equals(TaskDevices.AUTO)) {
+      checkDeviceShare(global / world / micro, TaskDevices.parse(devices).size(), "option 'devices' (" + devices + ")");
+    }
     if (c.get(HIDDEN_WEIGHT) > 0 && (c.get(HIDDEN_LAYER_MAP) == null || teacher == null)) {
       throw new IllegalArgumentException("hidden-weight > 0 needs 'hidden-layer-map' and a 'teacher'");
     }
@@ -124,7 +135,20 @@ public record DistillSettings(
         world, loss, c.get(KD_WEIGHT), c.get(CE_WEIGHT), c.get(TEMPERATURE), c.get(LR), c.get(MIN_LR), c.get(WARMUP),
         c.get(WEIGHT_DECAY), c.get(BETA1), c.get(BETA2), c.get(CLIP), c.get(CHUNK), c.get(CHECKPOINT_EVERY),
         c.get(VALIDATE_EVERY), c.get(VALID_SEQUENCES), c.get(SEED), c.get(TEACHER_DTYPE), c.get(TIMEOUT),
-        c.get(RESTART), c.get(HIDDEN_WEIGHT), c.get(HIDDEN_LAYER_MAP));
+        c.get(RESTART), c.get(HIDDEN_WEIGHT), c.get(HIDDEN_LAYER_MAP), devices);
+  }
+
+  /**
+   * Fails unless each of a rank's devices gets at least one of its micro-batches per step.
+   *
+   * @param where the option or task that chose the devices, for the message
+   */
+  static void checkDeviceShare(int microBatchesPerRank, int devices, String where) {
+    if (microBatchesPerRank < devices) {
+      throw new IllegalArgumentException(where + ": " + devices + " devices per rank, but global-batch / "
+          + "(world-size × micro-batch) gives each rank only " + microBatchesPerRank + " micro-batch(es) per step; "
+          + "raise global-batch or lower micro-batch");
+    }
   }
 
   private static String orDefault(String value, String run, String child) {

@@ -17,8 +17,8 @@ import scala.collection.JavaConverters;
 import scala.runtime.AbstractFunction1;
 
 /**
- * The body of one barrier task (one rank): joins the TCP ring through the barrier rendezvous, picks its device
- * from the GPUs Spark assigned (CPU when none), and trains on its partition — global sequences
+ * The body of one barrier task (one rank): joins the TCP ring through the barrier rendezvous, takes its devices
+ * (by default every GPU Spark assigned, the CPU when none), and trains on its partition — global sequences
  * {@code i ≡ rank (mod world)}, in index order.
  */
 final class DistillTask extends AbstractFunction1<Iterator<Tuple2<Long, long[]>>, Iterator<String>>
@@ -50,13 +50,13 @@ final class DistillTask extends AbstractFunction1<Iterator<Tuple2<Long, long[]>>
       mine.add(row._2());
       expected += world;
     }
-    Device device = TaskDevices.current();
-    LOG.info("rank {}/{} (stage attempt {}): {} sequences, device {}", rank, world, context.stageAttemptNumber(),
-        mine.size(), device);
+    List<Device> devices = TaskDevices.forTask(settings.devices());
+    LOG.info("rank {}/{} (stage attempt {}): {} sequences, devices {}", rank, world, context.stageAttemptNumber(),
+        mine.size(), devices);
     CollectiveOptions options = CollectiveOptions.defaults().withTimeouts(
         Duration.ofSeconds(settings.collectiveTimeoutSeconds()), Duration.ofSeconds(settings.collectiveTimeoutSeconds()));
     try (RingAllReduce ring = RingAllReduce.connect(rank, world, new SparkRendezvous(context), options)) {
-      String summary = new RankTrainer(settings, ring, device, context).train(mine, usableSequences, validation);
+      String summary = new RankTrainer(settings, ring, devices, context).train(mine, usableSequences, validation);
       return JavaConverters.asScalaIterator(List.of(summary).iterator());
     }
   }

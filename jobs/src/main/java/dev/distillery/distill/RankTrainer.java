@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.distillery.collective.LocalReducer;
 import dev.distillery.collective.RingAllReduce;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.CheckpointWriter;
@@ -17,6 +18,7 @@ import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.TokenLoss;
 import dev.distillery.spark.TeacherModels;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -36,15 +38,18 @@ final class RankTrainer {
 
   private final DistillSettings settings;
   private final RingAllReduce ring;
-  private final Device device;
+  private final List<Device> devices;
   private final Storage storage;
   private final TaskContext task;
 
-  /** @param task the Spark task this rank runs in: its kill requests stop training at the next step */
-  RankTrainer(DistillSettings settings, RingAllReduce ring, Device device, TaskContext task) {
+  /**
+   * @param devices where this rank trains: one replica of the student each, sharing the micro-batches
+   * @param task the Spark task this rank runs in: its kill requests stop training at the next step
+   */
+  RankTrainer(DistillSettings settings, RingAllReduce ring, List<Device> devices, TaskContext task) {
     this.settings = settings;
     this.ring = ring;
-    this.device = device;
+    this.devices = List.copyOf(devices);
     this.task = task;
     this.storage = Storage.of(settings.checkpoints());
   }
@@ -60,35 +65,27 @@ final class RankTrainer {
   String train(List<long[]> mine, long usableSequences, long[][] validation) {
     int rank = ring.rank();
     int world = ring.worldSize();
+    DistillSettings.checkDeviceShare(settings.globalBatch() / world / settings.microBatch(), devices.size(),
+        "rank " + rank + " (devices " + devices + ")");
     Optional<String> resume = settings.restart() ? Optional.empty()
         : TrainingCheckpoint.latest(storage, settings.checkpoints());
     int startStep = 0;
     if (resume.isPresent()) { // the driver checked that it belongs to this run (DistillJob.checkInputs)
       startStep = TrainingCheckpoint.readState(storage, resume.get()).step();
+      LOG.info("rank {}: resuming from {} at step {}", rank, resume.get(), startStep);
     }
     String source = resume.map(r -> Storage.resolve(r, "model")).orElse(settings.student());
-    LlamaConfig studentConfig;
-    LlamaModel student;
-    try (CheckpointReader reader = CheckpointReader.open(Storage.of(source), source)) {
-      studentConfig = reader.config();
-      student = LlamaModel.load(studentConfig, (name, shape) -> reader.readFloats(name), device);
-    }
-    LlamaModel teacher = settings.lossSpec().needsTeacher() || settings.hiddenWeight() > 0 ? teacher() : null;
-    if (teacher != null && teacher.config().vocabSize() != studentConfig.vocabSize()) {
-      throw new IllegalArgumentException("teacher vocab_size " + teacher.config().vocabSize()
-          + " differs from the student's " + studentConfig.vocabSize());
-    }
-    AdamW.Settings adamSettings = new AdamW.Settings(settings.beta1(), settings.beta2(), 1e-8,
-        settings.weightDecay());
     List<String> metrics = rank == 0 ? existingMetrics(startStep) : new ArrayList<>();
-    try (student; AdamW adam = new AdamW(student.parameters(), adamSettings)) {
-      if (resume.isPresent()) {
-        TrainingCheckpoint.restoreOptimizer(storage, resume.get(), adam, new ArrayList<>(student.parameters()
-            .keySet()));
-        LOG.info("rank {}: resuming from {} at step {}", rank, resume.get(), startStep);
+    List<Replica> replicas = new ArrayList<>();
+    try (ReplicaThreads threads = new ReplicaThreads(devices.size(), rank)) {
+      List<GradientReducer> reducers = reducers();
+      for (int d = 0; d < devices.size(); d++) {
+        LlamaModel teacher = settings.lossSpec().needsTeacher() || settings.hiddenWeight() > 0
+            ? teacher(devices.get(d)) : null;
+        replicas.add(Replica.load(settings, source, resume.orElse(null), devices.get(d), teacher, reducers.get(d)));
       }
-      TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(settings.lossSpec(),
-          settings.chunkTokens()), settings.hiddenStateLoss(), adam, new RingReducer(ring), settings.clip());
+      Replica lead = replicas.get(0);
+      LlamaConfig studentConfig = lead.student.config();
       LearningRateSchedule schedule = new LearningRateSchedule(settings.learningRate(),
           Math.min(settings.minLearningRate(), settings.learningRate()), settings.warmupSteps(), settings.steps());
       Progress progress = new Progress(startStep, settings.steps());
@@ -98,7 +95,9 @@ final class RankTrainer {
         // A cancelled job or a preempted task stops here; the ring's closing fails the other ranks at once.
         task.killTaskIfInterrupted();
         double lr = schedule.at(s);
-        last = step.run(microBatches(mine, usableSequences, s, rank, world), settings.globalBatch(), lr);
+        List<long[][]> microBatches = microBatches(mine, usableSequences, s, rank, world);
+        last = threads.runOnEach(d -> replicas.get(d).step.run(Replica.share(microBatches, d, replicas.size()),
+            settings.globalBatch(), lr)).get(0);
         boolean final_ = s + 1 == settings.steps();
         ObjectNode line = JSON.createObjectNode();
         line.put("step", s + 1);
@@ -111,9 +110,9 @@ final class RankTrainer {
         line.put("tokens", last.tokens());
         line.put("tokens_per_s", progress.step(last.tokens()));
         if ((s + 1) % settings.validateEvery() == 0 || final_) {
-          validationLoss = validate(student, validation, rank, world);
+          validationLoss = validate(lead, validation, rank, world);
           line.put("val_loss", validationLoss);
-          ring.checkSame(fingerprint(student), "student weights after step " + (s + 1));
+          ring.checkSame(fingerprint(replicas), "student weights after step " + (s + 1));
         }
         if (rank == 0) {
           LOG.info("distill step {}/{}: loss {} (kd {}, ce {}), lr {}, grad norm {}{}, {} tokens/s, ETA {}",
@@ -127,12 +126,12 @@ final class RankTrainer {
           if ((s + 1) % settings.checkpointEvery() == 0 && !final_) {
             TrainingCheckpoint.save(storage, settings.checkpoints(), new TrainingCheckpoint.State(s + 1,
                 (long) (s + 1) * settings.globalBatch(), settings.fingerprint()), studentConfig,
-                student.parameters(), adam);
+                lead.student.parameters(), lead.optimizer);
           }
         }
       }
       if (rank == 0) {
-        writeFinal(student, studentConfig, source);
+        writeFinal(lead.student, studentConfig, source);
       }
       ring.barrier();
       ObjectNode summary = JSON.createObjectNode();
@@ -144,10 +143,30 @@ final class RankTrainer {
       summary.put("val_loss", validationLoss);
       summary.put("tokens_per_s", progress.overallTokensPerSecond());
       return summary.toString();
+    } finally {
+      replicas.forEach(Replica::close);
     }
   }
 
-  private LlamaModel teacher() {
+  /**
+   * Each device's gradient reducer: the ring itself for one device; else a sum over the rank's devices whose
+   * device 0 then runs the ring.
+   */
+  private List<GradientReducer> reducers() {
+    if (devices.size() == 1) {
+      return List.of(new RingReducer(ring));
+    }
+    RingReducer global = new RingReducer(ring);
+    LocalReducer local = new LocalReducer(devices.size(), global::sumInPlace, global::sumInPlace,
+        Duration.ofSeconds(settings.collectiveTimeoutSeconds()));
+    List<GradientReducer> reducers = new ArrayList<>();
+    for (int d = 0; d < devices.size(); d++) {
+      reducers.add(new DeviceReducer(local, d, ring));
+    }
+    return reducers;
+  }
+
+  private LlamaModel teacher(Device device) {
     String path = settings.teacher();
     DataType dtype = settings.teacherDtype().equals("float16") ? DataType.FLOAT16 : DataType.FLOAT32;
     String fingerprint;
@@ -173,9 +192,10 @@ final class RankTrainer {
   }
 
   /** Mean next-token cross-entropy of the student on the validation sequences, over all ranks. */
-  private double validate(LlamaModel student, long[][] validation, int rank, int world) {
+  private double validate(Replica replica, long[][] validation, int rank, int world) {
+    LlamaModel student = replica.student;
     double[] sums = new double[2];
-    try (Autograd.Scope off = Autograd.pause(); NDManager manager = NDManager.newBaseManager(device)) {
+    try (Autograd.Scope off = Autograd.pause(); NDManager manager = NDManager.newBaseManager(replica.device)) {
       for (int i = rank; i < validation.length; i += world) {
         try (NDManager one = manager.newSubManager()) {
           NDArray ids = one.create(new long[][] {validation[i]});
@@ -191,13 +211,24 @@ final class RankTrainer {
     return sums[1] == 0 ? Double.NaN : sums[0] / sums[1];
   }
 
-  /** A cheap identity of the weights: ranks compare it to catch divergence. */
-  private static long fingerprint(LlamaModel model) {
-    long hash = 17;
-    for (NDArray p : model.parameters().values()) {
-      hash = 31 * hash + Arrays.hashCode(p.toFloatArray());
+  /**
+   * A cheap identity of the weights, which ranks compare to catch divergence; the rank's replicas must agree
+   * on it first.
+   */
+  private static long fingerprint(List<Replica> replicas) {
+    long[] hashes = new long[replicas.size()];
+    for (int d = 0; d < hashes.length; d++) {
+      long hash = 17;
+      for (NDArray p : replicas.get(d).student.parameters().values()) {
+        hash = 31 * hash + Arrays.hashCode(p.toFloatArray());
+      }
+      hashes[d] = hash;
+      if (hash != hashes[0]) {
+        throw new IllegalStateException("the student replica on " + replicas.get(d).device
+            + " diverged from the one on " + replicas.get(0).device);
+      }
     }
-    return hash;
+    return hashes[0];
   }
 
   private List<String> existingMetrics(int upToStep) {

@@ -1,6 +1,5 @@
 package dev.distillery.distill;
 
-import dev.distillery.collective.DirectFloats;
 import dev.distillery.collective.RingAllReduce;
 
 /** The training step's gradient reducer on top of the TCP ring. */
@@ -22,7 +21,7 @@ final class RingReducer implements GradientReducer {
   }
 
   @Override
-  public void sumInPlace(DirectFloats values) {
+  public void sumInPlace(float[] values) {
     ring.allReduceSum(values);
   }
 

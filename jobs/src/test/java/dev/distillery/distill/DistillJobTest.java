@@ -50,17 +50,23 @@ class DistillJobTest {
     TokenShardFiles.write(tokens.resolve("valid"), TestModels.randomTokens(6, 17, CONFIG.vocabSize(), 44));
   }
 
+  /** Same global batch and seed on 1 rank, 2 ranks, and 1 rank with two device replicas (CPU here). */
   @Test
-  void oneAndTwoRanksAgreeStepByStep(@TempDir Path run) throws IOException {
+  void oneAndTwoRanksAndTwoDevicesAgreeStepByStep(@TempDir Path run) throws IOException {
     distill(run.resolve("one"), "world-size=1");
     distill(run.resolve("two"), "world-size=2");
+    distill(run.resolve("devices"), "world-size=1", "devices=cpu,cpu");
     List<JsonNode> one = metrics(run.resolve("one"));
-    List<JsonNode> two = metrics(run.resolve("two"));
     assertThat(one).hasSize(6);
-    assertThat(two).hasSize(6);
-    for (int s = 0; s < 6; s++) {
-      assertThat(two.get(s).get("loss").asDouble()).as("step %d", s + 1)
-          .isCloseTo(one.get(s).get("loss").asDouble(), within(1e-5));
+    for (String other : List.of("two", "devices")) {
+      List<JsonNode> lines = metrics(run.resolve(other));
+      assertThat(lines).hasSize(6);
+      for (int s = 0; s < 6; s++) {
+        assertThat(lines.get(s).get("loss").asDouble()).as("%s, step %d", other, s + 1)
+            .isCloseTo(one.get(s).get("loss").asDouble(), within(1e-5));
+        assertThat(lines.get(s).get("grad_norm").asDouble()).as("%s, step %d", other, s + 1)
+            .isCloseTo(one.get(s).get("grad_norm").asDouble(), within(1e-4));
+      }
     }
     assertThat(one.get(5).get("loss").asDouble()).isLessThan(one.get(0).get("loss").asDouble());
     assertThat(one.get(5).has("val_loss")).isTrue();
@@ -92,8 +98,11 @@ class DistillJobTest {
 
   /**
    * Spark kills rank 1 (as when an executor is preempted) once checkpoint 2 is committed: the ring fails rank 0
-   * at once, Spark retries the barrier stage whole, and the retry resumes from the last checkpoint and ends
-   * with the weights of a run that never failed.
+   * at once, Spark retries the barrier stage whole, and the retry resumes from the last checkpoint and trains
+   * on like a run that never failed. Close, not bit for bit: two ranks sharing this JVM's cores are not
+   * bit-reproducible from run to run even without a failure (seen in about 1 run in 6: a last-bit difference
+   * from step 5 on that Adam grows to at most 1% of the loss by step 12), so this compares the losses within
+   * 2%; the one-rank resume above checks exact equality.
    */
   @Test
   void aKilledRankFailsTheStageAndTheRetryResumesFromTheLastCheckpoint(@TempDir Path run) throws Exception {
@@ -130,14 +139,17 @@ class DistillJobTest {
       assertThat(rank.get("stage_attempt").asInt()).as("retried once").isEqualTo(1);
       assertThat(rank.get("start_step").asInt()).as("resumed from a checkpoint").isGreaterThanOrEqualTo(2);
     }
-    assertThat(metrics(retried)).extracting(m -> m.get("step").asInt())
+    List<JsonNode> straightMetrics = metrics(run.resolve("straight"));
+    List<JsonNode> retriedMetrics = metrics(retried);
+    assertThat(retriedMetrics).extracting(m -> m.get("step").asInt())
         .containsExactly(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12);
-    try (CheckpointReader a = CheckpointReader.open(run.resolve("straight/student").toString());
-        CheckpointReader b = CheckpointReader.open(retried.resolve("student").toString())) {
-      for (String name : a.tensorNames()) {
-        assertThat(b.readFloats(name)).as(name).containsExactly(a.readFloats(name));
-      }
+    for (int s = 0; s < 12; s++) {
+      double expected = straightMetrics.get(s).get("loss").asDouble();
+      assertThat(retriedMetrics.get(s).get("loss").asDouble()).as("step %d", s + 1)
+          .isCloseTo(expected, within(0.02 * expected));
     }
+    assertThat(retriedMetrics.get(11).get("val_loss").asDouble())
+        .isCloseTo(straightMetrics.get(11).get("val_loss").asDouble(), within(0.02));
   }
 
   @Test
@@ -148,6 +160,11 @@ class DistillJobTest {
         .hasMessageContaining("training shards not found: " + run.resolve("none/train"));
     assertThatThrownBy(() -> distill(run, "global-batch=32", "micro-batch=1"))
         .hasMessageContaining("24 training sequences, fewer than one global batch (32)");
+    assertThatThrownBy(() -> distill(run, "world-size=2", "devices=cpu,cpu"))
+        .hasMessageContaining("option 'devices' (cpu,cpu): 2 devices per rank, but global-batch / (world-size × "
+            + "micro-batch) gives each rank only 1 micro-batch(es) per step");
+    assertThatThrownBy(() -> distill(run, "devices=gpu0,tpu1"))
+        .hasMessageContaining("device list 'gpu0,tpu1': entry 'tpu1' is neither 'cpu' nor 'gpuN'");
     assertThatThrownBy(() -> distill(run, "hidden-weight=1"))
         .hasMessageContaining("hidden-weight > 0 needs 'hidden-layer-map' and a 'teacher'");
     assertThatThrownBy(() -> distill(run, "hidden-weight=1", "hidden-layer-map=0:0,1"))

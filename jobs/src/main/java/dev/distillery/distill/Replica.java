@@ -1,0 +1,68 @@
+package dev.distillery.distill;
+
+import ai.djl.Device;
+import dev.distillery.io.CheckpointReader;
+import dev.distillery.io.Storage;
+import dev.distillery.model.LlamaModel;
+import java.util.ArrayList;
+import java.util.List;
+
+/** One device's copy of the student within a rank, with its optimizer state and training step. */
+final class Replica implements AutoCloseable {
+  final Device device;
+  final LlamaModel student;
+  final AdamW optimizer;
+  final TrainingStep step;
+
+  private Replica(Device device, LlamaModel student, AdamW optimizer, TrainingStep step) {
+    this.device = device;
+    this.student = student;
+    this.optimizer = optimizer;
+    this.step = step;
+  }
+
+  /**
+   * Loads the student from {@code source} onto {@code device}, with the optimizer state of {@code checkpoint}
+   * (null to start fresh).
+   *
+   * @param teacher the teacher on the same device, or null when the loss needs none
+   */
+  static Replica load(DistillSettings settings, String source, String checkpoint, Device device, LlamaModel teacher,
+      GradientReducer reducer) {
+    LlamaModel student;
+    try (CheckpointReader reader = CheckpointReader.open(Storage.of(source), source)) {
+      student = LlamaModel.load(reader.config(), (name, shape) -> reader.readFloats(name), device);
+    }
+    if (teacher != null && teacher.config().vocabSize() != student.config().vocabSize()) {
+      student.close();
+      throw new IllegalArgumentException("teacher vocab_size " + teacher.config().vocabSize()
+          + " differs from the student's " + student.config().vocabSize());
+    }
+    AdamW optimizer = new AdamW(student.parameters(), new AdamW.Settings(settings.beta1(), settings.beta2(), 1e-8,
+        settings.weightDecay()));
+    if (checkpoint != null) {
+      Storage storage = Storage.of(checkpoint);
+      TrainingCheckpoint.restoreOptimizer(storage, checkpoint, optimizer,
+          new ArrayList<>(student.parameters().keySet()));
+    }
+    TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(settings.lossSpec(),
+        settings.chunkTokens()), settings.hiddenStateLoss(), optimizer, reducer, settings.clip());
+    return new Replica(device, student, optimizer, step);
+  }
+
+  /** This replica's share of a rank's micro-batches: every {@code replicas}-th from its {@code index}. */
+  static List<long[][]> share(List<long[][]> microBatches, int index, int replicas) {
+    List<long[][]> mine = new ArrayList<>();
+    for (int i = index; i < microBatches.size(); i += replicas) {
+      mine.add(microBatches.get(i));
+    }
+    return mine;
+  }
+
+  @Override
+  public void close() {
+    try (student) {
+      optimizer.close();
+    }
+  }
+}
