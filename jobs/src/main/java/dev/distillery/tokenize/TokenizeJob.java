@@ -1,11 +1,11 @@
 package dev.distillery.tokenize;
 
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.instr;
 import static org.apache.spark.sql.functions.length;
 import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.ltrim;
+import static org.apache.spark.sql.functions.octet_length;
 import static org.apache.spark.sql.functions.pmod;
-import static org.apache.spark.sql.functions.trim;
 import static org.apache.spark.sql.functions.when;
 import static org.apache.spark.sql.functions.xxhash64;
 
@@ -140,10 +140,13 @@ public final class TokenizeJob {
   private Dataset<Row> annotate(Dataset<Row> documents) {
     Column text = col(CorpusReader.TEXT);
     long seed = config.get(TokenizeOptions.SEED);
+    int maxChars = config.get(TokenizeOptions.MAX_CHARS);
+    // Cheap tests: characters are counted only when the UTF-8 bytes exceed the limit, U+FFFD is searched
+    // bytewise, and ltrim stops at the first character it keeps.
     Column skip = when(text.isNull(), "missing-text")
-        .when(length(text).gt(config.get(TokenizeOptions.MAX_CHARS)), "too-long")
-        .when(instr(text, "\uFFFD").gt(0), "invalid-utf8")
-        .when(length(trim(text, " \t\r\n")).equalTo(0), "empty");
+        .when(octet_length(text).gt(maxChars).and(length(text).gt(maxChars)), "too-long")
+        .when(text.contains("\uFFFD"), "invalid-utf8")
+        .when(octet_length(ltrim(text, " \t\r\n")).equalTo(0), "empty");
     long validBuckets = Math.round(config.get(TokenizeOptions.VALID_FRACTION) * HASH_BUCKETS);
     Column valid = pmod(xxhash64(lit(seed), lit("valid"), text), lit(HASH_BUCKETS)).lt(validBuckets);
     return documents.select(text, skip.as("skip"), valid.as("valid"), xxhash64(lit(seed), text).as("key"));
