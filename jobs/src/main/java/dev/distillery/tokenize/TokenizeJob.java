@@ -154,6 +154,7 @@ public final class TokenizeJob {
 
   /** Counts documents by skip reason; fails on an empty corpus, nothing kept, or invalid UTF-8 when strict. */
   private Map<String, Long> countAndCheck(Dataset<Row> documents) {
+    long start = System.nanoTime();
     Map<String, Long> skipped = new TreeMap<>();
     SKIP_REASONS.forEach(r -> skipped.put(r, 0L));
     long total = 0;
@@ -178,7 +179,8 @@ public final class TokenizeJob {
     if (skippedTotal > 0) {
       LOG.warn("tokenize: skipping {} of {} documents: {}", skippedTotal, total, skipped);
     }
-    LOG.info("tokenize: {} documents read, {} kept", total, total - skippedTotal);
+    LOG.info("tokenize: {} documents read, {} kept in {} s", total, total - skippedTotal,
+        String.format("%.1f", (System.nanoTime() - start) / 1e9));
     return skipped;
   }
 }
