@@ -83,9 +83,10 @@ final class SplitsWriter {
       start = System.nanoTime();
       Map<String, SplitSummary> summaries = config.get(TokenizeOptions.PACKING).equals("packed")
           ? writePacked(encoded, counts) : writeDocuments(encoded, counts);
-      String seconds = String.format("%.1f", (System.nanoTime() - start) / 1e9);
-      summaries.forEach((split, s) -> LOG.info("tokenize {}: stage 2/3 Parquet: {} rows in {} shard(s), {} tokens "
-          + "dropped ({} s for both splits)", split, s.sequences(), s.shards(), s.droppedTokens(), seconds));
+      LOG.info("tokenize: stage 2/3 Parquet: both splits written in {} s",
+          String.format("%.1f", (System.nanoTime() - start) / 1e9));
+      summaries.forEach((split, s) -> LOG.info("tokenize {}: {} rows in {} shard(s), {} tokens dropped", split,
+          s.sequences(), s.shards(), s.droppedTokens()));
       if (config.get(TokenizeOptions.MEGATRON)) {
         start = System.nanoTime();
         writeMegatron(encoded);
