@@ -37,7 +37,7 @@ public enum DocumentBoundary {
     String text = fileText.startsWith("\uFEFF") ? fileText.substring(1) : fileText;
     List<String> documents = new ArrayList<>();
     List<String> current = new ArrayList<>();
-    for (String line : text.split("\r?\n", -1)) {
+    for (String line : lines(text)) {
       boolean blank = line.isBlank();
       switch (this) {
         case LINE -> {
@@ -62,6 +62,18 @@ public enum DocumentBoundary {
     }
     flush(current, documents);
     return documents;
+  }
+
+  /** The lines of {@code text}, split at {@code \n} or {@code \r\n}, as {@code text.split("\r?\n", -1)} (no regex). */
+  private static List<String> lines(String text) {
+    List<String> lines = new ArrayList<>();
+    int start = 0;
+    for (int end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
+      lines.add(text.substring(start, end > start && text.charAt(end - 1) == '\r' ? end - 1 : end));
+      start = end + 1;
+    }
+    lines.add(text.substring(start));
+    return lines;
   }
 
   /** Adds the lines gathered so far as one document, without leading and trailing blank lines. */

@@ -11,6 +11,11 @@ class DocumentBoundaryTest {
   }
 
   @Test
+  void linesEndAtLineFeedsWithOrWithoutACarriageReturn() {
+    assertThat(DocumentBoundary.LINE.split("a\rb\r\r\nc\r\n\r\nd")).containsExactly("a\rb\r", "c", "d");
+  }
+
+  @Test
   void blankLineModeJoinsParagraphLines() {
     assertThat(DocumentBoundary.BLANK_LINE.split("a1\na2\n\n \n\nb1\n")).containsExactly("a1\na2", "b1");
   }

@@ -27,6 +27,8 @@ class TokenizerFileTest {
         .hasMessageContaining("tokenizer x.json has no model.vocab");
     assertThatThrownBy(() -> TokenizerFile.parse("{".getBytes(StandardCharsets.UTF_8), "y.json"))
         .hasMessageStartingWith("tokenizer y.json is not valid JSON");
+    assertThatThrownBy(() -> TokenizerFile.parse("{\"added_tokens\": [{\"id\": 1}".getBytes(StandardCharsets.UTF_8),
+        "z.json")).hasMessageStartingWith("tokenizer z.json is not valid JSON");
   }
 
   @Test

@@ -19,7 +19,10 @@ public final class SparkSessions {
     return SparkSession.builder().appName("distillery-" + jobName).config(conf).getOrCreate();
   }
 
-  /** Settings for local mode: a small shuffle, no UI, and quiet retries so a failing task fails the job fast. */
+  /**
+   * Settings for local mode: a small shuffle, no UI, file listing on the driver, and quiet retries so a
+   * failing task fails the job fast.
+   */
   public static void applyLocalDefaults(SparkConf conf, String master) {
     conf.setMaster(master);
     conf.setIfMissing("spark.ui.enabled", "false");
@@ -27,6 +30,8 @@ public final class SparkSessions {
     conf.setIfMissing("spark.driver.host", "127.0.0.1");
     conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
     conf.setIfMissing("spark.sql.adaptive.enabled", "false");
+    // List up to 1024 input paths on the driver: a listing job (Spark's default above 32) takes longer here.
+    conf.setIfMissing("spark.sql.sources.parallelPartitionDiscovery.threshold", "1024");
     conf.setIfMissing("spark.barrier.sync.timeout", "300");
   }
 }

@@ -10,28 +10,27 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Encodes one partition of documents (rows whose first column is the text), in order, a batch at a time,
+ * Encodes one partition of documents (rows of the text and the valid flag), in order, a batch at a time,
  * and logs the partition's documents, tokens and tokens/s when done.
  */
-final class EncodePartition implements Function2<Integer, Iterator<Row>, Iterator<int[]>> {
+final class EncodePartition implements Function2<Integer, Iterator<Row>, Iterator<TokenizedDocument>> {
   private static final Logger LOG = LoggerFactory.getLogger(EncodePartition.class);
 
   private final TokenizerRef tokenizer;
   private final int batchSize;
-  private final String split;
 
-  EncodePartition(TokenizerRef tokenizer, int batchSize, String split) {
+  EncodePartition(TokenizerRef tokenizer, int batchSize) {
     this.tokenizer = tokenizer;
     this.batchSize = batchSize;
-    this.split = split;
   }
 
   @Override
-  public Iterator<int[]> call(Integer partition, Iterator<Row> rows) {
+  public Iterator<TokenizedDocument> call(Integer partition, Iterator<Row> rows) {
     DocumentEncoder encoder = tokenizer.encoder();
     long start = System.nanoTime();
     return new Iterator<>() {
       private int[][] batch = new int[0][];
+      private final int[] splits = new int[batchSize];
       private int next;
       private long documents;
       private long tokens;
@@ -43,7 +42,9 @@ final class EncodePartition implements Function2<Integer, Iterator<Row>, Iterato
         }
         List<String> texts = new ArrayList<>(batchSize);
         while (texts.size() < batchSize && rows.hasNext()) {
-          texts.add(rows.next().getString(0));
+          Row row = rows.next();
+          splits[texts.size()] = row.getBoolean(1) ? 1 : 0;
+          texts.add(row.getString(0));
         }
         if (texts.isEmpty()) {
           logDone();
@@ -55,22 +56,22 @@ final class EncodePartition implements Function2<Integer, Iterator<Row>, Iterato
       }
 
       @Override
-      public int[] next() {
+      public TokenizedDocument next() {
         if (!hasNext()) {
           throw new NoSuchElementException();
         }
-        int[] document = batch[next];
+        TokenizedDocument document = new TokenizedDocument(splits[next], batch[next]);
         batch[next++] = null;
         documents++;
-        tokens += document.length;
+        tokens += document.ids().length;
         return document;
       }
 
       private void logDone() {
         if (documents > 0) {
           double seconds = (System.nanoTime() - start) / 1e9;
-          LOG.info("tokenize {} partition {}: {} documents, {} tokens in {} s ({} tokens/s)", split, partition,
-              documents, tokens, String.format("%.2f", seconds), String.format("%.0f", tokens / seconds));
+          LOG.info("tokenize partition {}: {} documents, {} tokens in {} s ({} tokens/s)", partition, documents,
+              tokens, String.format("%.2f", seconds), String.format("%.0f", tokens / seconds));
           documents = 0;
         }
       }

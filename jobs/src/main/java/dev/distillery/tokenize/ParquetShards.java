@@ -2,6 +2,7 @@ package dev.distillery.tokenize;
 
 import dev.distillery.io.Storage;
 import java.util.List;
+import java.util.function.IntFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.spark.api.java.JavaRDD;
@@ -12,9 +13,9 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 
 /**
- * Writes rows of token ids as Parquet files {@code part-NNNNN.parquet} (one column {@code input_ids},
- * array&lt;int&gt;), one per RDD partition, through Spark's Parquet writer; Spark's uuid-named files are
- * renamed to the shard numbers so reruns give the same names.
+ * Writes rows of token ids as Parquet files (one column {@code input_ids}, array&lt;int&gt;), one per RDD
+ * partition, through Spark's Parquet writer; Spark's uuid-named files are renamed to the names the caller
+ * gives each partition, so reruns give the same names.
  */
 public final class ParquetShards {
   /** The one column of a token shard: a sequence's token ids. */
@@ -37,14 +38,13 @@ public final class ParquetShards {
   }
 
   /**
-   * Writes partition {@code i} of {@code rows} as {@code dir/part-i.parquet}.
+   * Writes partition {@code i} of {@code rows} as the file {@code files.apply(i)}.
    *
    * @param scratch a directory for Spark's own output, deleted afterwards
    * @throws IllegalStateException when a partition wrote no file
    */
-  static void write(SparkSession spark, Storage storage, JavaRDD<int[]> rows, int shards, String dir,
+  static void write(SparkSession spark, Storage storage, JavaRDD<int[]> rows, int shards, IntFunction<String> files,
       String scratch) {
-    storage.mkdirs(dir);
     if (shards == 0) {
       return;
     }
@@ -54,13 +54,14 @@ public final class ParquetShards {
     for (String file : storage.list(scratch)) {
       Matcher m = SPARK_PART.matcher(file.substring(file.lastIndexOf('/') + 1));
       if (m.matches()) {
-        storage.rename(file, Storage.resolve(dir, ShardLayout.fileName(Integer.parseInt(m.group(1)))));
+        storage.rename(file, files.apply(Integer.parseInt(m.group(1))));
         written++;
       }
     }
     storage.delete(scratch);
     if (written != shards) {
-      throw new IllegalStateException("expected " + shards + " Parquet shards in " + dir + ", Spark wrote " + written);
+      throw new IllegalStateException("expected " + shards + " Parquet shards, Spark wrote " + written + " in "
+          + scratch);
     }
   }
 }

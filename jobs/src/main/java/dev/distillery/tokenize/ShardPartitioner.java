@@ -2,34 +2,34 @@ package dev.distillery.tokenize;
 
 import org.apache.spark.Partitioner;
 
-/** Sends a keyed item (a stream position or row index) to the Parquet shard of its row. */
+/** Sends a keyed item (a global stream position or row number) to the Parquet shard of its row. */
 final class ShardPartitioner extends Partitioner {
-  private final ShardLayout layout;
+  private final ShardPlan plan;
   private final long positionsPerRow;
 
   /** @param positionsPerRow how many key values one row spans (the row length for packed fragments, else 1) */
-  ShardPartitioner(ShardLayout layout, long positionsPerRow) {
-    this.layout = layout;
+  ShardPartitioner(ShardPlan plan, long positionsPerRow) {
+    this.plan = plan;
     this.positionsPerRow = positionsPerRow;
   }
 
   @Override
   public int numPartitions() {
-    return layout.shards();
+    return plan.shards();
   }
 
   @Override
   public int getPartition(Object key) {
-    return layout.shardOf((Long) key / positionsPerRow);
+    return plan.shardOf((Long) key / positionsPerRow);
   }
 
   @Override
   public boolean equals(Object other) {
-    return other instanceof ShardPartitioner p && p.layout == layout && p.positionsPerRow == positionsPerRow;
+    return other instanceof ShardPartitioner p && p.plan == plan && p.positionsPerRow == positionsPerRow;
   }
 
   @Override
   public int hashCode() {
-    return Long.hashCode(positionsPerRow) * 31 + layout.shards();
+    return Long.hashCode(positionsPerRow) * 31 + plan.shards();
   }
 }

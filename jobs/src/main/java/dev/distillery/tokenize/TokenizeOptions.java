@@ -65,7 +65,7 @@ public final class TokenizeOptions {
       .doc("Fail on documents holding U+FFFD (what invalid UTF-8 decodes to) instead of skipping them and counting "
           + "them as 'invalid-utf8'.");
   public static final ConfigOption<Integer> PARTITIONS = ConfigOption.integer("partitions").atLeast(1)
-      .doc("Tokenization tasks per split; unset: spark.sql.shuffle.partitions.");
+      .doc("Tokenization tasks (both splits together); unset: spark.sql.shuffle.partitions.");
   public static final ConfigOption<Integer> BATCH_SIZE = ConfigOption.integer("batch-size").defaultValue(128)
       .atLeast(1).doc("Documents per native batch-encode call.");
   public static final ConfigOption<Boolean> FORCE = ConfigOption.bool("force").defaultValue(false)

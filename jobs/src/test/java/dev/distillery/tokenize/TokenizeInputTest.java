@@ -33,6 +33,7 @@ class TokenizeInputTest {
         "{\"other\": 1}",
         "{\"body\": \"" + "long ".repeat(30) + "\"}",
         "{\"body\": \"broken \uFFFD bytes\"}",
+        "{\"body\": \"" + "\u00e9".repeat(80) + "\"}", // 160 bytes of UTF-8 but 80 characters: kept
         "{\"body\": \"The second document.\"}"));
     Path run = dir.resolve("run");
     tokenize("input=" + input, "format=jsonl", "text-field=body", "run=" + run, "packing=documents",
@@ -44,7 +45,7 @@ class TokenizeInputTest {
     assertThat(skipped.get("missing-text").asLong()).isEqualTo(1);
     assertThat(skipped.get("too-long").asLong()).isEqualTo(1);
     assertThat(skipped.get("invalid-utf8").asLong()).isEqualTo(1);
-    assertThat(manifest.get("splits").get("train").get("documents").asLong()).isEqualTo(2);
+    assertThat(manifest.get("splits").get("train").get("documents").asLong()).isEqualTo(3);
     Set<String> decoded = new HashSet<>();
     try (TextTokenizer tokenizer = TextTokenizer.load(Fixtures.llama31Tokenizer(), false)) {
       for (int[] row : parquetRows(run.resolve("tokens/train"))) {
@@ -53,7 +54,7 @@ class TokenizeInputTest {
         decoded.add(tokenizer.decode(java.util.Arrays.stream(row).asLongStream().toArray(), true));
       }
     }
-    assertThat(decoded).containsExactlyInAnyOrder("The first document.", "The second document.");
+    assertThat(decoded).containsExactlyInAnyOrder("The first document.", "The second document.", "\u00e9".repeat(80));
   }
 
   @Test
