@@ -5,12 +5,6 @@ package dev.distillery.distill;
  * process uses {@link #single()}; distributed training plugs in a ring all-reduce.
  */
 public interface GradientReducer {
-  /** This rank, in {@code [0, worldSize)}. */
-  int rank();
-
-  /** Number of ranks. */
-  int worldSize();
-
   /** Replaces {@code values} on every rank by their element-wise sum over all ranks. */
   void sumInPlace(float[] values);
 
@@ -20,16 +14,6 @@ public interface GradientReducer {
   /** The reducer of a run with one rank. */
   static GradientReducer single() {
     return new GradientReducer() {
-      @Override
-      public int rank() {
-        return 0;
-      }
-
-      @Override
-      public int worldSize() {
-        return 1;
-      }
-
       @Override
       public void sumInPlace(float[] values) {}
 

@@ -161,7 +161,7 @@ final class RankTrainer {
         Duration.ofSeconds(settings.collectiveTimeoutSeconds()));
     List<GradientReducer> reducers = new ArrayList<>();
     for (int d = 0; d < devices.size(); d++) {
-      reducers.add(new DeviceReducer(local, d, ring));
+      reducers.add(new DeviceReducer(local, d));
     }
     return reducers;
   }

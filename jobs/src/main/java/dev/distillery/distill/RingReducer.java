@@ -11,16 +11,6 @@ final class RingReducer implements GradientReducer {
   }
 
   @Override
-  public int rank() {
-    return ring.rank();
-  }
-
-  @Override
-  public int worldSize() {
-    return ring.worldSize();
-  }
-
-  @Override
   public void sumInPlace(float[] values) {
     ring.allReduceSum(values);
   }
