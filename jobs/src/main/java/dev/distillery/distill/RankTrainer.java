@@ -153,10 +153,10 @@ final class RankTrainer {
    * device 0 then runs the ring.
    */
   private List<GradientReducer> reducers() {
-    if (devices.size() == 1) {
-      return List.of(new RingReducer(ring));
-    }
     RingReducer global = new RingReducer(ring);
+    if (devices.size() == 1) {
+      return List.of(global);
+    }
     LocalReducer local = new LocalReducer(devices.size(), global::sumInPlace, global::sumInPlace,
         Duration.ofSeconds(settings.collectiveTimeoutSeconds()));
     List<GradientReducer> reducers = new ArrayList<>();
@@ -216,19 +216,22 @@ final class RankTrainer {
    * on it first.
    */
   private static long fingerprint(List<Replica> replicas) {
-    long[] hashes = new long[replicas.size()];
-    for (int d = 0; d < hashes.length; d++) {
-      long hash = 17;
-      for (NDArray p : replicas.get(d).student.parameters().values()) {
-        hash = 31 * hash + Arrays.hashCode(p.toFloatArray());
-      }
-      hashes[d] = hash;
-      if (hash != hashes[0]) {
-        throw new IllegalStateException("the student replica on " + replicas.get(d).device
+    long lead = fingerprint(replicas.get(0).student);
+    for (Replica replica : replicas.subList(1, replicas.size())) {
+      if (fingerprint(replica.student) != lead) {
+        throw new IllegalStateException("the student replica on " + replica.device
             + " diverged from the one on " + replicas.get(0).device);
       }
     }
-    return hashes[0];
+    return lead;
+  }
+
+  private static long fingerprint(LlamaModel model) {
+    long hash = 17;
+    for (NDArray p : model.parameters().values()) {
+      hash = 31 * hash + Arrays.hashCode(p.toFloatArray());
+    }
+    return hash;
   }
 
   private List<String> existingMetrics(int upToStep) {
