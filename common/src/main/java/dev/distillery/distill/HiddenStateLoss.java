@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.distillery.model.LlamaModel;
+import dev.distillery.model.Scalars;
 import dev.distillery.model.TapPoint;
 import dev.distillery.model.Taps;
 import java.util.HashMap;
@@ -95,8 +96,8 @@ public final class HiddenStateLoss {
       NDArray s = activation.toType(DataType.FLOAT32, false);
       NDArray t = teacherOutputs.get(teacherLayer).toDevice(s.getDevice(), false);
       NDArray dot = s.mul(t).sum(new int[] {-1});
-      NDArray norms = s.norm(new int[] {-1}).mul(t.norm(new int[] {-1})).add(1e-8f);
-      NDArray term = dot.div(norms).neg().add(1f).sum().mul(scale);
+      NDArray norms = Scalars.plus(s.norm(new int[] {-1}).mul(t.norm(new int[] {-1})), 1e-8f);
+      NDArray term = Scalars.times(Scalars.plus(dot.div(norms).neg(), 1f).sum(), scale);
       term.attach(keep);
       accumulator.add(term, keep);
     });

@@ -40,7 +40,8 @@ final class Attention {
     NDArray v = splitHeads(x, valueWeight, kvHeads);
 
     NDArray groupedQueries = q.reshape(batch, kvHeads, group * seq, headDim);
-    NDArray scores = groupedQueries.matMul(k.transpose(0, 1, 3, 2)).mul(scale).reshape(batch, heads, seq, seq);
+    NDArray scores = Scalars.times(groupedQueries.matMul(k.transpose(0, 1, 3, 2)), scale)
+        .reshape(batch, heads, seq, seq);
     NDArray probabilities = scores.toType(DataType.FLOAT32, false).add(positions.causalMask()).softmax(3)
         .toType(x.getDataType(), false);
     NDArray context = probabilities.reshape(batch, kvHeads, group * seq, seq).matMul(v)

@@ -11,7 +11,7 @@ final class RmsNorm {
     DataType inputType = x.getDataType();
     NDArray x32 = x.toType(DataType.FLOAT32, false);
     int lastAxis = x.getShape().dimension() - 1;
-    NDArray rms = x32.square().mean(new int[] {lastAxis}, true).add(eps).sqrt();
+    NDArray rms = Scalars.plus(x32.square().mean(new int[] {lastAxis}, true), eps).sqrt();
     return x32.div(rms).toType(inputType, false).mul(weight);
   }
 }

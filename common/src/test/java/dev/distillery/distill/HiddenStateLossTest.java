@@ -9,6 +9,7 @@ import ai.djl.ndarray.NDArray;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.WeightSource;
+import dev.distillery.testing.CollectorPressure;
 import dev.distillery.testing.TestModels;
 import java.util.List;
 import java.util.Map;
@@ -67,6 +68,34 @@ class HiddenStateLossTest {
             .isCloseTo(numeric, within(2e-3 + 0.02 * Math.abs(numeric)));
       }
       assertThat(loss).isGreaterThan(0);
+    }
+  }
+
+  @Test
+  void gradientsAreTheSameWhileTheCollectorRuns() {
+    String parameter = "model.layers.0.mlp.down_proj.weight";
+    try (LlamaModel teacher = LlamaModel.load(config, WeightSource.of(TestModels.randomWeights(config, 55)),
+            Device.cpu());
+        LlamaModel student = LlamaModel.load(config, WeightSource.of(TestModels.randomWeights(config, 56)),
+            Device.cpu());
+        AdamW adam = new AdamW(student.parameters(), new AdamW.Settings(0.9, 0.95, 1e-8, 0))) {
+      // Cross-entropy plus the hidden term; lr 0 keeps the weights, so every run has the same gradient.
+      TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.crossEntropy(), 16),
+          new HiddenStateLoss(2.0, Map.of(0, 1, 1, 0)), adam, GradientReducer.single(), 0);
+      step.run(List.<long[][]>of(data), 2, 0.0);
+      float[] quiet = gradientOf(student, parameter);
+      try (CollectorPressure pressure = CollectorPressure.start()) {
+        for (int repeat = 0; repeat < 10; repeat++) {
+          step.run(List.<long[][]>of(data), 2, 0.0);
+          assertThat(gradientOf(student, parameter)).as("repeat %d", repeat).containsExactly(quiet);
+        }
+      }
+    }
+  }
+
+  private static float[] gradientOf(LlamaModel model, String parameter) {
+    try (NDArray g = model.parameters().get(parameter).getGradient()) {
+      return g.toFloatArray();
     }
   }
 
