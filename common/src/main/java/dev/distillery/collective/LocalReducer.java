@@ -1,5 +1,6 @@
 package dev.distillery.collective;
 
+import java.nio.FloatBuffer;
 import java.time.Duration;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.CyclicBarrier;
@@ -11,17 +12,17 @@ import java.util.function.Consumer;
  * All-reduce among the devices (one thread each) of one process, in front of a global reduction: the
  * devices' buffers are summed into device 0's (each device adds up one slice of the buffer, in device
  * order, so the result is deterministic), device 0 runs the global reduction (e.g. {@link
- * RingAllReduce#allReduceSum(float[])}) on that sum, and the result is copied back to every device. Each
+ * RingAllReduce#allReduceSum(DirectFloats)}) on that sum, and the result is copied back to every device. Each
  * device thread calls {@link #allReduceSum} with its own buffer; the call returns when all have the
  * result. Loss sums and other scalars take the same way in double precision.
  */
 public final class LocalReducer {
   private final int devices;
-  private final Consumer<float[]> globalSum;
+  private final Consumer<DirectFloats> globalSum;
   private final Consumer<double[]> globalScalarSum;
   private final Duration timeout;
   private final CyclicBarrier barrier;
-  private final float[][] buffers;
+  private final DirectFloats[] buffers;
   private final double[][] scalars;
   private volatile RuntimeException globalFailure;
 
@@ -30,7 +31,7 @@ public final class LocalReducer {
    * @param globalScalarSum the same for scalars
    * @param timeout how long a device waits for the others at each phase
    */
-  public LocalReducer(int devices, Consumer<float[]> globalSum, Consumer<double[]> globalScalarSum,
+  public LocalReducer(int devices, Consumer<DirectFloats> globalSum, Consumer<double[]> globalScalarSum,
       Duration timeout) {
     if (devices < 1) {
       throw new IllegalArgumentException("need at least one device, got " + devices);
@@ -40,7 +41,7 @@ public final class LocalReducer {
     this.globalScalarSum = globalScalarSum;
     this.timeout = timeout;
     this.barrier = new CyclicBarrier(devices);
-    this.buffers = new float[devices][];
+    this.buffers = new DirectFloats[devices];
     this.scalars = new double[devices][];
   }
 
@@ -70,12 +71,12 @@ public final class LocalReducer {
   }
 
   /** Replaces {@code data} with the sum over all devices (and processes); called by device {@code device}. */
-  public void allReduceSum(int device, float[] data) {
+  public void allReduceSum(int device, DirectFloats data) {
     checkDevice(device);
     buffers[device] = data;
     await(device, "to share buffers");
-    for (float[] b : buffers) {
-      if (b.length != data.length) {
+    for (DirectFloats b : buffers) {
+      if (b.length() != data.length()) {
         throw new CollectiveException("device " + device + ": buffer lengths differ across devices: "
             + lengths());
       }
@@ -87,19 +88,19 @@ public final class LocalReducer {
     }
     await(device, "for the global reduction");
     if (device != 0) {
-      System.arraycopy(buffers[0], 0, data, 0, data.length);
+      data.bytes(0, data.length()).put(buffers[0].bytes(0, data.length()));
     }
     await(device, "to copy the result");
   }
 
   private void sumSlice(int device) {
-    float[] target = buffers[0];
-    int from = (int) ((long) target.length * device / devices);
-    int to = (int) ((long) target.length * (device + 1) / devices);
+    FloatBuffer target = buffers[0].floats();
+    int from = (int) ((long) buffers[0].length() * device / devices);
+    int to = (int) ((long) buffers[0].length() * (device + 1) / devices);
     for (int d = 1; d < devices; d++) {
-      float[] source = buffers[d];
+      FloatBuffer source = buffers[d].floats();
       for (int i = from; i < to; i++) {
-        target[i] += source[i];
+        target.put(i, target.get(i) + source.get(i));
       }
     }
   }
@@ -140,7 +141,7 @@ public final class LocalReducer {
   private String lengths() {
     StringBuilder s = new StringBuilder();
     for (int d = 0; d < devices; d++) {
-      s.append(d == 0 ? "" : ", ").append("device ").append(d).append('=').append(buffers[d].length);
+      s.append(d == 0 ? "" : ", ").append("device ").append(d).append('=').append(buffers[d].length());
     }
     return s.toString();
   }

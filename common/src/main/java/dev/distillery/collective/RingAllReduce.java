@@ -79,25 +79,15 @@ public final class RingAllReduce implements AutoCloseable {
   }
 
   /** Replaces {@code data} on every rank with the elementwise sum over all ranks. */
-  public void allReduceSum(float[] data) {
+  public void allReduceSum(DirectFloats data) {
     await(allReduceSumAsync(data));
-  }
-
-  /** Replaces {@code data} on every rank with the elementwise mean over all ranks. */
-  public void allReduceMean(float[] data) {
-    allReduceSum(data);
-    if (worldSize > 1) {
-      for (int i = 0; i < data.length; i++) {
-        data[i] /= worldSize;
-      }
-    }
   }
 
   /**
    * Starts {@link #allReduceSum} on the ring's thread; {@code data} must not be touched until the future
    * completes (exceptionally with a {@link CollectiveException} on failure).
    */
-  public CompletableFuture<Void> allReduceSumAsync(float[] data) {
+  public CompletableFuture<Void> allReduceSumAsync(DirectFloats data) {
     return submit(() -> {
       if (pipeline != null) {
         pipeline.allReduceSum(data, bucketFloats);

@@ -1,7 +1,10 @@
 package dev.distillery.distill;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.distillery.collective.DirectFloats;
 import dev.distillery.model.LlamaModel;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -24,6 +27,7 @@ public final class TrainingStep {
   private final GradientReducer reducer;
   private final double maxGradientNorm;
   private final HiddenStateLoss hiddenLoss;
+  private final List<DirectFloats> bucketBuffers = new ArrayList<>();
 
   /**
    * @param teacher the frozen teacher, or null when the loss needs none
@@ -149,40 +153,61 @@ public final class TrainingStep {
     Map<String, NDArray> reduced = new LinkedHashMap<>();
     List<Map.Entry<String, NDArray>> bucket = new ArrayList<>();
     long bucketSize = 0;
+    int bucketIndex = 0;
     for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
       long size = p.getValue().size();
       if (!bucket.isEmpty() && bucketSize + size > BUCKET_FLOATS) {
-        reduceBucket(scope, bucket, bucketSize, reduced);
+        reduceBucket(scope, bucket, bucketBuffer(bucketIndex++, bucketSize), reduced);
         bucket.clear();
         bucketSize = 0;
       }
       bucket.add(p);
       bucketSize += size;
     }
-    reduceBucket(scope, bucket, bucketSize, reduced);
+    reduceBucket(scope, bucket, bucketBuffer(bucketIndex, bucketSize), reduced);
     return reduced;
   }
 
-  private void reduceBucket(NDManager scope, List<Map.Entry<String, NDArray>> bucket, long size,
+  /**
+   * The host buffer of bucket {@code index}, kept across steps. On the CPU the reduced gradient arrays are views
+   * of it until the step ends, so each bucket has its own; on a GPU they are copied to the device, so all buckets
+   * share one.
+   */
+  private DirectFloats bucketBuffer(int index, long floats) {
+    int slot = student.device().isGpu() ? 0 : index;
+    while (bucketBuffers.size() <= slot) {
+      bucketBuffers.add(null);
+    }
+    DirectFloats buffer = bucketBuffers.get(slot);
+    if (buffer == null || buffer.length() < floats) {
+      buffer = DirectFloats.allocate(Math.toIntExact(floats));
+      bucketBuffers.set(slot, buffer);
+    }
+    return buffer;
+  }
+
+  private void reduceBucket(NDManager scope, List<Map.Entry<String, NDArray>> bucket, DirectFloats buffer,
       Map<String, NDArray> out) {
-    float[] flat = new float[Math.toIntExact(size)];
     int offset = 0;
     for (Map.Entry<String, NDArray> p : bucket) {
-      try (NDArray gradient = p.getValue().getGradient()) {
-        float[] values = gradient.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
-        System.arraycopy(values, 0, flat, offset, values.length);
-        offset += values.length;
+      try (NDManager conversion = scope.newSubManager()) {
+        NDArray gradient = p.getValue().getGradient();
+        gradient.attach(conversion); // it and its float32 host copy, if one is needed, close here
+        NDArray values = gradient.toDevice(Device.cpu(), false).toType(DataType.FLOAT32, false);
+        int n = Math.toIntExact(values.size());
+        buffer.bytes(offset, n).put(values.toByteBuffer(true)); // a view of the tensor's memory, copied once
+        offset += n;
       }
     }
+    DirectFloats flat = buffer.prefix(offset);
     reducer.sumInPlace(flat);
     offset = 0;
     for (Map.Entry<String, NDArray> p : bucket) {
       NDArray parameter = p.getValue();
       int n = Math.toIntExact(parameter.size());
-      float[] values = new float[n];
-      System.arraycopy(flat, offset, values, 0, n);
+      out.put(p.getKey(), scope.create(flat.bytes(offset, n), parameter.getShape(), DataType.FLOAT32)
+          .toDevice(parameter.getDevice(), false));
       offset += n;
-      out.put(p.getKey(), scope.create(values, parameter.getShape()).toDevice(parameter.getDevice(), false));
     }
   }
 

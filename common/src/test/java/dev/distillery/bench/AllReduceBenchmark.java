@@ -1,6 +1,7 @@
 package dev.distillery.bench;
 
 import dev.distillery.collective.CollectiveOptions;
+import dev.distillery.collective.DirectFloats;
 import dev.distillery.collective.LocalRendezvous;
 import dev.distillery.collective.RingAllReduce;
 import java.io.IOException;
@@ -69,8 +70,10 @@ public final class AllReduceBenchmark {
     for (int r = 0; r < n; r++) {
       int rank = r;
       ranks.add(pool.submit(() -> {
-        float[] data = new float[(int) (bytes / Float.BYTES)];
-        Arrays.fill(data, rank);
+        DirectFloats data = DirectFloats.allocate((int) (bytes / Float.BYTES));
+        for (int i = 0; i < data.length(); i++) {
+          data.put(i, rank);
+        }
         try (RingAllReduce ring = RingAllReduce.connect(rank, n, rendezvous.forRank(rank), options)) {
           for (int i = 0; i <= repeats; i++) {
             round.await();

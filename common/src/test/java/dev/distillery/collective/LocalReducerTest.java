@@ -20,9 +20,9 @@ class LocalReducerTest {
     for (int d = 0; d < devices; d++) {
       int device = d;
       futures.add(CompletableFuture.supplyAsync(() -> {
-        float[] data = buffer.apply(device);
+        DirectFloats data = DirectFloats.of(buffer.apply(device));
         reducer.allReduceSum(device, data);
-        return data;
+        return data.toArray();
       }, runnable -> new Thread(runnable).start()));
     }
     return futures.stream().map(CompletableFuture::join).toList();
@@ -78,7 +78,7 @@ class LocalReducerTest {
     List<CompletableFuture<Void>> futures = new ArrayList<>();
     for (int d = 0; d < 2; d++) {
       int device = d;
-      futures.add(CompletableFuture.runAsync(() -> reducer.allReduceSum(device, new float[device + 1]),
+      futures.add(CompletableFuture.runAsync(() -> reducer.allReduceSum(device, DirectFloats.allocate(device + 1)),
           runnable -> new Thread(runnable).start()));
     }
     for (CompletableFuture<Void> f : futures) {
@@ -90,7 +90,7 @@ class LocalReducerTest {
 
   @Test
   void globalFailureReachesEveryDevice() {
-    Consumer<float[]> failing = data -> {
+    Consumer<DirectFloats> failing = data -> {
       throw new CollectiveException("rank 1: left rank 0 closed the connection");
     };
     LocalReducer reducer = new LocalReducer(3, failing, values -> {}, TIMEOUT);

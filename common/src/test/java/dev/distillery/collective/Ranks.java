@@ -26,6 +26,13 @@ final class Ranks {
 
   private Ranks() {}
 
+  /** Sums {@code data} across the ring through a {@link DirectFloats} copy, and copies the result back. */
+  static void allReduceSum(RingAllReduce ring, float[] data) {
+    DirectFloats direct = DirectFloats.of(data);
+    ring.allReduceSum(direct);
+    System.arraycopy(direct.toArray(), 0, data, 0, data.length);
+  }
+
   /** Runs {@code body} on every rank and returns the results in rank order; fails if any rank failed. */
   static <T> List<T> run(int worldSize, CollectiveOptions options, RankBody<T> body) {
     List<T> values = new ArrayList<>();

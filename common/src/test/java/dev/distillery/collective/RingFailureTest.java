@@ -37,7 +37,7 @@ class RingFailureTest {
         Thread.sleep(4000); // alive but never joins the operation
         return null;
       }
-      return timed(() -> ring.allReduceSum(new float[1000]));
+      return timed(() -> ring.allReduceSum(DirectFloats.allocate(1000)));
     });
     for (Failure f : failures.subList(0, 2)) {
       assertThat(f.error()).isInstanceOf(CollectiveException.class);
@@ -52,7 +52,7 @@ class RingFailureTest {
     CollectiveOptions patient = FAST_FAIL.withTimeouts(Duration.ofSeconds(3), Duration.ofSeconds(20))
         .withBucketBytes(1 << 20);
     List<Failure> failures = Ranks.run(4, patient, ring -> {
-      float[] data = new float[8 << 20];
+      DirectFloats data = DirectFloats.allocate(8 << 20);
       if (ring.rank() == 3) {
         CompletableFuture<Void> running = ring.allReduceSumAsync(data);
         Thread.sleep(20);
@@ -60,7 +60,7 @@ class RingFailureTest {
         return timed(running::join);
       }
       Failure f = timed(() -> ring.allReduceSum(data));
-      assertThatThrownBy(() -> ring.allReduceSum(new float[4])).hasMessageContaining("the ring failed earlier");
+      assertThatThrownBy(() -> ring.allReduceSum(DirectFloats.allocate(4))).hasMessageContaining("the ring failed earlier");
       return f;
     });
     for (Failure f : failures) {
@@ -102,9 +102,9 @@ class RingFailureTest {
     };
     List<Ranks.Outcome<Float>> outcomes = Ranks.outcomes(2, rank -> FAST_FAIL,
         rank -> rank == 0 ? rank0 : shared.forRank(1), ring -> {
-          float[] data = {ring.rank() + 1f};
+          DirectFloats data = DirectFloats.of(ring.rank() + 1f);
           ring.allReduceSum(data);
-          return data[0];
+          return data.get(0);
         });
     assertThat(staleVerdict.get()).isEqualTo(Handshake.Verdict.OTHER_SESSION);
     assertThat(outcomes).allSatisfy(o -> assertThat(o.value()).isEqualTo(3f));

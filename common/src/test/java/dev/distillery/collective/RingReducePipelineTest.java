@@ -20,7 +20,10 @@ class RingReducePipelineTest {
     return data;
   }
 
-  /** With no spare slice buffers every slice is forwarded from the array; with one, the two paths mix. */
+  /**
+   * With no spare slice buffers the middle reduce-scatter step adds into the data and forwards from there;
+   * with one, the two paths mix.
+   */
   @ParameterizedTest
   @ValueSource(ints = {0, 1})
   void multiSliceChunksSumExactlyWhateverPathASliceTakes(int forwardSlices) {
@@ -34,9 +37,9 @@ class RingReducePipelineTest {
         RingLinks links = RingConnector.connect(rank, worldSize, rendezvous.forRank(rank), Ranks.OPTIONS);
         RingReducePipeline pipeline = new RingReducePipeline(rank, worldSize, links, forwardSlices);
         try {
-          float[] data = input(rank, length);
+          DirectFloats data = DirectFloats.of(input(rank, length));
           pipeline.allReduceSum(data, length);
-          return data;
+          return data.toArray();
         } finally {
           pipeline.close();
           links.close();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.Device;
+import dev.distillery.collective.DirectFloats;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.WeightSource;
@@ -104,14 +105,14 @@ class TrainingStepTest {
     }
 
     @Override
-    public void sumInPlace(float[] values) {
-      exchange(values.clone(), all -> {
-        Arrays.fill(values, 0);
-        for (Object o : all) {
-          float[] v = (float[]) o;
-          for (int i = 0; i < values.length; i++) {
-            values[i] += v[i];
+    public void sumInPlace(DirectFloats values) {
+      exchange(values.toArray(), all -> {
+        for (int i = 0; i < values.length(); i++) {
+          float sum = 0;
+          for (Object o : all) {
+            sum += ((float[]) o)[i];
           }
+          values.put(i, sum);
         }
       });
     }

@@ -1,5 +1,6 @@
 package dev.distillery.distill;
 
+import dev.distillery.collective.DirectFloats;
 import dev.distillery.collective.LocalReducer;
 
 /** One device's gradient reducer when a rank trains on several: sums over the rank's devices, then the ring. */
@@ -13,7 +14,7 @@ final class DeviceReducer implements GradientReducer {
   }
 
   @Override
-  public void sumInPlace(float[] values) {
+  public void sumInPlace(DirectFloats values) {
     devices.allReduceSum(device, values);
   }
 

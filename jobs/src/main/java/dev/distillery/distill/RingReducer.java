@@ -1,5 +1,6 @@
 package dev.distillery.distill;
 
+import dev.distillery.collective.DirectFloats;
 import dev.distillery.collective.RingAllReduce;
 
 /** The training step's gradient reducer on top of the TCP ring. */
@@ -11,7 +12,7 @@ final class RingReducer implements GradientReducer {
   }
 
   @Override
-  public void sumInPlace(float[] values) {
+  public void sumInPlace(DirectFloats values) {
     ring.allReduceSum(values);
   }
 
