@@ -50,26 +50,29 @@ class DistillJobTest {
     TokenShardFiles.write(tokens.resolve("valid"), TestModels.randomTokens(6, 17, CONFIG.vocabSize(), 44));
   }
 
-  /** Same global batch and seed on 1 rank, 2 ranks, and 1 rank with two device replicas (CPU here). */
+  /**
+   * Same global batch and seed on 1 rank, 2 ranks, and 1 rank with two device replicas (CPU here), over 20 steps
+   * (a little more than three passes over the training sequences).
+   */
   @Test
   void oneAndTwoRanksAndTwoDevicesAgreeStepByStep(@TempDir Path run) throws IOException {
-    distill(run.resolve("one"), "world-size=1");
-    distill(run.resolve("two"), "world-size=2");
-    distill(run.resolve("devices"), "world-size=1", "devices=cpu,cpu");
+    distill(run.resolve("one"), "world-size=1", "steps=20");
+    distill(run.resolve("two"), "world-size=2", "steps=20");
+    distill(run.resolve("devices"), "world-size=1", "devices=cpu,cpu", "steps=20");
     List<JsonNode> one = metrics(run.resolve("one"));
-    assertThat(one).hasSize(6);
+    assertThat(one).hasSize(20);
     for (String other : List.of("two", "devices")) {
       List<JsonNode> lines = metrics(run.resolve(other));
-      assertThat(lines).hasSize(6);
-      for (int s = 0; s < 6; s++) {
+      assertThat(lines).hasSize(20);
+      for (int s = 0; s < 20; s++) {
         assertThat(lines.get(s).get("loss").asDouble()).as("%s, step %d", other, s + 1)
             .isCloseTo(one.get(s).get("loss").asDouble(), within(1e-5));
         assertThat(lines.get(s).get("grad_norm").asDouble()).as("%s, step %d", other, s + 1)
             .isCloseTo(one.get(s).get("grad_norm").asDouble(), within(1e-4));
       }
     }
-    assertThat(one.get(5).get("loss").asDouble()).isLessThan(one.get(0).get("loss").asDouble());
-    assertThat(one.get(5).has("val_loss")).isTrue();
+    assertThat(one.get(19).get("loss").asDouble()).isLessThan(one.get(0).get("loss").asDouble());
+    assertThat(one.get(19).has("val_loss")).isTrue();
     try (CheckpointReader reader = CheckpointReader.open(run.resolve("one/student").toString())) {
       assertThat(reader.info("lm_head.weight").dtype()).as("dtype of the student-init").isEqualTo(DType.BF16);
     }
