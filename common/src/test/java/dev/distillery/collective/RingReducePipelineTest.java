@@ -28,7 +28,7 @@ class RingReducePipelineTest {
   @ValueSource(ints = {0, 1})
   void multiSliceChunksSumExactlyWhateverPathASliceTakes(int forwardSlices) {
     int worldSize = 3;
-    int length = 1_000_003; // chunks of ~333k floats: three slices each, the last one short
+    int length = 1_000_003; // chunks of ~333k floats: eleven slices each, the last one short
     LocalRendezvous rendezvous = new LocalRendezvous(worldSize, Duration.ofSeconds(10));
     List<CompletableFuture<float[]>> ranks = new ArrayList<>();
     for (int r = 0; r < worldSize; r++) {
