@@ -67,6 +67,13 @@ public final class DirectFloats {
         .order(ByteOrder.LITTLE_ENDIAN);
   }
 
+  /** {@code target[at + i] += source[from + i]} for {@code i < n}: the one add loop of the reductions. */
+  static void addInto(FloatBuffer target, int at, FloatBuffer source, int from, int n) {
+    for (int i = 0; i < n; i++) {
+      target.put(at + i, target.get(at + i) + source.get(from + i));
+    }
+  }
+
   /** The float view of the whole buffer, for arithmetic (absolute get/put only: it is shared). */
   FloatBuffer floats() {
     return floats;

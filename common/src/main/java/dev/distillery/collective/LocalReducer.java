@@ -1,6 +1,5 @@
 package dev.distillery.collective;
 
-import java.nio.FloatBuffer;
 import java.time.Duration;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.CyclicBarrier;
@@ -94,14 +93,10 @@ public final class LocalReducer {
   }
 
   private void sumSlice(int device) {
-    FloatBuffer target = buffers[0].floats();
     int from = (int) ((long) buffers[0].length() * device / devices);
     int to = (int) ((long) buffers[0].length() * (device + 1) / devices);
     for (int d = 1; d < devices; d++) {
-      FloatBuffer source = buffers[d].floats();
-      for (int i = from; i < to; i++) {
-        target.put(i, target.get(i) + source.get(i));
-      }
+      DirectFloats.addInto(buffers[0].floats(), from, buffers[d].floats(), from, to - from);
     }
   }
 

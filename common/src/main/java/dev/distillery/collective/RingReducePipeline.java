@@ -201,26 +201,12 @@ final class RingReducePipeline {
     Slice spare = step < lastReduceStep ? freeSlices.poll() : null;
     if (spare != null) {
       links.receiving().transferAll(spare.sized(n), what);
-      addOwnValues(spare.floats, data.floats(), at, n);
+      DirectFloats.addInto(spare.floats, 0, data.floats(), at, n);
       return new Outgoing(spare.bytes.flip(), spare);
     }
     links.receiving().transferAll(scratch.sized(n), what);
-    addReceived(data.floats(), at, scratch.floats, n);
+    DirectFloats.addInto(data.floats(), at, scratch.floats, 0, n);
     return new Outgoing(data.bytes(at, n), null);
-  }
-
-  /** {@code partial[i] += values[from + i]}. */
-  private static void addOwnValues(FloatBuffer partial, FloatBuffer values, int from, int n) {
-    for (int i = 0; i < n; i++) {
-      partial.put(i, partial.get(i) + values.get(from + i));
-    }
-  }
-
-  /** {@code values[from + i] += received[i]}. */
-  private static void addReceived(FloatBuffer values, int from, FloatBuffer received, int n) {
-    for (int i = 0; i < n; i++) {
-      values.put(from + i, values.get(from + i) + received.get(i));
-    }
   }
 
   /** Reduce-scatter step s sends chunk rank - s; all-gather step s sends chunk rank + 1 - s. */
