@@ -46,4 +46,29 @@ class PackingTest {
     List<Packing.Fragment> shortRow = List.of(new Packing.Fragment(0, 0, new int[] {1, 2}));
     assertThatThrownBy(() -> packing.rows(shortRow.iterator()).next()).hasMessage("row 0 ends after 2 of 4 tokens");
   }
+
+  @Test
+  void bosAlignedRowsStartWithTheRowStartTokenAndDocumentsFlowAcrossRows() {
+    int bos = 100;
+    int[][] documents = {{1, 2, 3}, {4, 5, 6, 7, 8}, {9, 10}};
+    Packing packing = new Packing(4, 10, bos); // each row: BOS + 3 stream tokens
+    assertThat(packing.rows()).isEqualTo(3);
+    assertThat(packing.droppedTokens()).isEqualTo(1);
+
+    List<Packing.Fragment> fragments = new ArrayList<>();
+    long position = 0;
+    for (int[] doc : documents) {
+      fragments.addAll(packing.fragments(position, doc));
+      position += doc.length;
+    }
+    fragments.sort(java.util.Comparator.comparingLong(packing::position));
+    List<int[]> rows = new ArrayList<>();
+    packing.rows(fragments.iterator()).forEachRemaining(rows::add);
+    assertThat(rows).containsExactly(new int[] {bos, 1, 2, 3}, new int[] {bos, 4, 5, 6}, new int[] {bos, 7, 8, 9});
+  }
+
+  @Test
+  void bosAlignedRowsNeedRoomForTwoStreamTokens() {
+    assertThatThrownBy(() -> new Packing(2, 10, 7)).hasMessage("row length must be at least 3, got 2");
+  }
 }

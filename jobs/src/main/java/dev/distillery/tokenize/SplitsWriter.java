@@ -41,16 +41,19 @@ final class SplitsWriter {
   private final StagedDirectory staged;
   private final TokenizerRef tokenizer;
   private final TokenDType dtype;
+  private final int rowStartId;
   private double encodeSeconds;
 
+  /** @param rowStartId the id every packed row starts with ('packed-bos'), or {@link DocumentEncoder#NONE} */
   SplitsWriter(SparkSession spark, Config config, Storage storage, StagedDirectory staged, TokenizerRef tokenizer,
-      TokenDType dtype) {
+      TokenDType dtype, int rowStartId) {
     this.spark = spark;
     this.config = config;
     this.storage = storage;
     this.staged = staged;
     this.tokenizer = tokenizer;
     this.dtype = dtype;
+    this.rowStartId = rowStartId;
   }
 
   /** Seconds the encode stage took (reading the sorted documents and encoding them). */
@@ -81,8 +84,8 @@ final class SplitsWriter {
           + "({} tokens/s)", counts.documents(0), counts.tokens(0), counts.documents(1), counts.tokens(1),
           String.format("%.1f", encodeSeconds), String.format("%.0f", tokens / encodeSeconds));
       start = System.nanoTime();
-      Map<String, SplitSummary> summaries = config.get(TokenizeOptions.PACKING).equals("packed")
-          ? writePacked(encoded, counts) : writeDocuments(encoded, counts);
+      Map<String, SplitSummary> summaries = config.get(TokenizeOptions.PACKING).equals("documents")
+          ? writeDocuments(encoded, counts) : writePacked(encoded, counts);
       LOG.info("tokenize: stage 2/3 Parquet: both splits written in {} s",
           String.format("%.1f", (System.nanoTime() - start) / 1e9));
       summaries.forEach((split, s) -> LOG.info("tokenize {}: {} rows in {} shard(s), {} tokens dropped", split,
@@ -104,7 +107,7 @@ final class SplitsWriter {
     Packing[] packings = new Packing[SPLITS.size()];
     long[] rows = new long[SPLITS.size()];
     for (int s = 0; s < packings.length; s++) {
-      packings[s] = new Packing(rowLength, counts.tokens(s));
+      packings[s] = new Packing(rowLength, counts.tokens(s), rowStartId);
       rows[s] = packings[s].rows();
     }
     if (rows[0] == 0) {

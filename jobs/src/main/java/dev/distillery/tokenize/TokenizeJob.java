@@ -10,6 +10,7 @@ import static org.apache.spark.sql.functions.when;
 import static org.apache.spark.sql.functions.xxhash64;
 
 import dev.distillery.config.Config;
+import dev.distillery.config.ConfigOption;
 import dev.distillery.io.StagedDirectory;
 import dev.distillery.io.Storage;
 import java.io.IOException;
@@ -74,12 +75,12 @@ public final class TokenizeJob {
     }
     String tokenizerPath = config.get(TokenizeOptions.TOKENIZER);
     TokenizerFile tokenizer = TokenizerFile.parse(readTokenizer(tokenizerPath), tokenizerPath);
-    int bosId = config.get(TokenizeOptions.ADD_BOS)
-        ? tokenizer.tokenId(config.get(TokenizeOptions.BOS_TOKEN), TokenizeOptions.BOS_TOKEN.key())
+    int bosId = config.get(TokenizeOptions.ADD_BOS) ? tokenId(tokenizer, TokenizeOptions.BOS_TOKEN)
         : DocumentEncoder.NONE;
-    int eodId = config.get(TokenizeOptions.APPEND_EOD)
-        ? tokenizer.tokenId(config.get(TokenizeOptions.EOD_TOKEN), TokenizeOptions.EOD_TOKEN.key())
+    int eodId = config.get(TokenizeOptions.APPEND_EOD) ? tokenId(tokenizer, TokenizeOptions.EOD_TOKEN)
         : DocumentEncoder.NONE;
+    int rowStartId = config.get(TokenizeOptions.PACKING).equals("packed-bos")
+        ? tokenId(tokenizer, TokenizeOptions.BOS_TOKEN) : DocumentEncoder.NONE;
     TokenDType dtype = TokenDType.forVocabulary(config.get(TokenizeOptions.TOKEN_DTYPE), tokenizer.vocabSize());
     TokenizerRef ref = new TokenizerRef(Storage.of(tokenizerPath).qualify(tokenizerPath), tokenizer.sha256(), bosId,
         eodId);
@@ -94,11 +95,11 @@ public final class TokenizeJob {
 
     try (StagedDirectory staged = storage.stage(output, force)) {
       Map<String, Long> skipped = countAndCheck(documents);
-      SplitsWriter writer = new SplitsWriter(spark, config, storage, staged, ref, dtype);
+      SplitsWriter writer = new SplitsWriter(spark, config, storage, staged, ref, dtype, rowStartId);
       Map<String, SplitSummary> splits = writer.write(documents.filter(col("skip").isNull()));
       TokenizeManifest manifest = new TokenizeManifest(config.get(TokenizeOptions.PACKING),
           config.get(TokenizeOptions.SEQ_LENGTH), tokenizerPath, tokenizer.sha256(), tokenizer.vocabSize(), bosId,
-          eodId, dtype, splits, skipped, config.get(TokenizeOptions.MEGATRON), outputConfig());
+          eodId, rowStartId, dtype, splits, skipped, config.get(TokenizeOptions.MEGATRON), outputConfig());
       storage.writeText(staged.file("manifest.json"), manifest.toJson());
       staged.commit();
       TokenizeResult result = new TokenizeResult(output, manifest, (System.nanoTime() - start) / 1e9,
@@ -109,6 +110,11 @@ public final class TokenizeJob {
     } finally {
       documents.unpersist(false);
     }
+  }
+
+  /** The id of the token an option names, or an error naming the option. */
+  private int tokenId(TokenizerFile tokenizer, ConfigOption<String> option) {
+    return tokenizer.tokenId(config.get(option), option.key());
   }
 
   /** The effective config minus the settings that say how to run, not what the output is. */

@@ -35,10 +35,13 @@ public final class TokenizeOptions {
           + "documents end.");
   public static final ConfigOption<String> EOD_TOKEN = ConfigOption.string("eod-token")
       .defaultValue("<|end_of_text|>").doc("The end-of-document token (Llama 3.1: <|end_of_text|>, id 128001).");
-  public static final ConfigOption<String> PACKING = ConfigOption.choice("packing", "packed", "documents")
-      .defaultValue("packed")
+  public static final ConfigOption<String> PACKING = ConfigOption.choice("packing", "packed", "packed-bos",
+          "documents").defaultValue("packed")
       .doc("'packed': documents back to back, cut into rows of seq-length + 1 tokens (inputs and shifted labels "
-          + "from one row; the final partial row is dropped and counted). 'documents': one row per document.");
+          + "from one row; the final partial row is dropped and counted). 'packed-bos': the same stream, but every "
+          + "row starts with 'bos-token' followed by seq-length tokens, so a teacher that relies on BOS at the start "
+          + "of its context sees it in every row (documents still flow across rows). 'documents': one row per "
+          + "document.");
   public static final ConfigOption<Integer> SEQ_LENGTH = ConfigOption.integer("seq-length").defaultValue(4096)
       .atLeast(1).doc("Training context length; packed rows hold seq-length + 1 tokens.");
   public static final ConfigOption<Double> VALID_FRACTION = ConfigOption.decimal("valid-fraction")

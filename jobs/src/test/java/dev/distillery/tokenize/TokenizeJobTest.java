@@ -100,6 +100,34 @@ class TokenizeJobTest {
     assertThat(result.summary()).contains("documents", "tokens/s");
   }
 
+  @Test
+  void bosAlignedRowsStartWithBosAndCarryTheDocumentStreamAfterIt(@TempDir Path run) throws Exception {
+    int bos = 128000;
+    tokenize("input=" + corpus + "/*.txt", "document-boundary=wikitext", "run=" + run, "seq-length=" + (ROW - 1),
+        "valid-fraction=0.3", "megatron=true", "packing=packed-bos");
+    JsonNode manifest = manifest(run);
+    assertThat(manifest.get("packing").asText()).isEqualTo("packed-bos");
+    assertThat(manifest.get("row_length").asInt()).isEqualTo(ROW);
+    assertThat(manifest.get("tokenizer").get("row_start_id").asInt()).isEqualTo(bos);
+    assertThat(manifest.get("tokenizer").get("bos_id").isNull()).as("documents themselves get no BOS").isTrue();
+    for (String split : List.of("train", "valid")) {
+      List<Integer> stream = new ArrayList<>();
+      readMegatron(run.resolve("tokens/megatron/" + split + "_text_document")).get("sequences")
+          .forEach(sequence -> sequence.forEach(id -> stream.add(id.intValue())));
+      List<int[]> rows = parquetRows(run.resolve("tokens/" + split));
+      JsonNode summary = manifest.get("splits").get(split);
+      assertThat(rows).isNotEmpty().allSatisfy(row -> {
+        assertThat(row).hasSize(ROW);
+        assertThat(row[0]).isEqualTo(bos);
+      });
+      assertThat(summary.get("sequences").asLong()).isEqualTo(rows.size()).isEqualTo(stream.size() / (ROW - 1));
+      assertThat(summary.get("dropped_tokens").asLong()).isEqualTo(stream.size() % (ROW - 1));
+      int[] carried = rows.stream().flatMapToInt(row -> IntStream.of(row).skip(1)).toArray();
+      assertThat(carried).as("after each row's BOS: the document stream in order")
+          .isEqualTo(stream.subList(0, carried.length).stream().mapToInt(Integer::intValue).toArray());
+    }
+  }
+
   private static void assertBalancedShards(Path dir, int rows, int maxRows) throws Exception {
     List<Path> files = shardFiles(dir);
     int shards = (rows + maxRows - 1) / maxRows;
