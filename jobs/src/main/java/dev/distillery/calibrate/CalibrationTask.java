@@ -10,6 +10,8 @@ import dev.distillery.spark.TeacherModels;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Row;
 import org.slf4j.Logger;
@@ -41,16 +43,27 @@ final class CalibrationTask implements FlatMapFunction<Iterator<Row>, Importance
     synchronized (model) {
       try (ActivationCollector collector = new ActivationCollector(model, settings.sequenceAggregation());
           NDManager manager = NDManager.newBaseManager(model.device())) {
-        List<long[]> batch = new ArrayList<>();
+        // Rows of one length share a batch (document rows vary): per-sample statistics need no padding.
+        Map<Integer, List<long[]>> batches = new TreeMap<>();
+        int shortRows = 0;
         while (rows.hasNext()) {
           Row row = rows.next();
-          batch.add(TokenShards.sample(row.getList(0), row.getString(1), settings.seqLength(), vocabSize));
-          if (batch.size() == settings.batchSize() || !rows.hasNext()) {
-            try (NDManager step = manager.newSubManager()) {
-              collector.observe(step.create(batch.toArray(long[][]::new)));
-            }
-            batch.clear();
+          long[] sample = TokenShards.sample(row.getList(0), row.getString(1), settings.seqLength(), vocabSize);
+          shortRows += sample.length < settings.seqLength() ? 1 : 0;
+          List<long[]> batch = batches.computeIfAbsent(sample.length, n -> new ArrayList<>());
+          batch.add(sample);
+          if (batch.size() == settings.batchSize()) {
+            observe(collector, manager, batch);
           }
+        }
+        for (List<long[]> batch : batches.values()) {
+          if (!batch.isEmpty()) {
+            observe(collector, manager, batch);
+          }
+        }
+        if (shortRows > 0) {
+          LOG.info("Calibration task: {} rows shorter than seq-len {} were used at their own length", shortRows,
+              settings.seqLength());
         }
         ImportanceStatistics statistics = collector.statistics();
         double seconds = (System.nanoTime() - start) / 1e9;
@@ -60,5 +73,13 @@ final class CalibrationTask implements FlatMapFunction<Iterator<Row>, Importance
         return List.of(statistics).iterator();
       }
     }
+  }
+
+  /** One forward pass over a batch of equal-length samples, which is then emptied. */
+  private static void observe(ActivationCollector collector, NDManager manager, List<long[]> batch) {
+    try (NDManager step = manager.newSubManager()) {
+      collector.observe(step.create(batch.toArray(long[][]::new)));
+    }
+    batch.clear();
   }
 }

@@ -12,8 +12,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Checks that token shards fit the teacher before any forward pass: the tokenize manifest ({@code manifest.json}
- * next to the split directory, read defensively) names the teacher's tokenizer, a vocabulary the teacher covers and
- * rows long enough.
+ * next to the split directory, read defensively) names the teacher's tokenizer and a vocabulary the teacher covers.
+ * Rows shorter than the calibration length (document rows) are used as they are.
  */
 final class TokenShards {
   static final String MANIFEST = "manifest.json";
@@ -53,9 +53,10 @@ final class TokenShards {
           + ", larger than the teacher's vocab_size " + teacher.vocabSize() + " (config.json)");
     }
     JsonNode seq = field(manifest, null, "seq_length", "seq_length");
-    if (seq != null && seq.asInt() + 1 < seqLength) {
-      throw new IllegalArgumentException(manifestPath + ": seq_length is " + seq.asInt() + " (rows of "
-          + (seq.asInt() + 1) + " tokens), shorter than the calibration seq-len " + seqLength);
+    boolean packed = !"documents".equals(manifest.path("packing").asText());
+    if (packed && seq != null && seq.asInt() + 1 < seqLength) {
+      LOG.warn("{}: packed rows hold {} tokens, fewer than the calibration seq-len {}; calibrating on rows of {} tokens",
+          manifestPath, seq.asInt() + 1, seqLength, seq.asInt() + 1);
     }
   }
 
@@ -67,17 +68,17 @@ final class TokenShards {
   }
 
   /**
-   * The first {@code seqLength} ids of a row, checked.
+   * The first {@code seqLength} ids of a row (all of a shorter row, such as a document row), checked.
    *
    * @param file the shard the row came from, named in errors
    */
   static long[] sample(java.util.List<?> ids, String file, int seqLength, int vocabSize) {
-    if (ids == null || ids.size() < seqLength) {
-      throw new IllegalArgumentException(file + ": a row of input_ids has " + (ids == null ? 0 : ids.size())
-          + " tokens, fewer than the calibration seq-len " + seqLength);
+    if (ids == null || ids.isEmpty()) {
+      throw new IllegalArgumentException(file + ": a row of input_ids is empty; every row needs at least one token");
     }
-    long[] sample = new long[seqLength];
-    for (int t = 0; t < seqLength; t++) {
+    int length = Math.min(ids.size(), seqLength);
+    long[] sample = new long[length];
+    for (int t = 0; t < length; t++) {
       long id = ((Number) ids.get(t)).longValue();
       if (id < 0 || id >= vocabSize) {
         throw new IllegalArgumentException(file + ": input_ids holds token id " + id + " at position " + t

@@ -75,6 +75,45 @@ class CalibrateJobTest {
   }
 
   @Test
+  void documentRowsOfAnyLengthAreCalibratedAtTheirOwnLength(@TempDir Path dir) throws Exception {
+    Path teacher = teacher(dir);
+    Path run = dir.resolve("run");
+    int[] lengths = {3, 7, SEQ, SEQ + 9, 5, 7, 2, 30};
+    long[][] tokens = new long[lengths.length][];
+    for (int i = 0; i < lengths.length; i++) {
+      tokens[i] = TestModels.randomTokens(1, lengths[i], config.vocabSize(), 20 + i)[0];
+    }
+    TokenShardFiles.write(run.resolve("tokens/train"), tokens);
+    Files.writeString(run.resolve("tokens/manifest.json"), "{\"format\": \"distillery-tokens/1\", \"packing\": "
+        + "\"documents\", \"seq_length\": 4, \"tokenizer\": {\"vocab_size\": " + config.vocabSize() + "}}");
+
+    ImportanceScores scores = new CalibrateJob(spark, settings(run, teacher, lengths.length, 3)).run();
+
+    // Reference: each row alone, cut at seq-len; per-sample statistics do not depend on the batching.
+    long[][] samples = Arrays.stream(tokens).map(r -> Arrays.copyOf(r, Math.min(r.length, SEQ)))
+        .toArray(long[][]::new);
+    ImportanceScores reference;
+    try (LlamaModel model = LlamaModel.load(config, WeightSource.of(weights), Device.cpu());
+        ActivationCollector collector = new ActivationCollector(model, Aggregation.MEAN);
+        NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+      for (long[] sample : samples) {
+        collector.observe(manager.create(new long[][] {sample}));
+      }
+      reference = ImportanceScores.fromStatistics(collector.statistics(), Aggregation.L2, teacher.toString(), "",
+          config);
+    }
+    assertClose(scores.channels(), reference.channels());
+    assertClose(scores.blockImportance(), reference.blockImportance());
+    for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
+      assertClose(scores.heads()[layer], reference.heads()[layer]);
+      assertClose(scores.neurons()[layer], reference.neurons()[layer]);
+    }
+    assertThat(scores.info().samples()).isEqualTo(lengths.length);
+    assertThat(scores.info().tokens()).isEqualTo(Arrays.stream(samples).mapToLong(r -> r.length).sum());
+    assertThat(scores.layerLoss().baseline()).isGreaterThan(0);
+  }
+
+  @Test
   void weightMagnitudesNeedNoTokens(@TempDir Path dir) {
     Path teacher = teacher(dir);
     CalibrationSettings s = settings(dir.resolve("run"), teacher, 1, 1);
