@@ -27,6 +27,10 @@ usage: $PROG [options]
   --pytorch-flavor F       PYTORCH_FLAVOR written to the profile (default: cu128)
   --pytorch-version V      PYTORCH_VERSION written to the profile (default: 2.7.1)
   --profile-file FILE      where the environment is written (default: /etc/profile.d/distillery.sh)
+  --cache-owner USER:GROUP owner of the DJL cache and S3A buffer directories, the user Spark's executors run as
+                           (default: yarn:hadoop where a 'yarn' user exists, as on EMR; else the calling user);
+                           only that user and group can write there (mode 2770), so no other local user can
+                           plant a libtorch that executors would load
   --dry-run                print what would be done and change nothing
   -h, --help               this help
 
@@ -45,12 +49,13 @@ S3A_BUFFER=/mnt/distillery/s3a
 FLAVOR=cu128
 TORCH_VERSION=2.7.1
 PROFILE_FILE=/etc/profile.d/distillery.sh
+CACHE_OWNER=""
 DRY_RUN=false
 
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --prefix|--discovery-script|--libtorch-url|--djl-cache-dir|--s3a-buffer-dir|--pytorch-flavor|--pytorch-version|--profile-file)
+    --prefix|--discovery-script|--libtorch-url|--djl-cache-dir|--s3a-buffer-dir|--pytorch-flavor|--pytorch-version|--profile-file|--cache-owner)
       [ $# -ge 2 ] || fail "option $1 needs a value"
       case "$1" in
         --prefix) PREFIX="$2" ;;
@@ -61,6 +66,7 @@ while [ $# -gt 0 ]; do
         --pytorch-flavor) FLAVOR="$2" ;;
         --pytorch-version) TORCH_VERSION="$2" ;;
         --profile-file) PROFILE_FILE="$2" ;;
+        --cache-owner) CACHE_OWNER="$2" ;;
       esac
       shift 2 ;;
     --dry-run) DRY_RUN=true; shift ;;
@@ -92,8 +98,14 @@ say() { echo "$PROG: $*" >&2; }
 
 # 1. directories
 run mkdir -p "$PREFIX/bin"
+if [ -z "$CACHE_OWNER" ]; then
+  if id yarn >/dev/null 2>&1; then CACHE_OWNER="yarn:hadoop"; else CACHE_OWNER="$(id -un):$(id -gn)"; fi
+fi
+[[ "$CACHE_OWNER" =~ ^[a-z_][a-z0-9_.-]*(:[a-z_][a-z0-9_.-]*)?$ ]] \
+  || fail "--cache-owner must be USER or USER:GROUP, got '$CACHE_OWNER'"
 run mkdir -p "$DJL_CACHE" "$S3A_BUFFER"
-run chmod 1777 "$DJL_CACHE" "$S3A_BUFFER"
+run chown "$CACHE_OWNER" "$DJL_CACHE" "$S3A_BUFFER"
+run chmod 2770 "$DJL_CACHE" "$S3A_BUFFER"
 
 # 2. the GPU discovery script
 TARGET="$PREFIX/bin/gpu-discovery.sh"
@@ -130,14 +142,16 @@ if [ -n "$LIBTORCH_URL" ]; then
 fi
 
 # 4. the environment for shells and services started on this node
+# Values are shell-quoted, so a path with spaces or shell characters cannot run code in every login shell.
+export_line() { printf 'export %s=%q\n' "$1" "$2"; }
 PROFILE_TEXT="# Written by Distillery's $PROG; rewritten on every run.
-export PYTORCH_VERSION=$TORCH_VERSION
-export PYTORCH_FLAVOR=$FLAVOR
-export DJL_CACHE_DIR=$DJL_CACHE
+$(export_line PYTORCH_VERSION "$TORCH_VERSION")
+$(export_line PYTORCH_FLAVOR "$FLAVOR")
+$(export_line DJL_CACHE_DIR "$DJL_CACHE")
 export RUST_FLAVOR=cpu"
 if [ -n "$LIBTORCH_URL" ]; then
   PROFILE_TEXT+="
-export PYTORCH_LIBRARY_PATH=$LIBTORCH_DIR/lib
+$(export_line PYTORCH_LIBRARY_PATH "$LIBTORCH_DIR/lib")
 export DJL_OFFLINE=true"
 fi
 if [ -f "$PROFILE_FILE" ] && [ "$(cat "$PROFILE_FILE")" = "$PROFILE_TEXT" ]; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Databricks cluster init script for Distillery (runs as root on every node before Spark starts;
 # referenced from conf/databricks/cluster.json as a workspace file). Idempotent.
-#   - creates the node-local DJL cache (DJL_CACHE_DIR, on /local_disk0);
+#   - creates the node-local DJL cache (DJL_CACHE_DIR, on /local_disk0), writable only by root, the user
+#     Databricks runs Spark as (DISTILLERY_CACHE_OWNER overrides), so no other user can plant a libtorch there;
 #   - optionally unpacks a CUDA libtorch from DISTILLERY_LIBTORCH_URL (set it in spark_env_vars) into
 #     /local_disk0/distillery/libtorch; then also set spark.executorEnv.PYTORCH_LIBRARY_PATH to
 #     /local_disk0/distillery/libtorch/lib and DJL_OFFLINE=true in the cluster's spark_conf;
@@ -13,7 +14,7 @@ set -euo pipefail
 PROG="init-distillery.sh"
 DRY_RUN=false
 case "${1:-}" in
-  -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   --dry-run) DRY_RUN=true ;;
   "") ;;
   *) echo "$PROG: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -23,6 +24,7 @@ BASE="${DISTILLERY_BASE:-/local_disk0/distillery}"
 CACHE="${DJL_CACHE_DIR:-$BASE/djl-cache}"
 SPARK_ENV="${DISTILLERY_SPARK_ENV:-/databricks/spark/conf/spark-env.sh}"
 LIBTORCH_URL="${DISTILLERY_LIBTORCH_URL:-}"
+CACHE_OWNER="${DISTILLERY_CACHE_OWNER:-root:root}"
 
 run() {
   if $DRY_RUN; then
@@ -33,7 +35,8 @@ run() {
 }
 
 run mkdir -p "$CACHE"
-run chmod 1777 "$CACHE"
+run chown "$CACHE_OWNER" "$CACHE"
+run chmod 0755 "$CACHE"
 
 if [ -n "$LIBTORCH_URL" ]; then
   marker="$BASE/libtorch/.distillery-source"
@@ -56,7 +59,7 @@ else
 export RUST_FLAVOR=cpu
 export PYTORCH_VERSION=\${PYTORCH_VERSION:-2.7.1}
 export PYTORCH_FLAVOR=\${PYTORCH_FLAVOR:-cu128}
-export DJL_CACHE_DIR=$CACHE
+export DJL_CACHE_DIR=$(printf '%q' "$CACHE")
 # <<< distillery <<<"
   run mkdir -p "$(dirname "$SPARK_ENV")"
   run sh -c 'printf "%s\n" "$1" >> "$2"' sh "$block" "$SPARK_ENV"

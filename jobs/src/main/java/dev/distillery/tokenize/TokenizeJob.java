@@ -182,6 +182,15 @@ public final class TokenizeJob {
     if (skippedTotal == total) {
       throw new IllegalArgumentException("all " + total + " documents in " + inputs() + " were skipped: " + skipped);
     }
+    double maxSkipped = config.get(TokenizeOptions.MAX_SKIPPED_FRACTION);
+    if (skippedTotal > maxSkipped * total) {
+      Map<String, Long> reasons = new TreeMap<>(skipped);
+      reasons.values().removeIf(n -> n == 0);
+      throw new IllegalArgumentException(String.format("option '%s': %d of %d documents in %s (%.1f%%) were skipped, "
+          + "more than the allowed %.1f%%: %s; is this the corpus and format you meant? Raise %s to accept it",
+          TokenizeOptions.MAX_SKIPPED_FRACTION.key(), skippedTotal, total, inputs(), 100.0 * skippedTotal / total,
+          100 * maxSkipped, reasons, TokenizeOptions.MAX_SKIPPED_FRACTION.key()));
+    }
     if (skippedTotal > 0) {
       LOG.warn("tokenize: skipping {} of {} documents: {}", skippedTotal, total, skipped);
     }

@@ -67,6 +67,10 @@ public final class TokenizeOptions {
   public static final ConfigOption<Boolean> STRICT_UTF8 = ConfigOption.bool("strict-utf8").defaultValue(false)
       .doc("Fail on documents holding U+FFFD (what invalid UTF-8 decodes to) instead of skipping them and counting "
           + "them as 'invalid-utf8'.");
+  public static final ConfigOption<Double> MAX_SKIPPED_FRACTION = ConfigOption.decimal("max-skipped-fraction")
+      .defaultValue(0.5).check(v -> v >= 0 && v <= 1, "in [0, 1]")
+      .doc("Fail, writing nothing, when more than this fraction of the documents is skipped (too long, invalid "
+          + "UTF-8, empty, ...): a mostly skipped corpus is usually the wrong file or format. The reasons are named.");
   public static final ConfigOption<Integer> PARTITIONS = ConfigOption.integer("partitions").atLeast(1)
       .doc("Tokenization tasks (both splits together); unset: spark.sql.shuffle.partitions.");
   public static final ConfigOption<Integer> BATCH_SIZE = ConfigOption.integer("batch-size").defaultValue(128)
@@ -80,5 +84,5 @@ public final class TokenizeOptions {
       "Tokenize a text / JSONL / Parquet corpus on Spark into packed Parquet shards (and Megatron files).",
       INPUT, FORMAT, DOCUMENT_BOUNDARY, TEXT_FIELD, RUN, TOKENIZER, ADD_BOS, BOS_TOKEN, APPEND_EOD, EOD_TOKEN,
       PACKING, SEQ_LENGTH, VALID_FRACTION, SEED, ROWS_PER_SHARD, MEGATRON, TOKEN_DTYPE, MAX_CHARS, STRICT_UTF8,
-      PARTITIONS, BATCH_SIZE, FORCE);
+      MAX_SKIPPED_FRACTION, PARTITIONS, BATCH_SIZE, FORCE);
 }

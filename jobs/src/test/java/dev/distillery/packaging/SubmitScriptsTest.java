@@ -164,7 +164,7 @@ class SubmitScriptsTest {
     assertThat(dir.resolve("opt")).doesNotExist();
 
     assumeTrue("root".equals(System.getProperty("user.name")), "a real bootstrap run may need sudo");
-    String[] args = {"--prefix", dir.resolve("opt").toString(), "--djl-cache-dir", dir.resolve("djl").toString(),
+    String[] args = {"--prefix", dir.resolve("opt").toString(), "--djl-cache-dir", dir.resolve("djl $(id)").toString(),
         "--s3a-buffer-dir", dir.resolve("s3a").toString(), "--profile-file", dir.resolve("profile.sh").toString()};
     Result first = Scripts.run(script, Map.of(), args);
     assertThat(first.exit()).as(first.err()).isZero();
@@ -172,6 +172,15 @@ class SubmitScriptsTest {
     assertThat(installed).isExecutable().hasSameTextualContentAs(Scripts.ROOT.resolve("submit-scripts/gpu-discovery.sh"));
     String profile = Files.readString(dir.resolve("profile.sh"));
     assertThat(profile).contains("export RUST_FLAVOR=cpu", "export PYTORCH_FLAVOR=cu128", "export PYTORCH_VERSION=2.7.1");
+    for (String cache : List.of("djl $(id)", "s3a")) {
+      assertThat(java.nio.file.Files.getPosixFilePermissions(dir.resolve(cache))).as(cache + " is not world-writable")
+          .doesNotContain(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE,
+              java.nio.file.attribute.PosixFilePermission.OTHERS_READ);
+    }
+    Path reader = Files.writeString(dir.resolve("source-profile.sh"), ". \"$1\" && printf %s \"$DJL_CACHE_DIR\"\n");
+    Result sourced = Scripts.run(reader.toString(), Map.of(), dir.resolve("profile.sh").toString());
+    assertThat(sourced.out()).as("a cache path with shell characters is quoted, not run")
+        .isEqualTo(dir.resolve("djl $(id)").toString());
     Result second = Scripts.run(script, Map.of(), args);
     assertThat(second.exit()).isZero();
     assertThat(second.err()).contains("is up to date");
@@ -237,7 +246,8 @@ class SubmitScriptsTest {
     assertThat(help.out()).contains("DJL");
     Result dry = Scripts.run("conf/databricks/init-distillery.sh", Map.of(), "--dry-run");
     assertThat(dry.exit()).as(dry.err()).isZero();
-    assertThat(dry.out()).contains("mkdir -p /local_disk0/distillery/djl-cache", "RUST_FLAVOR=cpu");
+    assertThat(dry.out()).contains("mkdir -p /local_disk0/distillery/djl-cache", "RUST_FLAVOR=cpu",
+        "chmod 0755 /local_disk0/distillery/djl-cache").doesNotContain("1777");
   }
 
   private static JsonNode steps(String dryRun) throws IOException {

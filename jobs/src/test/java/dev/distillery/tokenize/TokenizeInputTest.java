@@ -37,7 +37,7 @@ class TokenizeInputTest {
         "{\"body\": \"The second document.\"}"));
     Path run = dir.resolve("run");
     tokenize("input=" + input, "format=jsonl", "text-field=body", "run=" + run, "packing=documents",
-        "valid-fraction=0", "max-chars=100", "add-bos=true");
+        "valid-fraction=0", "max-chars=100", "add-bos=true", "max-skipped-fraction=0.6");
 
     JsonNode manifest = manifest(run);
     JsonNode skipped = manifest.get("skipped_documents");
@@ -92,6 +92,23 @@ class TokenizeInputTest {
     assertThatThrownBy(() -> tokenize("input=" + input, "format=jsonl", "text-field=body", "run=" + dir))
         .hasMessageContaining("option 'text-field': JSONL field 'body' not found in [" + input + "]")
         .hasMessageContaining("found [text]");
+  }
+
+  @Test
+  void aMostlySkippedCorpusFailsNamingTheReasonsAndWritesNothing() throws Exception {
+    Path input = dir.resolve("binary.txt");
+    byte[] bad = {'o', 'k', '\n', 0x7f, 'E', 'L', 'F', (byte) 0xC3, (byte) 0x28, '\n', (byte) 0xff, (byte) 0xfe, '\n',
+        (byte) 0x80, 'x', '\n'};
+    Files.write(input, bad);
+    assertThatThrownBy(() -> tokenize("input=" + input, "document-boundary=line", "run=" + dir.resolve("run"),
+        "seq-length=1", "valid-fraction=0"))
+        .hasMessageContaining("option 'max-skipped-fraction': 3 of 4 documents in [" + input + "] (75.0%) were "
+            + "skipped, more than the allowed 50.0%: {invalid-utf8=3}");
+    assertThat(dir.resolve("run/tokens")).doesNotExist();
+
+    tokenize("input=" + input, "document-boundary=line", "run=" + dir.resolve("run"), "seq-length=1",
+        "valid-fraction=0", "max-skipped-fraction=0.8");
+    assertThat(manifest(dir.resolve("run")).get("skipped_documents").get("invalid-utf8").asLong()).isEqualTo(3);
   }
 
   @Test
