@@ -54,7 +54,7 @@ public final class ChunkedLogitLoss {
   public LossSums backward(NDArray studentHidden, NDArray studentHead, NDArray teacherHidden, NDArray teacherHead,
       NDArray inputIds, long globalKdTokens, long globalCeTokens) {
     try (NDManager scope = studentHidden.getManager().newSubManager()) {
-      HiddenGradient result = logitGradients(studentHidden, studentHead, teacherHidden, teacherHead, inputIds,
+      HiddenGradient result = logitGradients(studentHidden, studentHead, teacherHidden, teacherHead, inputIds, null,
           globalKdTokens, globalCeTokens, scope);
       Autograd.backward(studentHidden, result.gradient());
       return result.sums();
@@ -68,9 +68,13 @@ public final class ChunkedLogitLoss {
    * Like {@link #backward} but stops at the final hidden states: the lm_head gradient is accumulated, and the
    * gradient with respect to {@code studentHidden} is returned (in {@code keep}) for the caller to back-propagate,
    * possibly together with other loss terms.
+   *
+   * @param tokenMask {@code [batch, seq]}: 1 for real tokens, 0 for padding, which no loss term counts (see
+   *     {@link PaddedBatch}); null when every position is real
    */
   public HiddenGradient logitGradients(NDArray studentHidden, NDArray studentHead, NDArray teacherHidden,
-      NDArray teacherHead, NDArray inputIds, long globalKdTokens, long globalCeTokens, NDManager keep) {
+      NDArray teacherHead, NDArray inputIds, NDArray tokenMask, long globalKdTokens, long globalCeTokens,
+      NDManager keep) {
     if (spec.needsTeacher() && (teacherHidden == null || teacherHead == null)) {
       throw new IllegalArgumentException("the loss needs teacher hidden states and lm_head");
     }
@@ -84,7 +88,9 @@ public final class ChunkedLogitLoss {
       leaf.attach(scope);
       leaf.setRequiresGradient(true);
       NDArray teacherRows = spec.needsTeacher() ? teacherHidden.reshape(tokens, -1) : null;
-      NDArray targets = nextTokenTargets(inputIds, scope).toDevice(studentHidden.getDevice(), false);
+      NDArray targets = nextTokenTargets(inputIds, tokenMask, scope).toDevice(studentHidden.getDevice(), false);
+      NDArray realRows = tokenMask == null ? null
+          : tokenMask.reshape(tokens, 1).toDevice(studentHidden.getDevice(), false);
       for (long start = 0; start < tokens; start += chunkTokens) {
         NDIndex chunk = new NDIndex("{}:{}", start, Math.min(tokens, start + chunkTokens));
         try (NDManager step = scope.newSubManager()) {
@@ -100,7 +106,7 @@ public final class ChunkedLogitLoss {
             if (spec.needsTeacher()) {
               NDArray teacherLogits = Linear.linear(teacherRows.get(chunk), teacherHead).singletonOrThrow()
                   .toType(DataType.FLOAT32, false);
-              Term kd = divergence(scores, teacherLogits);
+              Term kd = divergence(scores, teacherLogits, realRows == null ? null : realRows.get(chunk));
               kdSum += kd.loss;
               gradient.addi(kd.gradient.muli(spec.kdWeight() / globalKdTokens));
             }
@@ -116,35 +122,56 @@ public final class ChunkedLogitLoss {
       }
       NDArray hiddenGradient = leaf.getGradient();
       hiddenGradient.attach(keep);
-      return new HiddenGradient(new LossSums(kdSum, ceSum, tokens, batch * (seq - 1)), hiddenGradient);
+      long kdTokens = tokenMask == null ? tokens : (long) tokenMask.sum().getFloat();
+      long ceTokens = tokenMask == null ? batch * (seq - 1) : kdTokens - batch;
+      return new HiddenGradient(new LossSums(kdSum, ceSum, kdTokens, ceTokens), hiddenGradient);
     }
   }
 
-  /** {@code inputIds[:, 1:]} with the ignore index at each row's last position, flattened to int64. */
-  private static NDArray nextTokenTargets(NDArray inputIds, NDManager scope) {
+  /**
+   * {@code inputIds[:, 1:]} with the ignore index at each row's last position (and, with a mask, wherever the next
+   * token is padding), flattened to int64.
+   */
+  private static NDArray nextTokenTargets(NDArray inputIds, NDArray tokenMask, NDManager scope) {
     long batch = inputIds.getShape().get(0);
     NDArray next = inputIds.get(scope, new NDIndex(":, 1:")).toType(DataType.INT64, false);
     NDArray last = scope.full(new ai.djl.ndarray.types.Shape(batch, 1), (long) LanguageModelLoss.IGNORE_INDEX);
-    return next.concat(last, 1).reshape(-1);
+    NDArray targets = next.concat(last, 1).reshape(-1);
+    if (tokenMask == null) {
+      return targets;
+    }
+    NDArray nextReal = tokenMask.get(scope, new NDIndex(":, 1:"))
+        .concat(scope.zeros(new ai.djl.ndarray.types.Shape(batch, 1), DataType.FLOAT32), 1).reshape(-1)
+        .toType(DataType.INT64, false);
+    // real next token: the target; else the ignore index
+    return targets.mul(nextReal).add(nextReal.sub(1).mul(-LanguageModelLoss.IGNORE_INDEX));
   }
 
   private record Term(double loss, NDArray gradient) {}
 
-  /** The KD term for one chunk: its summed loss (× T²) and its gradient with respect to the student logits. */
-  private Term divergence(NDArray studentLogits, NDArray teacherLogits) {
+  /**
+   * The KD term for one chunk: its summed loss (× T²) and its gradient with respect to the student logits.
+   *
+   * @param real {@code [chunk, 1]} 1 for real tokens and 0 for padding, or null when all are real
+   */
+  private Term divergence(NDArray studentLogits, NDArray teacherLogits, NDArray real) {
     double t = spec.temperature();
     NDArray logStudent = studentLogits.div(t).logSoftmax(1);
     NDArray logTeacher = teacherLogits.div(t).logSoftmax(1);
     NDArray pStudent = logStudent.exp();
     NDArray pTeacher = logTeacher.exp();
+    Term term;
     if (spec.kind() == LossSpec.Divergence.FORWARD_KL) {
-      double loss = pTeacher.mul(logTeacher.sub(logStudent)).sum().getFloat() * t * t;
-      return new Term(loss, pStudent.sub(pTeacher).muli(t));
+      NDArray pointwise = pTeacher.mul(logTeacher.sub(logStudent));
+      double loss = (real == null ? pointwise : pointwise.mul(real)).sum().getFloat() * t * t;
+      term = new Term(loss, pStudent.sub(pTeacher).muli(t));
+    } else {
+      NDArray logRatio = logStudent.sub(logTeacher);
+      NDArray perToken = pStudent.mul(logRatio).sum(new int[] {1}, true);
+      double loss = (real == null ? perToken : perToken.mul(real)).sum().getFloat() * t * t;
+      term = new Term(loss, pStudent.mul(logRatio.sub(perToken)).muli(t));
     }
-    NDArray logRatio = logStudent.sub(logTeacher);
-    NDArray perToken = pStudent.mul(logRatio).sum(new int[] {1}, true);
-    double loss = perToken.sum().getFloat() * t * t;
-    return new Term(loss, pStudent.mul(logRatio.sub(perToken)).muli(t));
+    return real == null ? term : new Term(term.loss, term.gradient.muli(real));
   }
 
   /** Cross-entropy for one chunk against {@code targets} (ignore index skipped): summed loss and gradient. */

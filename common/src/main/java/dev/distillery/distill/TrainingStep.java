@@ -65,22 +65,29 @@ public final class TrainingStep {
       long tokens) {}
 
   /**
-   * Runs one step.
+   * Runs one step. The losses are means over the real tokens of the global batch, so a rank or micro-batch of
+   * shorter rows weighs by its tokens, not by its rows.
    *
-   * @param microBatches this rank's share of the global batch, each {@code [batch][seq]} token ids
-   * @param globalSequences sequences in the global batch over all ranks (all of length {@code seq})
+   * @param microBatches this rank's share of the global batch, each {@code [batch][tokens]} token ids; rows may
+   *     differ in length (document rows), a micro-batch is then padded to its longest row
    * @param learningRate this step's learning rate
    */
-  public Result run(List<long[][]> microBatches, long globalSequences, double learningRate) {
+  public Result run(List<long[][]> microBatches, double learningRate) {
     Map<String, NDArray> parameters = student.parameters();
     Autograd.zeroGradients(parameters.values());
-    int seq = microBatches.get(0)[0].length;
-    long globalKd = globalSequences * seq;
-    long globalCe = globalSequences * (seq - 1);
+    List<PaddedBatch> batches = microBatches.stream().map(PaddedBatch::of).toList();
+    double[] globalTokens = {0, 0};
+    for (PaddedBatch batch : batches) {
+      globalTokens[0] += batch.tokens();
+      globalTokens[1] += batch.scoredTokens();
+    }
+    reducer.sumInPlace(globalTokens); // exact: integers far below 2^53
+    long globalKd = (long) globalTokens[0];
+    long globalCe = (long) globalTokens[1];
     ChunkedLogitLoss.LossSums sums = new ChunkedLogitLoss.LossSums(0, 0, 0, 0);
     double[] hidden = {0};
     try (NDManager scope = NDManager.newBaseManager(student.device())) {
-      for (long[][] batch : microBatches) {
+      for (PaddedBatch batch : batches) {
         sums = sums.plus(microStep(scope, batch, globalKd, globalCe, hidden));
       }
       double[] totals = {sums.kdSum(), sums.ceSum(), sums.kdTokens(), hidden[0]};
@@ -93,17 +100,22 @@ public final class TrainingStep {
       }
       optimizer.step(parameters, gradients, learningRate);
       double kd = totals[0] / globalKd;
-      double ce = totals[1] / globalCe;
+      double ce = globalCe == 0 ? 0 : totals[1] / globalCe;
       LossSpec spec = loss.spec();
       double total = (spec.needsTeacher() ? spec.kdWeight() * kd : 0) + spec.ceWeight() * ce + totals[3];
       return new Result(total, kd, ce, totals[3], norm, (long) totals[2]);
     }
   }
 
-  private ChunkedLogitLoss.LossSums microStep(NDManager scope, long[][] batch, long globalKd, long globalCe,
+  private ChunkedLogitLoss.LossSums microStep(NDManager scope, PaddedBatch batch, long globalKd, long globalCe,
       double[] hiddenTotal) {
     try (NDManager micro = scope.newSubManager()) {
-      NDArray ids = micro.create(batch);
+      NDArray ids = batch.ids(micro);
+      NDArray mask = batch.mask(micro);
+      if (mask != null && hiddenLoss != null) {
+        throw new IllegalArgumentException("the hidden-state loss needs rows of one length (packed tokens); this "
+            + "micro-batch has rows of different lengths (document rows)");
+      }
       NDArray[] teacherHidden = {null};
       Map<Integer, NDArray> teacherLayers = Map.of();
       if (loss.spec().needsTeacher() || hiddenLoss != null) {
@@ -132,7 +144,7 @@ public final class TrainingStep {
       NDArray teacherHead = loss.spec().needsTeacher() ? teacher.lmHeadWeight().toDevice(student.device(), false)
           : null;
       ChunkedLogitLoss.HiddenGradient logits = loss.logitGradients(studentHidden, student.lmHeadWeight(),
-          teacherHidden[0], teacherHead, ids, globalKd, globalCe, micro);
+          teacherHidden[0], teacherHead, ids, mask, globalKd, globalCe, micro);
       if (hiddenTerm == null) {
         Autograd.backward(studentHidden, logits.gradient());
       } else {

@@ -41,11 +41,11 @@ public final class TrainStepBenchmark {
           GradientReducer.single(), 1.0);
       List<long[][]> batches = List.of(new long[][] {data[0], data[1]}, new long[][] {data[2], data[3]});
       for (int i = 0; i < 2; i++) {
-        step.run(batches, global, 1e-4);
+        step.run(batches, 1e-4);
       }
       long start = System.nanoTime();
       for (int i = 0; i < steps; i++) {
-        step.run(batches, global, 1e-4);
+        step.run(batches, 1e-4);
       }
       double seconds = (System.nanoTime() - start) / 1e9;
       System.out.printf("RESULT java %.1f tokens/s (%.3f s/step, micro-batch %d)%n", steps * global * seq / seconds,

@@ -28,7 +28,7 @@ class HiddenStateLossTest {
         AdamW adam = new AdamW(student.parameters(), new AdamW.Settings(0.9, 0.95, 1e-8, 0))) {
       TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.minitron(), 16),
           new HiddenStateLoss(1.0, Map.of(0, 0, 1, 1)), adam, GradientReducer.single(), 0);
-      TrainingStep.Result result = step.run(List.<long[][]>of(data), 2, 0.0);
+      TrainingStep.Result result = step.run(List.<long[][]>of(data), 0.0);
       assertThat(result.hiddenLoss()).isCloseTo(0.0, within(1e-6));
       assertThat(result.kdLoss()).isCloseTo(0.0, within(1e-6));
     }
@@ -45,7 +45,7 @@ class HiddenStateLossTest {
       // Student layer 0 matches teacher layer 1: a depth-pruning style map. lr 0 leaves the weights unchanged.
       TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.crossEntropy(), 16),
           new HiddenStateLoss(2.0, Map.of(0, 1)), adam, GradientReducer.single(), 0);
-      double loss = step.run(List.<long[][]>of(data), 2, 0.0).loss();
+      double loss = step.run(List.<long[][]>of(data), 0.0).loss();
       float[] gradient;
       try (NDArray g = student.parameters().get(parameter).getGradient()) {
         gradient = g.toFloatArray();
@@ -57,11 +57,11 @@ class HiddenStateLossTest {
         float[] plus = original.clone();
         plus[i] += epsilon;
         weight.set(plus);
-        double up = step.run(List.<long[][]>of(data), 2, 0.0).loss();
+        double up = step.run(List.<long[][]>of(data), 0.0).loss();
         float[] minus = original.clone();
         minus[i] -= epsilon;
         weight.set(minus);
-        double down = step.run(List.<long[][]>of(data), 2, 0.0).loss();
+        double down = step.run(List.<long[][]>of(data), 0.0).loss();
         weight.set(original);
         double numeric = (up - down) / (2 * epsilon);
         assertThat((double) gradient[i]).as("d loss / d %s[%d]", parameter, i)
@@ -82,11 +82,11 @@ class HiddenStateLossTest {
       // Cross-entropy plus the hidden term; lr 0 keeps the weights, so every run has the same gradient.
       TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.crossEntropy(), 16),
           new HiddenStateLoss(2.0, Map.of(0, 1, 1, 0)), adam, GradientReducer.single(), 0);
-      step.run(List.<long[][]>of(data), 2, 0.0);
+      step.run(List.<long[][]>of(data), 0.0);
       float[] quiet = gradientOf(student, parameter);
       try (CollectorPressure pressure = CollectorPressure.start()) {
         for (int repeat = 0; repeat < 10; repeat++) {
-          step.run(List.<long[][]>of(data), 2, 0.0);
+          step.run(List.<long[][]>of(data), 0.0);
           assertThat(gradientOf(student, parameter)).as("repeat %d", repeat).containsExactly(quiet);
         }
       }

@@ -71,7 +71,7 @@ class TrainingCheckpointTest {
       for (int s = fromStep; s < toStep; s++) {
         List<long[][]> micro = List.of(new long[][] {data[(4 * s) % 8], data[(4 * s + 1) % 8]},
             new long[][] {data[(4 * s + 2) % 8], data[(4 * s + 3) % 8]});
-        step.run(micro, 4, schedule.at(s));
+        step.run(micro, schedule.at(s));
         if (saveTo != null) {
           TrainingCheckpoint.save(storage, saveTo, new TrainingCheckpoint.State(s + 1, 4L * (s + 1), "test"), config,
               student.parameters(), adam);

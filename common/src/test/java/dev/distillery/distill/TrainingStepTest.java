@@ -57,6 +57,71 @@ class TrainingStepTest {
   }
 
   /** Global batch of 4 sequences per step; this rank takes every worldSize-th of them. */
+  @Test
+  void aPaddedMicroBatchGivesTheLossesAndGradientsOfItsRowsAlone() {
+    long[][] rows = {Arrays.copyOf(data[0], 5), data[1], Arrays.copyOf(data[2], 1), Arrays.copyOf(data[3], 8)};
+    for (LossSpec spec : List.of(LossSpec.minitron(), new LossSpec(LossSpec.Divergence.REVERSE_KL, 0.5, 0.5, 2.0),
+        LossSpec.crossEntropy())) {
+      List<long[][]> padded = List.<long[][]>of(rows); // one micro-batch, padded to 12 tokens
+      List<long[][]> alone = Arrays.stream(rows).map(r -> new long[][] {r}).toList(); // four, unpadded
+      StepOutcome a = stepOnce(spec, padded);
+      StepOutcome b = stepOnce(spec, alone);
+      assertThat(a.result.tokens()).isEqualTo(b.result.tokens()).isEqualTo(5 + 12 + 1 + 8);
+      assertThat(a.result.loss()).as(spec.toString()).isCloseTo(b.result.loss(), within(1e-5));
+      assertThat(a.result.kdLoss()).isCloseTo(b.result.kdLoss(), within(1e-5));
+      assertThat(a.result.ceLoss()).isCloseTo(b.result.ceLoss(), within(1e-5));
+      assertThat(a.result.gradientNorm()).isCloseTo(b.result.gradientNorm(), within(1e-5));
+      a.gradients.forEach((name, w) -> {
+        float[] other = b.gradients.get(name);
+        for (int i = 0; i < w.length; i++) {
+          assertThat(w[i]).as("%s %s[%d]", spec, name, i).isCloseTo(other[i], within(1e-6f));
+        }
+      });
+    }
+  }
+
+  @Test
+  void ranksWithRowsOfDifferentLengthsWeighTheirTokens() throws Exception {
+    // Rank 0 holds short rows, rank 1 long ones: the global mean is over tokens, as one rank holding all computes.
+    long[][] shortRows = {Arrays.copyOf(data[0], 3), Arrays.copyOf(data[1], 4)};
+    long[][] longRows = {data[2], data[3]};
+    long[][] all = {shortRows[0], longRows[0], shortRows[1], longRows[1]};
+    double single = stepOnce(LossSpec.minitron(), List.<long[][]>of(all)).result.loss();
+    CyclicBarrier barrier = new CyclicBarrier(2);
+    InProcessReducer.Group group = new InProcessReducer.Group(2, barrier);
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      Future<StepOutcome> rank0 = pool.submit(() -> stepOnce(LossSpec.minitron(), List.<long[][]>of(shortRows),
+          new InProcessReducer(group, 0)));
+      Future<StepOutcome> rank1 = pool.submit(() -> stepOnce(LossSpec.minitron(), List.<long[][]>of(longRows),
+          new InProcessReducer(group, 1)));
+      assertThat(rank0.get().result.loss()).isEqualTo(rank1.get().result.loss()).isCloseTo(single, within(1e-5));
+      assertThat(rank0.get().result.tokens()).isEqualTo(3 + 4 + 12 + 12);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  /** A step's result and the gradients it applied (the step leaves them on the parameters). */
+  private record StepOutcome(TrainingStep.Result result, Map<String, float[]> gradients) {}
+
+  private StepOutcome stepOnce(LossSpec spec, List<long[][]> microBatches) {
+    return stepOnce(spec, microBatches, GradientReducer.single());
+  }
+
+  private StepOutcome stepOnce(LossSpec spec, List<long[][]> microBatches, GradientReducer reducer) {
+    try (LlamaModel teacher = LlamaModel.load(config, WeightSource.of(teacherWeights), Device.cpu());
+        LlamaModel student = LlamaModel.load(config, WeightSource.of(studentWeights), Device.cpu());
+        AdamW adam = new AdamW(student.parameters(), new AdamW.Settings(0.9, 0.95, 1e-8, 0.01))) {
+      TrainingStep step = new TrainingStep(student, spec.needsTeacher() ? teacher : null,
+          new ChunkedLogitLoss(spec, 5), adam, reducer, 0);
+      TrainingStep.Result result = step.run(microBatches, 1e-3);
+      Map<String, float[]> gradients = new java.util.TreeMap<>();
+      student.parameters().forEach((name, p) -> gradients.put(name, p.getGradient().toFloatArray()));
+      return new StepOutcome(result, gradients);
+    }
+  }
+
   private double[] trainWith(GradientReducer reducer, int rank, int world, int steps, int microBatch) {
     try (LlamaModel teacher = LlamaModel.load(config, WeightSource.of(teacherWeights), Device.cpu());
         LlamaModel student = LlamaModel.load(config, WeightSource.of(studentWeights), Device.cpu());
@@ -76,7 +141,7 @@ class TrainingStepTest {
         for (int i = 0; i < mine.size(); i += microBatch) {
           micro.add(mine.subList(i, Math.min(mine.size(), i + microBatch)).toArray(long[][]::new));
         }
-        losses[s] = step.run(micro, global, 3e-3).loss();
+        losses[s] = step.run(micro, 3e-3).loss();
       }
       return losses;
     }

@@ -96,8 +96,7 @@ final class RankTrainer {
         task.killTaskIfInterrupted();
         double lr = schedule.at(s);
         List<long[][]> microBatches = microBatches(mine, usableSequences, s, rank, world);
-        last = threads.runOnEach(d -> replicas.get(d).step.run(Replica.share(microBatches, d, replicas.size()),
-            settings.globalBatch(), lr)).get(0);
+        last = threads.runOnEach(d -> replicas.get(d).step.run(Replica.share(microBatches, d, replicas.size()), lr)).get(0);
         boolean final_ = s + 1 == settings.steps();
         ObjectNode line = JSON.createObjectNode();
         line.put("step", s + 1);

@@ -78,6 +78,33 @@ class DistillJobTest {
     }
   }
 
+  /** Document rows of 2 to 30 tokens: no row is dropped or rejected, and 1 and 2 ranks agree step by step. */
+  @Test
+  void documentRowsOfAnyLengthTrainAndOneAndTwoRanksAgree(@TempDir Path run) throws IOException {
+    Path documents = run.resolve("document-tokens");
+    java.util.Random random = new java.util.Random(45);
+    for (String split : List.of("train", "valid")) {
+      long[][] rows = new long[split.equals("train") ? 16 : 5][];
+      for (int i = 0; i < rows.length; i++) {
+        rows[i] = TestModels.randomTokens(1, 2 + random.nextInt(29), CONFIG.vocabSize(), 100 + i)[0];
+      }
+      TokenShardFiles.write(documents.resolve(split), rows);
+    }
+    distill(run.resolve("one"), "world-size=1", "tokens=" + documents);
+    distill(run.resolve("two"), "world-size=2", "tokens=" + documents);
+    List<JsonNode> one = metrics(run.resolve("one"));
+    List<JsonNode> two = metrics(run.resolve("two"));
+    assertThat(one).hasSize(6);
+    for (int s = 0; s < 6; s++) {
+      assertThat(two.get(s).get("loss").asDouble()).as("step %d", s + 1)
+          .isCloseTo(one.get(s).get("loss").asDouble(), within(1e-5));
+      assertThat(two.get(s).get("tokens").asLong()).isEqualTo(one.get(s).get("tokens").asLong());
+    }
+    assertThat(one.stream().map(m -> m.get("tokens").asLong()).distinct().count())
+        .as("steps of document rows hold different token counts").isGreaterThan(1);
+    assertThat(one.get(5).get("val_loss").asDouble()).isFinite();
+  }
+
   @Test
   void aRerunResumesFromTheLastCheckpointAndEndsWithTheSameWeights(@TempDir Path run) throws IOException {
     distill(run.resolve("straight"), "world-size=1", "checkpoint-every=4");
