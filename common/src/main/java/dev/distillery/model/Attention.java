@@ -9,9 +9,14 @@ import ai.djl.nn.core.Linear;
 /**
  * Causal grouped-query self-attention of one Llama layer. Query head {@code h} reads key/value head
  * {@code h / (heads / kvHeads)}; the grouping is done by reshaping queries to {@code [batch, kvHeads, group·seq, d]},
- * so keys and values are never copied per query head.
+ * so keys and values are never copied per query head. Queries are processed in blocks (see
+ * {@link LlamaModel#setQueryBlock}); {@link #attend} is the one place scores, mask and softmax meet.
  */
 final class Attention {
+  /** Index of query positions {@code start:end}, and of key positions {@code :end}, in {@code [b, h, seq, d]}. */
+  private static final String QUERY_ROWS = ":, :, {}:{}, :";
+  private static final String KEY_ROWS = ":, :, :{}, :";
+
   private final NDArray queryWeight;
   private final NDArray keyWeight;
   private final NDArray valueWeight;
@@ -20,9 +25,6 @@ final class Attention {
   private final int kvHeads;
   private final int headDim;
   private final float scale;
-  /** Index of query positions {@code start:end}, and of key positions {@code :end}, in {@code [b, h, seq, d]}. */
-  private static final String QUERY_ROWS = ":, :, {}:{}, :";
-  private static final String KEY_ROWS = ":, :, :{}, :";
 
   Attention(LlamaConfig config, NDArray queryWeight, NDArray keyWeight, NDArray valueWeight, NDArray outputWeight) {
     this.queryWeight = queryWeight;
@@ -49,9 +51,8 @@ final class Attention {
     NDList blocks = new NDList();
     for (long start = 0; start < seq; start += queryBlock) {
       long end = Math.min(seq, start + queryBlock);
-      blocks.add(start == 0 && end == seq ? attend(q, k, v, positions.causalMask())
-          : attend(q.get(QUERY_ROWS, start, end), k.get(KEY_ROWS, end), v.get(KEY_ROWS, end),
-              positions.causalMask(start, end, x.getManager())));
+      blocks.add(attend(q.get(QUERY_ROWS, start, end), k.get(KEY_ROWS, end), v.get(KEY_ROWS, end),
+          positions.causalMask(start, end, x.getManager())));
     }
     NDArray context = (blocks.size() == 1 ? blocks.head() : NDArrays.concat(blocks, 2)).transpose(0, 2, 1, 3);
     taps.emit(TapPoint.ATTENTION_HEADS, layer, context);
