@@ -47,28 +47,42 @@ public final class AdamW implements AutoCloseable {
    */
   public void step(Map<String, NDArray> parameters, Map<String, NDArray> gradients, double learningRate) {
     steps++;
-    double b1 = settings.beta1();
-    double b2 = settings.beta2();
-    double stepSize = learningRate / (1 - Math.pow(b1, steps));
-    double secondCorrection = 1 - Math.pow(b2, steps);
-    try (Autograd.Scope off = Autograd.pause(); NDManager scope = manager.newSubManager()) {
+    double stepSize = learningRate / (1 - Math.pow(settings.beta1(), steps));
+    double secondCorrection = 1 - Math.pow(settings.beta2(), steps);
+    try (Autograd.Scope off = Autograd.pause()) {
       for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
-        NDArray parameter = p.getValue();
-        NDArray gradient = gradients.get(p.getKey());
-        NDArray m = firstMoment.get(p.getKey());
-        NDArray v = secondMoment.get(p.getKey());
-        m.muli((float) b1).addi(gradient.mul((float) (1 - b1)));
-        v.muli((float) b2).addi(gradient.square().muli((float) (1 - b2)));
-        if (parameter.getShape().dimension() >= 2 && settings.weightDecay() > 0) {
-          parameter.muli((float) (1 - learningRate * settings.weightDecay()));
-        }
-        NDArray denominator = v.div((float) secondCorrection).sqrt().addi((float) settings.epsilon());
-        NDArray update = m.div(denominator).muli((float) stepSize);
-        update.attach(scope);
-        denominator.attach(scope);
-        parameter.subi(update.toType(parameter.getDataType(), false));
+        update(p.getValue(), gradients.get(p.getKey()), firstMoment.get(p.getKey()),
+            secondMoment.get(p.getKey()), learningRate, stepSize, secondCorrection);
       }
     }
+  }
+
+  /**
+   * One parameter's update. Every operand is attached to a scratch manager for the duration, so each temporary
+   * (whichever operand's manager it would otherwise land in) is freed before the next parameter.
+   */
+  private void update(NDArray parameter, NDArray gradient, NDArray m, NDArray v, double learningRate,
+      double stepSize, double secondCorrection) {
+    double b1 = settings.beta1();
+    double b2 = settings.beta2();
+    try (NDManager scratch = manager.newSubManager()) {
+      for (NDArray operand : new NDArray[] {parameter, gradient, m, v}) {
+        operand.tempAttach(scratch);
+      }
+      m.muli((float) b1).addi(gradient.mul((float) (1 - b1)));
+      v.muli((float) b2).addi(gradient.square().muli((float) (1 - b2)));
+      if (parameter.getShape().dimension() >= 2 && settings.weightDecay() > 0) {
+        parameter.muli((float) (1 - learningRate * settings.weightDecay()));
+      }
+      NDArray denominator = v.div((float) secondCorrection).sqrt().addi((float) settings.epsilon());
+      NDArray update = m.div(denominator).muli((float) stepSize);
+      parameter.subi(update.toType(parameter.getDataType(), false));
+    }
+  }
+
+  /** Arrays alive in this optimizer's manager (the moments, and anything a step failed to free). */
+  int liveArrays() {
+    return manager.getManagedArrays().size();
   }
 
   /** Steps taken so far (the bias-correction exponent). */

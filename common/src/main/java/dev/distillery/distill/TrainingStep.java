@@ -27,6 +27,7 @@ public final class TrainingStep {
   private final GradientReducer reducer;
   private final double maxGradientNorm;
   private final HiddenStateLoss hiddenLoss;
+  private final boolean recomputeLayers;
   private final List<DirectFloats> bucketBuffers = new ArrayList<>();
 
   /**
@@ -43,6 +44,17 @@ public final class TrainingStep {
    */
   public TrainingStep(LlamaModel student, LlamaModel teacher, ChunkedLogitLoss loss, HiddenStateLoss hiddenLoss,
       AdamW optimizer, GradientReducer reducer, double maxGradientNorm) {
+    this(student, teacher, loss, hiddenLoss, optimizer, reducer, maxGradientNorm, false);
+  }
+
+  /**
+   * @param recomputeLayers keep only each decoder layer's input in the forward pass and recompute the layers in
+   *     backward ({@link RecomputedForward}); the same gradients for one more forward pass. Not combined with a
+   *     hidden-state loss, whose terms hook the layers' outputs: with one, the recorded forward is used.
+   */
+  public TrainingStep(LlamaModel student, LlamaModel teacher, ChunkedLogitLoss loss, HiddenStateLoss hiddenLoss,
+      AdamW optimizer, GradientReducer reducer, double maxGradientNorm, boolean recomputeLayers) {
+    this.recomputeLayers = recomputeLayers && hiddenLoss == null;
     if (hiddenLoss != null) {
       hiddenLoss.check(student, teacher);
     }
@@ -129,6 +141,15 @@ public final class TrainingStep {
           }
         }
       }
+      NDArray teacherHead = loss.spec().needsTeacher() ? teacher.lmHeadWeight().toDevice(student.device(), false)
+          : null;
+      if (recomputeLayers) {
+        RecomputedForward pass = RecomputedForward.run(student, ids);
+        ChunkedLogitLoss.HiddenGradient logits = loss.logitGradients(pass.hidden(), student.lmHeadWeight(),
+            teacherHidden[0], teacherHead, ids, mask, globalKd, globalCe, micro);
+        pass.backward(logits.gradient());
+        return logits.sums();
+      }
       NDArray studentHidden;
       NDArray hiddenTerm = null;
       try (Autograd.Scope on = Autograd.record()) {
@@ -141,8 +162,6 @@ public final class TrainingStep {
           }
         }
       }
-      NDArray teacherHead = loss.spec().needsTeacher() ? teacher.lmHeadWeight().toDevice(student.device(), false)
-          : null;
       ChunkedLogitLoss.HiddenGradient logits = loss.logitGradients(studentHidden, student.lmHeadWeight(),
           teacherHidden[0], teacherHead, ids, mask, globalKd, globalCe, micro);
       if (hiddenTerm == null) {

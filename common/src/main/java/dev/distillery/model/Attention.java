@@ -1,15 +1,22 @@
 package dev.distillery.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.core.Linear;
 
 /**
  * Causal grouped-query self-attention of one Llama layer. Query head {@code h} reads key/value head
  * {@code h / (heads / kvHeads)}; the grouping is done by reshaping queries to {@code [batch, kvHeads, group·seq, d]},
- * so keys and values are never copied per query head.
+ * so keys and values are never copied per query head. Queries are processed in blocks (see
+ * {@link LlamaModel#setQueryBlock}); {@link #attend} is the one place scores, mask and softmax meet.
  */
 final class Attention {
+  /** Index of query positions {@code start:end}, and of key positions {@code :end}, in {@code [b, h, seq, d]}. */
+  private static final String QUERY_ROWS = ":, :, {}:{}, :";
+  private static final String KEY_ROWS = ":, :, :{}, :";
+
   private final NDArray queryWeight;
   private final NDArray keyWeight;
   private final NDArray valueWeight;
@@ -30,24 +37,44 @@ final class Attention {
     this.scale = (float) (1.0 / Math.sqrt(headDim));
   }
 
-  /** {@code x}: {@code [batch, seq, hidden]} → attention output projected back to {@code [batch, seq, hidden]}. */
-  NDArray forward(NDArray x, PositionTables positions, Taps taps, int layer) {
+  /**
+   * {@code x}: {@code [batch, seq, hidden]} → attention output projected back to {@code [batch, seq, hidden]}.
+   * Queries are taken {@code queryBlock} positions at a time, each block against the keys up to its last position.
+   */
+  NDArray forward(NDArray x, PositionTables positions, Taps taps, int layer, int queryBlock) {
     long batch = x.getShape().get(0);
     long seq = x.getShape().get(1);
-    long group = heads / kvHeads;
     NDArray q = RotaryEmbedding.apply(splitHeads(x, queryWeight, heads), positions.cos(), positions.sin());
     NDArray k = RotaryEmbedding.apply(splitHeads(x, keyWeight, kvHeads), positions.cos(), positions.sin());
     NDArray v = splitHeads(x, valueWeight, kvHeads);
 
-    NDArray groupedQueries = q.reshape(batch, kvHeads, group * seq, headDim);
-    NDArray scores = Scalars.times(groupedQueries.matMul(k.transpose(0, 1, 3, 2)), scale)
-        .reshape(batch, heads, seq, seq);
-    NDArray probabilities = scores.toType(DataType.FLOAT32, false).add(positions.causalMask()).softmax(3)
-        .toType(x.getDataType(), false);
-    NDArray context = probabilities.reshape(batch, kvHeads, group * seq, seq).matMul(v)
-        .reshape(batch, heads, seq, headDim).transpose(0, 2, 1, 3);
+    NDList blocks = new NDList();
+    for (long start = 0; start < seq; start += queryBlock) {
+      long end = Math.min(seq, start + queryBlock);
+      blocks.add(attend(q.get(QUERY_ROWS, start, end), k.get(KEY_ROWS, end), v.get(KEY_ROWS, end),
+          positions.causalMask(start, end, x.getManager())));
+    }
+    NDArray context = (blocks.size() == 1 ? blocks.head() : NDArrays.concat(blocks, 2)).transpose(0, 2, 1, 3);
     taps.emit(TapPoint.ATTENTION_HEADS, layer, context);
     return Linear.linear(context.reshape(batch, seq, (long) heads * headDim), outputWeight).singletonOrThrow();
+  }
+
+  /**
+   * Softmax attention of query rows {@code q} ({@code [batch, heads, n, d]}) over keys and values
+   * ({@code [batch, kvHeads, m, d]}) with the additive {@code mask} ({@code [n, m]}, float32); the
+   * scores are softmaxed in float32. Returns {@code [batch, heads, n, d]}.
+   */
+  private NDArray attend(NDArray q, NDArray k, NDArray v, NDArray mask) {
+    long batch = q.getShape().get(0);
+    long n = q.getShape().get(2);
+    long m = k.getShape().get(2);
+    long group = heads / kvHeads;
+    NDArray groupedQueries = q.reshape(batch, kvHeads, group * n, headDim);
+    NDArray scores = Scalars.times(groupedQueries.matMul(k.transpose(0, 1, 3, 2)), scale)
+        .reshape(batch, heads, n, m);
+    NDArray probabilities = scores.toType(DataType.FLOAT32, false).add(mask).softmax(3)
+        .toType(q.getDataType(), false);
+    return probabilities.reshape(batch, kvHeads, group * n, m).matMul(v).reshape(batch, heads, n, headDim);
   }
 
   /** Projects and splits into heads: {@code [batch, seq, hidden]} → {@code [batch, n, seq, head_dim]}. */

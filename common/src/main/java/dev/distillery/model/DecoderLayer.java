@@ -24,11 +24,11 @@ final class DecoderLayer {
         parameters.get(LlamaTensors.down(index)));
   }
 
-  NDArray forward(NDArray x, PositionTables positions, Taps taps) {
+  NDArray forward(NDArray x, PositionTables positions, Taps taps, int queryBlock) {
     taps.emit(TapPoint.LAYER_INPUT, index, x);
     NDArray attentionInput = RmsNorm.apply(x, inputNormWeight, eps);
     taps.emit(TapPoint.INPUT_NORM, index, attentionInput);
-    NDArray afterAttention = x.add(attention.forward(attentionInput, positions, taps, index));
+    NDArray afterAttention = x.add(attention.forward(attentionInput, positions, taps, index, queryBlock));
     NDArray mlpInput = RmsNorm.apply(afterAttention, postAttentionNormWeight, eps);
     taps.emit(TapPoint.POST_ATTENTION_NORM, index, mlpInput);
     NDArray output = afterAttention.add(mlp.forward(mlpInput, taps, index));

@@ -22,8 +22,9 @@ import java.util.function.Function;
  * eager implementation.
  *
  * <p>The parameters live in a manager the model owns, on one device, in float32 or float16; {@link #close()} frees
- * them. Each forward pass keeps its temporaries in a sub-manager closed before it returns; its result is attached to
- * the manager of the token-id array passed in. RoPE tables and causal masks are cached per sequence length in the
+ * them. Each forward pass keeps its temporaries in a sub-manager closed before it returns, and each decoder layer its
+ * own in a sub-manager closed when the layer returns; the result is attached to the manager of the token-id array
+ * passed in. RoPE tables and causal masks are cached per sequence length in the
  * model's manager. Forward passes may run concurrently; {@link #setTrainable} should not change during one.
  */
 public final class LlamaModel implements AutoCloseable {
@@ -36,6 +37,10 @@ public final class LlamaModel implements AutoCloseable {
   private final Map<Integer, PositionTables> positionTables = new ConcurrentHashMap<>();
   private final Taps taps = new Taps();
   private volatile boolean trainable;
+  private volatile int queryBlock = DEFAULT_QUERY_BLOCK;
+
+  /** Queries per attention block unless {@link #setQueryBlock} says otherwise. */
+  public static final int DEFAULT_QUERY_BLOCK = 512;
 
   private LlamaModel(LlamaConfig config, DataType dataType, NDManager manager, Map<String, NDArray> parameters) {
     this.config = config;
@@ -130,6 +135,36 @@ public final class LlamaModel implements AutoCloseable {
   }
 
   private NDArray run(NDArray tokenIds, Set<Integer> skippedLayers, Function<NDArray, NDArray> head) {
+    NDManager caller = tokenIds.getManager();
+    try (NDManager scope = manager.newSubManager()) {
+      NDArray hidden = embed(tokenIds);
+      hidden.attach(scope);
+      for (int i = 0; i < layers.size(); i++) {
+        if (!skippedLayers.contains(i)) {
+          NDArray output = layer(i, hidden);
+          hidden.close(); // a recorded graph keeps its own reference
+          hidden = output;
+        }
+      }
+      NDArray result = head.apply(finalNorm(hidden));
+      result.attach(caller);
+      return result;
+    }
+  }
+
+  /*
+   * The three stages of a forward pass, public for callers that drive backward layer by layer (layer
+   * recomputation). Each runs in its own manager: only its output survives, attached to the manager of its input,
+   * while the autograd graph (when recording) keeps what backward needs.
+   */
+
+  /**
+   * The token embeddings.
+   *
+   * @param tokenIds int32 or int64, {@code [batch, seq]}
+   * @return {@code [batch, seq, hidden]} in the parameters' dtype, attached to {@code tokenIds}' manager
+   */
+  public NDArray embed(NDArray tokenIds) {
     Shape shape = tokenIds.getShape();
     if (shape.dimension() != 2) {
       throw new IllegalArgumentException("token ids must be [batch, seq], got " + shape);
@@ -138,19 +173,38 @@ public final class LlamaModel implements AutoCloseable {
     try (NDManager scope = manager.newSubManager()) {
       tokenIds.tempAttach(scope);
       NDArray ids = tokenIds.toDevice(manager.getDevice(), false).toType(DataType.INT64, false);
-      PositionTables positions = positionTables(Math.toIntExact(shape.get(1)));
       NDArray hidden = Embedding.embedding(ids, parameters.get(LlamaTensors.EMBED), SparseFormat.DENSE)
           .singletonOrThrow();
-      for (int i = 0; i < layers.size(); i++) {
-        if (!skippedLayers.contains(i)) {
-          hidden = layers.get(i).forward(hidden, positions, taps);
-        }
-      }
-      hidden = RmsNorm.apply(hidden, parameters.get(LlamaTensors.FINAL_NORM), (float) config.rmsNormEps());
-      taps.emit(TapPoint.FINAL_NORM, config.numHiddenLayers(), hidden);
-      NDArray result = head.apply(hidden);
-      result.attach(caller);
-      return result;
+      hidden.attach(caller);
+      return hidden;
+    }
+  }
+
+  /**
+   * Decoder layer {@code index} applied to {@code x} ({@code [batch, seq, hidden]}); the output is attached to
+   * {@code x}'s manager and every temporary is freed before this returns.
+   */
+  public NDArray layer(int index, NDArray x) {
+    PositionTables positions = positionTables(Math.toIntExact(x.getShape().get(1)));
+    return inOwnScope(x, in -> layers.get(index).forward(in, positions, taps, queryBlock));
+  }
+
+  /** {@code model.norm} applied to the last layer's output, attached to {@code x}'s manager. */
+  public NDArray finalNorm(NDArray x) {
+    return inOwnScope(x, in -> {
+      NDArray normed = RmsNorm.apply(in, parameters.get(LlamaTensors.FINAL_NORM), (float) config.rmsNormEps());
+      taps.emit(TapPoint.FINAL_NORM, config.numHiddenLayers(), normed);
+      return normed;
+    });
+  }
+
+  private NDArray inOwnScope(NDArray x, Function<NDArray, NDArray> stage) {
+    NDManager keep = x.getManager();
+    try (NDManager scope = manager.newSubManager()) {
+      x.tempAttach(scope);
+      NDArray output = stage.apply(x);
+      output.attach(keep);
+      return output;
     }
   }
 
@@ -175,6 +229,17 @@ public final class LlamaModel implements AutoCloseable {
       parameter.setRequiresGradient(trainable);
     }
     this.trainable = trainable;
+  }
+
+  /**
+   * Attention computes its scores for this many queries at a time ({@code [heads, block, keys]}), so a layer's
+   * attention holds O(seq x block) scores rather than O(seq^2); any block gives the same result.
+   */
+  public void setQueryBlock(int queryBlock) {
+    if (queryBlock < 1) {
+      throw new IllegalArgumentException("query block must be >= 1, got " + queryBlock);
+    }
+    this.queryBlock = queryBlock;
   }
 
   /** Whether the parameters currently require gradients. */

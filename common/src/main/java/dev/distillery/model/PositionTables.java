@@ -39,6 +39,16 @@ record PositionTables(NDArray cos, NDArray sin, NDArray causalMask) {
         inModelType(manager.create(sin, table), dtype), manager.create(mask, new Shape(seqLen, seqLen)));
   }
 
+  /**
+   * The mask rows of query positions {@code start:end} over the keys {@code :end} (all those queries may see), as
+   * an array of {@code manager}.
+   */
+  NDArray causalMask(long start, long end, NDManager manager) {
+    NDArray rows = causalMask.get("{}:{}, :{}", start, end, end);
+    rows.attach(manager);
+    return rows;
+  }
+
   private static NDArray inModelType(NDArray float32, DataType dtype) {
     if (dtype == DataType.FLOAT32) {
       return float32;

@@ -54,6 +54,31 @@ class OptimizerTest {
   }
 
   @Test
+  void stepsAllocateNothingThatOutlivesThem() {
+    try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+      Map<String, NDArray> params = new LinkedHashMap<>();
+      params.put("w", manager.randomNormal(new ai.djl.ndarray.types.Shape(4, 3)));
+      params.put("norm", manager.ones(new ai.djl.ndarray.types.Shape(3)));
+      try (AdamW adam = new AdamW(params, new AdamW.Settings(0.9, 0.99, 1e-8, 0.1))) {
+        int callerArrays = manager.getManagedArrays().size();
+        int[] optimizerArrays = new int[6];
+        for (int t = 1; t <= 5; t++) {
+          try (NDManager step = manager.newSubManager()) {
+            Map<String, NDArray> grads = Map.of("w", step.randomNormal(new ai.djl.ndarray.types.Shape(4, 3)),
+                "norm", step.randomNormal(new ai.djl.ndarray.types.Shape(3)));
+            adam.step(params, grads, 0.01);
+            assertThat(step.getManagedArrays()).as("step %d leaves only the gradients", t).hasSize(2);
+          }
+          optimizerArrays[t] = adam.liveArrays();
+        }
+        assertThat(optimizerArrays[1]).as("two moments per parameter").isEqualTo(4);
+        assertThat(optimizerArrays[5]).as("after 5 steps as after 1").isEqualTo(optimizerArrays[1]);
+        assertThat(manager.getManagedArrays()).hasSize(callerArrays);
+      }
+    }
+  }
+
+  @Test
   void scheduleWarmsUpLinearlyThenDecaysByCosineToTheMinimum() {
     LearningRateSchedule s = new LearningRateSchedule(1e-4, 1e-5, 4, 14);
     assertThat(s.at(0)).isCloseTo(2.5e-5, within(1e-12));

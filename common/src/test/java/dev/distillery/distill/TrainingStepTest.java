@@ -56,7 +56,6 @@ class TrainingStepTest {
     }
   }
 
-  /** Global batch of 4 sequences per step; this rank takes every worldSize-th of them. */
   @Test
   void aPaddedMicroBatchGivesTheLossesAndGradientsOfItsRowsAlone() {
     long[][] rows = {Arrays.copyOf(data[0], 5), data[1], Arrays.copyOf(data[2], 1), Arrays.copyOf(data[3], 8)};
@@ -122,12 +121,27 @@ class TrainingStepTest {
     }
   }
 
+  @Test
+  void layerRecomputationLeavesThePerStepLossesUnchanged() {
+    double[] plain = trainWith(GradientReducer.single(), 0, 1, 5, 2, false);
+    double[] recomputed = trainWith(GradientReducer.single(), 0, 1, 5, 2, true);
+    for (int s = 0; s < plain.length; s++) {
+      assertThat(recomputed[s]).as("step %d", s).isCloseTo(plain[s], within(1e-6 * Math.abs(plain[s])));
+    }
+  }
+
   private double[] trainWith(GradientReducer reducer, int rank, int world, int steps, int microBatch) {
+    return trainWith(reducer, rank, world, steps, microBatch, false);
+  }
+
+  /** Global batch of 4 sequences per step; this rank takes every worldSize-th of them. */
+  private double[] trainWith(GradientReducer reducer, int rank, int world, int steps, int microBatch,
+      boolean recompute) {
     try (LlamaModel teacher = LlamaModel.load(config, WeightSource.of(teacherWeights), Device.cpu());
         LlamaModel student = LlamaModel.load(config, WeightSource.of(studentWeights), Device.cpu());
         AdamW adam = new AdamW(student.parameters(), new AdamW.Settings(0.9, 0.95, 1e-8, 0.01))) {
-      TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.minitron(), 16), adam,
-          reducer, 1.0);
+      TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.minitron(), 16), null,
+          adam, reducer, 1.0, recompute);
       double[] losses = new double[steps];
       int global = 4;
       for (int s = 0; s < steps; s++) {

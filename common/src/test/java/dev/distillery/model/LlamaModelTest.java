@@ -42,6 +42,43 @@ class LlamaModelTest {
   }
 
   @Test
+  void attentionInQueryBlocksGivesThePlainLogits() {
+    LlamaConfig config = TestModels.gqaConfig();
+    long[][] tokens = TestModels.randomTokens(2, 11, config.vocabSize(), 5);
+    try (LlamaModel model = load(config)) {
+      model.setQueryBlock(Integer.MAX_VALUE);
+      float[] plain = model.forward(manager.create(tokens)).toFloatArray();
+      for (int block : new int[] {1, 3, 4, 10}) {
+        model.setQueryBlock(block);
+        float[] blocked = model.forward(manager.create(tokens)).toFloatArray();
+        float worst = 0;
+        for (int i = 0; i < plain.length; i++) {
+          worst = Math.max(worst, Math.abs(plain[i] - blocked[i]));
+        }
+        assertThat(worst).as("block %d", block).isLessThanOrEqualTo(1e-5f);
+      }
+    }
+    assertThatThrownBy(() -> {
+      try (LlamaModel model = load(config)) {
+        model.setQueryBlock(0);
+      }
+    }).hasMessageContaining("query block must be >= 1, got 0");
+  }
+
+  @Test
+  void aForwardPassLeavesOnlyItsResultBehind() {
+    LlamaConfig config = TestModels.gqaConfig();
+    try (LlamaModel model = load(config); NDManager pass = manager.newSubManager()) {
+      model.setQueryBlock(4);
+      model.forward(pass.create(TestModels.randomTokens(1, 9, config.vocabSize(), 6)));
+      assertThat(pass.getManagedArrays()).as("the ids and the logits").hasSize(2);
+      int modelArrays = model.parameters().size() + 3; // + cos, sin, mask for this length
+      assertThat(model.parameters().values().iterator().next().getManager().getManagedArrays())
+          .hasSize(modelArrays);
+    }
+  }
+
+  @Test
   void earlierPositionsDoNotSeeLaterTokens() {
     LlamaConfig config = TestModels.gqaConfig();
     long[][] tokens = TestModels.randomTokens(1, 12, config.vocabSize(), 2);

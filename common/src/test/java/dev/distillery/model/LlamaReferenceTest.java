@@ -33,17 +33,21 @@ class LlamaReferenceTest {
 
     float[] expected = PythonReference.logits(Path.of("."), model, dir.resolve("tokens.json"), dir);
 
-    float[] actual;
-    try (LlamaModel llama = LlamaModel.load(config, WeightSource.of(weights), Device.cpu());
-        NDManager manager = NDManager.newBaseManager(Device.cpu())) {
-      NDArray logits = llama.forward(manager.create(tokens));
-      assertThat(logits.getShape().getShape()).containsExactly(2, 40, config.vocabSize());
-      actual = logits.toFloatArray();
-    }
-
-    double maxError = PythonReference.maxAbsError(actual, expected);
-    System.out.printf("max |logit| %.3f, max abs error %.3g%n", PythonReference.maxMagnitude(expected), maxError);
     assertThat(PythonReference.maxMagnitude(expected)).as("logits should be non-trivial").isGreaterThan(1.0);
-    assertThat(maxError).as("max abs error against the PyTorch reference").isLessThanOrEqualTo(TOLERANCE);
+    for (int queryBlock : new int[] {LlamaModel.DEFAULT_QUERY_BLOCK, 16}) { // one block, and 3 blocks of queries
+      float[] actual;
+      try (LlamaModel llama = LlamaModel.load(config, WeightSource.of(weights), Device.cpu());
+          NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+        llama.setQueryBlock(queryBlock);
+        NDArray logits = llama.forward(manager.create(tokens));
+        assertThat(logits.getShape().getShape()).containsExactly(2, 40, config.vocabSize());
+        actual = logits.toFloatArray();
+      }
+      double maxError = PythonReference.maxAbsError(actual, expected);
+      System.out.printf("query block %d: max |logit| %.3f, max abs error %.3g%n", queryBlock,
+          PythonReference.maxMagnitude(expected), maxError);
+      assertThat(maxError).as("max abs error against the PyTorch reference, query block %d", queryBlock)
+          .isLessThanOrEqualTo(TOLERANCE);
+    }
   }
 }

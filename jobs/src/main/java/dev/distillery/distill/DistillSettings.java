@@ -17,7 +17,8 @@ public record DistillSettings(
     double ceWeight, double temperature, double learningRate, double minLearningRate, int warmupSteps,
     double weightDecay, double beta1, double beta2, double clip, int chunkTokens, int checkpointEvery,
     int validateEvery, int validSequences, long seed, String teacherDtype, int collectiveTimeoutSeconds,
-    boolean restart, double hiddenWeight, String hiddenLayerMap, String devices) implements Serializable {
+    boolean restart, double hiddenWeight, String hiddenLayerMap, String devices, boolean recomputeLayers)
+    implements Serializable {
 
   static final ConfigOption<String> RUN = ConfigOption.string("run").required()
       .doc("Run directory on any Hadoop file system; inputs and outputs default to paths under it.");
@@ -93,6 +94,12 @@ public record DistillSettings(
           + "Each device holds a replica of the student and teacher and takes a share of the rank's micro-batches; "
           + "gradients are summed over the devices before the ring. cpu,cpu runs two replicas on the CPU, which "
           + "exercises that path but is no faster.");
+  static final ConfigOption<Boolean> RECOMPUTE = ConfigOption.bool("recompute-layers").defaultValue(true)
+      .doc("Keep only each decoder layer's input during the student's forward pass and recompute the layer in "
+          + "backward: activation memory is one layer's intermediates plus layers x [tokens, hidden] instead of "
+          + "every intermediate of every layer, for one more forward pass (about a third more compute per step); "
+          + "same gradients. Set false for small models whose activations fit. Not applied with hidden-weight > 0 "
+          + "(that loss hooks the layers' outputs).");
 
   /** The options of {@code distill}. */
   public static final ConfigSchema SCHEMA = new ConfigSchema("distill",
@@ -100,7 +107,7 @@ public record DistillSettings(
       RUN, TEACHER, STUDENT, TOKENS, OUTPUT, CHECKPOINTS, METRICS, STEPS, GLOBAL_BATCH, MICRO_BATCH, WORLD_SIZE,
       LOSS, KD_WEIGHT, CE_WEIGHT, TEMPERATURE, HIDDEN_WEIGHT, HIDDEN_LAYER_MAP, LR, MIN_LR, WARMUP, WEIGHT_DECAY,
       BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
-      VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART, DEVICES);
+      VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART, DEVICES, RECOMPUTE);
 
   /** Resolves defaults against the run directory and checks the options that depend on each other. */
   static DistillSettings from(Config c) {
@@ -135,7 +142,8 @@ public record DistillSettings(
         world, loss, c.get(KD_WEIGHT), c.get(CE_WEIGHT), c.get(TEMPERATURE), c.get(LR), c.get(MIN_LR), c.get(WARMUP),
         c.get(WEIGHT_DECAY), c.get(BETA1), c.get(BETA2), c.get(CLIP), c.get(CHUNK), c.get(CHECKPOINT_EVERY),
         c.get(VALIDATE_EVERY), c.get(VALID_SEQUENCES), c.get(SEED), c.get(TEACHER_DTYPE), c.get(TIMEOUT),
-        c.get(RESTART), c.get(HIDDEN_WEIGHT), c.get(HIDDEN_LAYER_MAP), devices);
+        c.get(RESTART), c.get(HIDDEN_WEIGHT), c.get(HIDDEN_LAYER_MAP), devices,
+        c.get(RECOMPUTE));
   }
 
   /**

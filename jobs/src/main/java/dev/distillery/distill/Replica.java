@@ -46,7 +46,8 @@ final class Replica implements AutoCloseable {
           new ArrayList<>(student.parameters().keySet()));
     }
     TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(settings.lossSpec(),
-        settings.chunkTokens()), settings.hiddenStateLoss(), optimizer, reducer, settings.clip());
+        settings.chunkTokens()), settings.hiddenStateLoss(), optimizer, reducer, settings.clip(),
+        settings.recomputeLayers());
     return new Replica(device, student, optimizer, step);
   }
 
