@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Independent PyTorch reference for Hugging Face LlamaForCausalLM logits (float32, eager).
+"""Independent PyTorch reference for Hugging Face LlamaForCausalLM, MistralForCausalLM and Qwen2ForCausalLM logits.
 
 Written from the model's published semantics, without transformers, to check Distillery's DJL model:
 
     llama_reference.py --model DIR --tokens tokens.json --out logits.bin
+
+Computed in float32, eager. Mistral attends to the last sliding_window keys only (key j is visible to query i when
+i - sliding_window < j <= i) when config.json sets sliding_window; Qwen2 adds q/k/v projection biases (o_proj has
+none) and has no sliding window unless use_sliding_window (not supported here).
 
 DIR holds config.json and model.safetensors (or model.safetensors.index.json with shards); dtypes F32, F16, BF16
 are read and computed in float32. tokens.json is a list of equal-length lists of token ids ([batch][seq]).
@@ -103,20 +107,31 @@ def logits(cfg, w, ids):
     angles = torch.outer(torch.arange(seq, dtype=torch.float32), inv_freq)
     cos = torch.cat([angles, angles], dim=-1).cos()
     sin = torch.cat([angles, angles], dim=-1).sin()
-    future = torch.triu(torch.ones(seq, seq, dtype=torch.bool), diagonal=1)
+    masked = torch.triu(torch.ones(seq, seq, dtype=torch.bool), diagonal=1)
+    model_type = cfg.get("model_type", "llama")
+    window = cfg.get("sliding_window") if model_type == "mistral" else None
+    if model_type == "qwen2" and cfg.get("use_sliding_window"):
+        raise ValueError("Qwen2 use_sliding_window is not supported by this reference")
+    if window is not None:
+        masked |= torch.tril(torch.ones(seq, seq, dtype=torch.bool), diagonal=-window)
+    biased = model_type == "qwen2"
+
+    def project(h, p, name):
+        out = h @ w[p + name + ".weight"].T
+        return out + w[p + name + ".bias"] if biased else out
 
     x = w["model.embed_tokens.weight"][ids]
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        q = (h @ w[p + "self_attn.q_proj.weight"].T).view(batch, seq, n_heads, head_dim).transpose(1, 2)
-        k = (h @ w[p + "self_attn.k_proj.weight"].T).view(batch, seq, n_kv, head_dim).transpose(1, 2)
-        v = (h @ w[p + "self_attn.v_proj.weight"].T).view(batch, seq, n_kv, head_dim).transpose(1, 2)
+        q = project(h, p, "self_attn.q_proj").view(batch, seq, n_heads, head_dim).transpose(1, 2)
+        k = project(h, p, "self_attn.k_proj").view(batch, seq, n_kv, head_dim).transpose(1, 2)
+        v = project(h, p, "self_attn.v_proj").view(batch, seq, n_kv, head_dim).transpose(1, 2)
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         k = k.repeat_interleave(n_heads // n_kv, dim=1)
         v = v.repeat_interleave(n_heads // n_kv, dim=1)
         scores = (q @ k.transpose(2, 3)) / math.sqrt(head_dim)
-        scores = scores.masked_fill(future, float("-inf"))
+        scores = scores.masked_fill(masked, float("-inf"))
         attended = torch.softmax(scores, dim=-1) @ v
         attended = attended.transpose(1, 2).reshape(batch, seq, n_heads * head_dim)
         x = x + attended @ w[p + "self_attn.o_proj.weight"].T

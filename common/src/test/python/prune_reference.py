@@ -74,6 +74,10 @@ def student_tensors(teacher, plan):
         yield dst + "self_attn.q_proj.weight", take(src + "self_attn.q_proj.weight", q_rows, hidden)
         yield dst + "self_attn.k_proj.weight", take(src + "self_attn.k_proj.weight", kv_rows, hidden)
         yield dst + "self_attn.v_proj.weight", take(src + "self_attn.v_proj.weight", kv_rows, hidden)
+        if src + "self_attn.q_proj.bias" in teacher:  # Qwen2: each bias element goes with its projection row
+            yield dst + "self_attn.q_proj.bias", take(src + "self_attn.q_proj.bias", None, q_rows)
+            yield dst + "self_attn.k_proj.bias", take(src + "self_attn.k_proj.bias", None, kv_rows)
+            yield dst + "self_attn.v_proj.bias", take(src + "self_attn.v_proj.bias", None, kv_rows)
         yield dst + "self_attn.o_proj.weight", take(src + "self_attn.o_proj.weight", hidden, q_rows)
         yield dst + "post_attention_layernorm.weight", take(src + "post_attention_layernorm.weight", None, hidden)
         yield dst + "mlp.gate_proj.weight", take(src + "mlp.gate_proj.weight", neurons, hidden)

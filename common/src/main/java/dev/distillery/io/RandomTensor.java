@@ -26,6 +26,9 @@ public final class RandomTensor {
 
   /** Weights as generated for a Llama checkpoint: 1 ± 0.05 for norm (1-D) tensors, 0 ± 0.02 otherwise. */
   public static RandomTensor forWeight(long seed, String name, long[] shape) {
+    if (name.endsWith(".bias")) {
+      return new RandomTensor(seed, name, 0f, 0.02f);
+    }
     return shape.length == 1 ? new RandomTensor(seed, name, 1.0f, 0.05f) : new RandomTensor(seed, name, 0f, 0.02f);
   }
 

@@ -7,7 +7,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.core.Linear;
 
 /**
- * Causal grouped-query self-attention of one Llama layer. Query head {@code h} reads key/value head
+ * Causal grouped-query self-attention of one Llama layer (with Qwen2's q/k/v biases when present; Mistral's sliding
+ * window is in the mask, see {@link PositionTables}). Query head {@code h} reads key/value head
  * {@code h / (heads / kvHeads)}; the grouping is done by reshaping queries to {@code [batch, kvHeads, group·seq, d]},
  * so keys and values are never copied per query head. Queries are processed in blocks (see
  * {@link LlamaModel#setQueryBlock}); {@link #attend} is the one place scores, mask and softmax meet.
@@ -21,12 +22,20 @@ final class Attention {
   private final NDArray keyWeight;
   private final NDArray valueWeight;
   private final NDArray outputWeight;
+  private final AttentionBiases biases;
   private final int heads;
   private final int kvHeads;
   private final int headDim;
   private final float scale;
 
-  Attention(LlamaConfig config, NDArray queryWeight, NDArray keyWeight, NDArray valueWeight, NDArray outputWeight) {
+  /** Query, key and value biases (Qwen2), each null when the architecture has none. */
+  record AttentionBiases(NDArray query, NDArray key, NDArray value) {
+    static final AttentionBiases NONE = new AttentionBiases(null, null, null);
+  }
+
+  Attention(LlamaConfig config, NDArray queryWeight, NDArray keyWeight, NDArray valueWeight, NDArray outputWeight,
+      AttentionBiases biases) {
+    this.biases = biases;
     this.queryWeight = queryWeight;
     this.keyWeight = keyWeight;
     this.valueWeight = valueWeight;
@@ -44,9 +53,9 @@ final class Attention {
   NDArray forward(NDArray x, PositionTables positions, Taps taps, int layer, int queryBlock) {
     long batch = x.getShape().get(0);
     long seq = x.getShape().get(1);
-    NDArray q = RotaryEmbedding.apply(splitHeads(x, queryWeight, heads), positions.cos(), positions.sin());
-    NDArray k = RotaryEmbedding.apply(splitHeads(x, keyWeight, kvHeads), positions.cos(), positions.sin());
-    NDArray v = splitHeads(x, valueWeight, kvHeads);
+    NDArray q = RotaryEmbedding.apply(splitHeads(x, queryWeight, biases.query(), heads), positions.cos(), positions.sin());
+    NDArray k = RotaryEmbedding.apply(splitHeads(x, keyWeight, biases.key(), kvHeads), positions.cos(), positions.sin());
+    NDArray v = splitHeads(x, valueWeight, biases.value(), kvHeads);
 
     NDList blocks = new NDList();
     for (long start = 0; start < seq; start += queryBlock) {
@@ -78,8 +87,8 @@ final class Attention {
   }
 
   /** Projects and splits into heads: {@code [batch, seq, hidden]} → {@code [batch, n, seq, head_dim]}. */
-  private NDArray splitHeads(NDArray x, NDArray weight, int n) {
-    NDArray projected = Linear.linear(x, weight).singletonOrThrow();
+  private NDArray splitHeads(NDArray x, NDArray weight, NDArray bias, int n) {
+    NDArray projected = Linear.linear(x, weight, bias).singletonOrThrow();
     return projected.reshape(x.getShape().get(0), x.getShape().get(1), n, headDim).transpose(0, 2, 1, 3);
   }
 }

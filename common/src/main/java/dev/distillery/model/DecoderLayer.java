@@ -19,7 +19,9 @@ final class DecoderLayer {
     this.postAttentionNormWeight = parameters.get(LlamaTensors.postAttentionNorm(index));
     this.attention = new Attention(config, parameters.get(LlamaTensors.q(index)),
         parameters.get(LlamaTensors.k(index)), parameters.get(LlamaTensors.v(index)),
-        parameters.get(LlamaTensors.o(index)));
+        parameters.get(LlamaTensors.o(index)), new Attention.AttentionBiases(
+            parameters.get(LlamaTensors.qBias(index)), parameters.get(LlamaTensors.kBias(index)),
+            parameters.get(LlamaTensors.vBias(index))));
     this.mlp = new Mlp(parameters.get(LlamaTensors.gate(index)), parameters.get(LlamaTensors.up(index)),
         parameters.get(LlamaTensors.down(index)));
   }

@@ -9,7 +9,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A Hugging Face {@code config.json} for {@code LlamaForCausalLM}, validated.
+ * A Hugging Face {@code config.json} for a Llama-layout decoder ({@code LlamaForCausalLM}, {@code MistralForCausalLM},
+ * {@code Qwen2ForCausalLM}; what differs between them is in {@link ModelArchitecture}), validated.
  *
  * <p>{@code headDim} is explicit because pruned models (Minitron-4B-Width: hidden 3072, 32 heads of
  * 128) no longer satisfy {@code hidden_size / num_attention_heads}. {@code ropeScaling} is null when
@@ -30,9 +31,25 @@ public record LlamaConfig(
     boolean tieWordEmbeddings,
     int bosTokenId,
     int eosTokenId,
-    String torchDtype) {
+    String torchDtype,
+    ModelArchitecture architecture) {
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** The fields this record reads and writes itself; the others travel in {@link ModelArchitecture#sourceFields}. */
+  private static final List<String> MODELLED_FIELDS = List.of("architectures", "model_type", "hidden_size",
+      "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
+      "vocab_size", "rms_norm_eps", "rope_theta", "rope_scaling", "max_position_embeddings", "tie_word_embeddings",
+      "bos_token_id", "eos_token_id", "torch_dtype", "hidden_act", "attention_bias", "mlp_bias", "attention_dropout", "initializer_range",
+      "pretraining_tp", "use_cache");
+
+  /** A {@code LlamaForCausalLM} config. */
+  public LlamaConfig(int hiddenSize, int intermediateSize, int numHiddenLayers, int numAttentionHeads,
+      int numKeyValueHeads, int headDim, int vocabSize, double rmsNormEps, double ropeTheta, RopeScaling ropeScaling,
+      int maxPositionEmbeddings, boolean tieWordEmbeddings, int bosTokenId, int eosTokenId, String torchDtype) {
+    this(hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads, headDim, vocabSize,
+        rmsNormEps, ropeTheta, ropeScaling, maxPositionEmbeddings, tieWordEmbeddings, bosTokenId, eosTokenId,
+        torchDtype, ModelArchitecture.LLAMA);
+  }
 
   /** Validates on construction, so every instance describes a model that can exist. */
   public LlamaConfig {
@@ -78,6 +95,9 @@ public record LlamaConfig(
         || torchDtype.equals("bfloat16"))) {
       problems.add("torch_dtype must be float32, float16 or bfloat16, got " + torchDtype);
     }
+    if (architecture == null) {
+      problems.add("architecture must be set");
+    }
     if (!problems.isEmpty()) {
       throw new IllegalArgumentException("Invalid Llama config: " + String.join("; ", problems));
     }
@@ -107,7 +127,8 @@ public record LlamaConfig(
   /** Total parameters, counting a tied embedding once. */
   public long parameterCount() {
     long h = hiddenSize;
-    long perLayer = h * qDim() + 2L * h * kvDim() + (long) qDim() * h // attention
+    long biases = architecture.attentionBias() ? qDim() + 2L * kvDim() : 0;
+    long perLayer = h * qDim() + 2L * h * kvDim() + (long) qDim() * h + biases // attention
         + 3L * h * intermediateSize // gate, up, down
         + 2L * h; // two norms
     long embedding = (long) vocabSize * h;
@@ -118,14 +139,22 @@ public record LlamaConfig(
   /** Returns a copy with different dimensions; used by pruning and tests. */
   public LlamaConfig withShape(int hidden, int intermediate, int layers, int heads, int kvHeads, int newHeadDim) {
     return new LlamaConfig(hidden, intermediate, layers, heads, kvHeads, newHeadDim, vocabSize, rmsNormEps,
-        ropeTheta, ropeScaling, maxPositionEmbeddings, tieWordEmbeddings, bosTokenId, eosTokenId, torchDtype);
+        ropeTheta, ropeScaling, maxPositionEmbeddings, tieWordEmbeddings, bosTokenId, eosTokenId, torchDtype,
+        architecture);
   }
 
   /** Returns a copy with another {@code torch_dtype}. */
   public LlamaConfig withTorchDtype(String dtype) {
     return new LlamaConfig(hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads,
         headDim, vocabSize, rmsNormEps, ropeTheta, ropeScaling, maxPositionEmbeddings, tieWordEmbeddings,
-        bosTokenId, eosTokenId, dtype);
+        bosTokenId, eosTokenId, dtype, architecture);
+  }
+
+  /** Returns a copy of another architecture (family, sliding window, carried fields). */
+  public LlamaConfig withArchitecture(ModelArchitecture newArchitecture) {
+    return new LlamaConfig(hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads,
+        headDim, vocabSize, rmsNormEps, ropeTheta, ropeScaling, maxPositionEmbeddings, tieWordEmbeddings,
+        bosTokenId, eosTokenId, torchDtype, newArchitecture);
   }
 
   /** The shapes of Meta-Llama-3.1-8B, for scale tests and planning. */
@@ -158,15 +187,14 @@ public record LlamaConfig(
   }
 
   private static LlamaConfig parse(JsonNode root, String source) {
-    String modelType = root.path("model_type").asText("");
-    JsonNode archs = root.path("architectures");
-    String arch = archs.isArray() && archs.size() > 0 ? archs.get(0).asText() : "";
-    if (!modelType.equals("llama") || !(arch.isEmpty() || arch.equals("LlamaForCausalLM"))) {
-      throw new IllegalArgumentException(source + ": unsupported architecture (model_type '" + modelType
-          + "', architectures " + archs + "); Distillery supports model_type 'llama' / LlamaForCausalLM");
+    ModelArchitecture architecture = ModelArchitecture.fromJson(root, source, MODELLED_FIELDS);
+    if (root.path("attention_bias").asBoolean(false) != architecture.attentionBias() && root.has("attention_bias")) {
+      throw new IllegalArgumentException(source + ": field 'attention_bias' " + root.get("attention_bias")
+          + " is not supported for " + architecture.family().className() + ", expected "
+          + architecture.attentionBias());
     }
-    if (root.path("attention_bias").asBoolean(false) || root.path("mlp_bias").asBoolean(false)) {
-      throw new IllegalArgumentException(source + ": attention_bias/mlp_bias are not supported (Llama has none)");
+    if (root.path("mlp_bias").asBoolean(false)) {
+      throw new IllegalArgumentException(source + ": field 'mlp_bias' true is not supported (expected false)");
     }
     String act = root.path("hidden_act").asText("silu");
     if (!act.equals("silu")) {
@@ -197,7 +225,7 @@ public record LlamaConfig(
         root.path("rms_norm_eps").asDouble(1e-6), root.path("rope_theta").asDouble(10000.0), scaling,
         root.path("max_position_embeddings").asInt(2048), root.path("tie_word_embeddings").asBoolean(false),
         tokenId(root, "bos_token_id", 1), tokenId(root, "eos_token_id", 2),
-        root.path("torch_dtype").asText("float32"));
+        root.path("torch_dtype").asText("float32"), architecture);
   }
 
   private static int tokenId(JsonNode root, String field, int fallback) {
@@ -229,8 +257,7 @@ public record LlamaConfig(
   /** Serializes in the form HF transformers writes (and reads back). */
   public String toJson() {
     ObjectNode root = JSON.createObjectNode();
-    root.putArray("architectures").add("LlamaForCausalLM");
-    root.put("model_type", "llama");
+    architecture.writeTo(root);
     root.put("hidden_size", hiddenSize);
     root.put("intermediate_size", intermediateSize);
     root.put("num_hidden_layers", numHiddenLayers);
@@ -255,11 +282,13 @@ public record LlamaConfig(
     root.put("bos_token_id", bosTokenId);
     root.put("eos_token_id", eosTokenId);
     root.put("hidden_act", "silu");
-    root.put("attention_bias", false);
-    root.put("mlp_bias", false);
+    if (architecture.family() == ModelArchitecture.Family.LLAMA) {
+      root.put("attention_bias", false);
+      root.put("mlp_bias", false);
+      root.put("pretraining_tp", 1);
+    }
     root.put("attention_dropout", 0.0);
     root.put("initializer_range", 0.02);
-    root.put("pretraining_tp", 1);
     root.put("use_cache", true);
     root.put("torch_dtype", torchDtype);
     try {

@@ -18,7 +18,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 
 /**
- * A Hugging Face {@code LlamaForCausalLM} on DJL (PyTorch engine), computing the same function as transformers'
+ * A Hugging Face {@code LlamaForCausalLM} (or Mistral / Qwen2, see {@link ModelArchitecture}) on DJL (PyTorch engine), computing the same function as transformers'
  * eager implementation.
  *
  * <p>The parameters live in a manager the model owns, on one device, in float32 or float16; {@link #close()} frees
@@ -210,7 +210,8 @@ public final class LlamaModel implements AutoCloseable {
 
   private PositionTables positionTables(int seqLen) {
     return positionTables.computeIfAbsent(seqLen,
-        len -> PositionTables.create(manager, inverseFrequencies, len, dataType));
+        len -> PositionTables.create(manager, inverseFrequencies, len, dataType,
+            config.architecture().slidingWindow()));
   }
 
   /** The output projection, {@code [vocab, hidden]}: {@code lm_head.weight}, or the embedding when tied. */

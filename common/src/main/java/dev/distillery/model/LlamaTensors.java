@@ -4,7 +4,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The tensors a Hugging Face Llama checkpoint holds, by name, with their shapes ({@code [out, in]} for
+ * The tensors a Hugging Face Llama-layout checkpoint (Llama, Mistral, Qwen2) holds, by name, with their shapes ({@code [out, in]} for
  * linear weights, as PyTorch stores them).
  */
 public final class LlamaTensors {
@@ -29,6 +29,19 @@ public final class LlamaTensors {
 
   public static String v(int layer) {
     return layer(layer, "self_attn.v_proj.weight");
+  }
+
+  /** Bias of {@code q_proj} (Qwen2 only; see {@link ModelArchitecture#attentionBias()}). */
+  public static String qBias(int layer) {
+    return layer(layer, "self_attn.q_proj.bias");
+  }
+
+  public static String kBias(int layer) {
+    return layer(layer, "self_attn.k_proj.bias");
+  }
+
+  public static String vBias(int layer) {
+    return layer(layer, "self_attn.v_proj.bias");
   }
 
   public static String o(int layer) {
@@ -65,6 +78,11 @@ public final class LlamaTensors {
       shapes.put(q(i), new long[] {c.qDim(), h});
       shapes.put(k(i), new long[] {c.kvDim(), h});
       shapes.put(v(i), new long[] {c.kvDim(), h});
+      if (c.architecture().attentionBias()) {
+        shapes.put(qBias(i), new long[] {c.qDim()});
+        shapes.put(kBias(i), new long[] {c.kvDim()});
+        shapes.put(vBias(i), new long[] {c.kvDim()});
+      }
       shapes.put(o(i), new long[] {h, c.qDim()});
       shapes.put(postAttentionNorm(i), new long[] {h});
       shapes.put(gate(i), new long[] {c.intermediateSize(), h});

@@ -7,12 +7,18 @@ import ai.djl.ndarray.types.Shape;
 
 /**
  * Per-sequence-length constants of a forward pass: RoPE {@code cos}/{@code sin} ({@code [seq, head_dim]}, model
- * dtype) and the additive causal mask ({@code [seq, seq]}, float32, {@code -inf} above the diagonal).
+ * dtype) and the additive causal mask ({@code [seq, seq]}, float32, {@code -inf} above the diagonal and, with a
+ * sliding window {@code w}, wherever {@code col <= row - w}).
  */
 record PositionTables(NDArray cos, NDArray sin, NDArray causalMask) {
 
-  /** Builds the tables for positions {@code 0..seqLen-1} in {@code manager}. */
-  static PositionTables create(NDManager manager, float[] inverseFrequencies, int seqLen, DataType dtype) {
+  /**
+   * Builds the tables for positions {@code 0..seqLen-1} in {@code manager}.
+   *
+   * @param slidingWindow keys each query sees, itself included, or 0 for every earlier key
+   */
+  static PositionTables create(NDManager manager, float[] inverseFrequencies, int seqLen, DataType dtype,
+      int slidingWindow) {
     int half = inverseFrequencies.length;
     int headDim = 2 * half;
     float[] cos = new float[seqLen * headDim];
@@ -30,8 +36,11 @@ record PositionTables(NDArray cos, NDArray sin, NDArray causalMask) {
     }
     float[] mask = new float[seqLen * seqLen];
     for (int row = 0; row < seqLen; row++) {
-      for (int col = row + 1; col < seqLen; col++) {
-        mask[row * seqLen + col] = Float.NEGATIVE_INFINITY;
+      for (int col = 0; col < seqLen; col++) {
+        boolean outsideWindow = slidingWindow > 0 && col <= row - slidingWindow;
+        if (col > row || outsideWindow) {
+          mask[row * seqLen + col] = Float.NEGATIVE_INFINITY;
+        }
       }
     }
     Shape table = new Shape(seqLen, headDim);

@@ -100,6 +100,9 @@ public final class CheckpointPruner {
     differs(problems, "num_key_value_heads", source.numKeyValueHeads(), teacher.numKeyValueHeads());
     differs(problems, "head_dim", source.headDim(), teacher.headDim());
     differs(problems, "vocab_size", source.vocabSize(), teacher.vocabSize());
+    differs(problems, "architectures", source.architecture().family().className(),
+        teacher.architecture().family().className());
+    differs(problems, "sliding_window", source.architecture().slidingWindow(), teacher.architecture().slidingWindow());
     differs(problems, "tie_word_embeddings", source.tieWordEmbeddings(), teacher.tieWordEmbeddings());
     if (!problems.isEmpty()) {
       throw new IllegalArgumentException("Prune plan does not fit the teacher " + teacherDir + ": its source_config "

@@ -43,6 +43,11 @@ record TensorSlice(String target, String source, int[] rows, int[] columns) {
       put(slices, LlamaTensors.q(i), LlamaTensors.q(s), queryRows, hidden);
       put(slices, LlamaTensors.k(i), LlamaTensors.k(s), kvRows, hidden);
       put(slices, LlamaTensors.v(i), LlamaTensors.v(s), kvRows, hidden);
+      if (target.architecture().attentionBias()) {
+        put(slices, LlamaTensors.qBias(i), LlamaTensors.qBias(s), null, queryRows);
+        put(slices, LlamaTensors.kBias(i), LlamaTensors.kBias(s), null, kvRows);
+        put(slices, LlamaTensors.vBias(i), LlamaTensors.vBias(s), null, kvRows);
+      }
       put(slices, LlamaTensors.o(i), LlamaTensors.o(s), hidden, queryRows);
       put(slices, LlamaTensors.postAttentionNorm(i), LlamaTensors.postAttentionNorm(s), null, hidden);
       put(slices, LlamaTensors.gate(i), LlamaTensors.gate(s), layer.neurons(), hidden);

@@ -18,6 +18,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.ParameterizedTest;
+import dev.distillery.model.LlamaTensors;
 
 class TrainingStepTest {
   private final LlamaConfig config = TestModels.gqaConfig();
@@ -29,6 +32,31 @@ class TrainingStepTest {
   void distillationLowersTheKlToTheTeacher() {
     double[] losses = trainWith(GradientReducer.single(), 0, 1, 12, 2);
     assertThat(losses[losses.length - 1]).isLessThan(losses[0] * 0.7);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"mistral", "qwen2"})
+  void mistralAndQwen2StudentsLearnFromTheirTeachers(String family) {
+    LlamaConfig arch = family.equals("mistral") ? TestModels.mistralConfig() : TestModels.qwen2Config(true);
+    long[][] tokens = TestModels.randomTokens(4, 12, arch.vocabSize(), 31); // 12 > Mistral's window of 8
+    try (LlamaModel teacher = LlamaModel.load(arch, WeightSource.of(TestModels.randomWeights(arch, 32)), Device.cpu());
+        LlamaModel student = LlamaModel.load(arch, WeightSource.of(TestModels.randomWeights(arch, 33)), Device.cpu());
+        AdamW adam = new AdamW(student.parameters(), new AdamW.Settings(0.9, 0.95, 1e-8, 0.01))) {
+      float[] biasBefore = arch.architecture().attentionBias()
+          ? student.parameters().get(LlamaTensors.kBias(0)).toFloatArray() : null;
+      TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.minitron(), 16), adam,
+          GradientReducer.single(), 1.0);
+      double first = step.run(List.<long[][]>of(tokens), 3e-3).loss();
+      double last = first;
+      for (int s = 0; s < 10; s++) {
+        last = step.run(List.<long[][]>of(tokens), 3e-3).loss();
+      }
+      assertThat(last).as(family).isLessThan(first * 0.7);
+      if (biasBefore != null) {
+        assertThat(student.parameters().get(LlamaTensors.kBias(0)).toFloatArray()).as("k_proj.bias is trained")
+            .isNotEqualTo(biasBefore);
+      }
+    }
   }
 
   @Test

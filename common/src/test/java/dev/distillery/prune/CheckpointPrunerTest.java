@@ -146,10 +146,12 @@ class CheckpointPrunerTest {
   }
 
   @ParameterizedTest
-  @ValueSource(booleans = {false, true})
-  void widthAndDepthPruningMatchesTheIndependentReference(boolean tied) throws Exception {
+  @ValueSource(strings = {"gqa", "tied", "qwen2"})
+  void widthAndDepthPruningMatchesTheIndependentReference(String model) throws Exception {
+    boolean tied = model.equals("tied");
     LlamaConfig config = tied ? TestModels.tiedConfig().withShape(32, 64, 3, 4, 4, 8).withTorchDtype("float16")
-        : TestModels.gqaConfig().withShape(48, 80, 3, 4, 2, 16).withTorchDtype("bfloat16");
+        : (model.equals("qwen2") ? TestModels.qwen2Config(false) : TestModels.gqaConfig())
+            .withShape(48, 80, 3, 4, 2, 16).withTorchDtype("bfloat16");
     Path teacher = teacher(config, tied ? DType.F16 : DType.BF16, 7);
     PrunePlan plan = tied ? tiedPlan(config) : gqaPlan(config);
     Path planFile = dir.resolve("prune-plan.json");
@@ -164,6 +166,11 @@ class CheckpointPrunerTest {
     try (CheckpointReader student = CheckpointReader.open(dir.resolve("student").toString());
         SafetensorsReader expected = SafetensorsReader.open(Storage.of(reference.toString()), reference.toString())) {
       assertThat(student.tensorNames()).containsExactlyInAnyOrderElementsOf(expected.tensors().keySet());
+      assertThat(student.config().architecture()).isEqualTo(config.architecture());
+      if (model.equals("qwen2")) {
+        assertThat(student.tensorNames()).contains(LlamaTensors.kBias(1));
+        assertThat(student.info(LlamaTensors.qBias(0)).shape()).containsExactly(32);
+      }
       for (String name : student.tensorNames()) {
         TensorInfo want = expected.info(name);
         assertThat(student.info(name).shape()).as(name).isEqualTo(want.shape());

@@ -2,6 +2,7 @@ package dev.distillery.testing;
 
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaTensors;
+import dev.distillery.model.ModelArchitecture;
 import dev.distillery.model.RopeScaling;
 import dev.distillery.io.CheckpointWriter;
 import dev.distillery.io.DType;
@@ -29,6 +30,18 @@ public final class TestModels {
     return new LlamaConfig(32, 64, 2, 4, 4, 8, 64, 1e-6, 500000.0, null, 128, true, 1, 2, "float32");
   }
 
+  /** Mistral: GQA, head_dim 16, a sliding window of 8 keys (shorter than the test sequences), untied. */
+  public static LlamaConfig mistralConfig() {
+    return new LlamaConfig(48, 80, 2, 4, 2, 16, 96, 1e-5, 1000000.0, null, 256, false, 1, 2, "float32",
+        new ModelArchitecture(ModelArchitecture.Family.MISTRAL, 8, Map.of()));
+  }
+
+  /** Qwen2: q/k/v biases, GQA, rope_theta 1e6, tied or untied embeddings. */
+  public static LlamaConfig qwen2Config(boolean tied) {
+    return new LlamaConfig(48, 80, 2, 6, 2, 8, 96, 1e-6, 1000000.0, null, 256, tied, 1, 2, "float32",
+        new ModelArchitecture(ModelArchitecture.Family.QWEN2, 0, Map.of()));
+  }
+
   /** Random weights scaled so activations stay of order one; norm weights near 1. */
   public static Map<String, float[]> randomWeights(LlamaConfig config, long seed) {
     Random random = new Random(seed);
@@ -36,9 +49,9 @@ public final class TestModels {
     for (Map.Entry<String, long[]> tensor : LlamaTensors.expectedShapes(config).entrySet()) {
       long[] shape = tensor.getValue();
       float[] values = new float[Math.toIntExact(shape.length == 1 ? shape[0] : shape[0] * shape[1])];
-      boolean norm = shape.length == 1;
+      boolean norm = shape.length == 1 && !tensor.getKey().endsWith(".bias");
       boolean embedding = tensor.getKey().equals(LlamaTensors.EMBED);
-      double std = norm ? 0.1 : embedding ? 1.0 : 1.0 / Math.sqrt(shape[1]);
+      double std = norm ? 0.1 : embedding ? 1.0 : shape.length == 1 ? 0.5 : 1.0 / Math.sqrt(shape[1]);
       for (int i = 0; i < values.length; i++) {
         values[i] = (float) ((norm ? 1.0 : 0.0) + std * random.nextGaussian());
       }

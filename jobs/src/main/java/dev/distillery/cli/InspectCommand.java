@@ -34,9 +34,10 @@ final class InspectCommand implements Command {
       LlamaConfig c = reader.config();
       StringBuilder report = new StringBuilder();
       report.append("checkpoint   ").append(dir).append('\n');
-      report.append(String.format("architecture LlamaForCausalLM: %d layers, hidden %d, FFN %d, heads %d (KV %d, head_dim %d),"
-              + " vocab %d%n", c.numHiddenLayers(), c.hiddenSize(), c.intermediateSize(), c.numAttentionHeads(),
-          c.numKeyValueHeads(), c.headDim(), c.vocabSize()));
+      report.append(String.format("architecture %s: %d layers, hidden %d, FFN %d, heads %d (KV %d, head_dim %d),"
+              + " vocab %d%s%n", c.architecture().family().className(), c.numHiddenLayers(), c.hiddenSize(), c.intermediateSize(), c.numAttentionHeads(),
+          c.numKeyValueHeads(), c.headDim(), c.vocabSize(),
+          c.architecture().hasSlidingWindow() ? ", sliding window " + c.architecture().slidingWindow() : ""));
       report.append(String.format("             rms_norm_eps %s, rope_theta %s, rope_scaling %s, tied embeddings %s%n",
           c.rmsNormEps(), c.ropeTheta(), c.ropeScaling() == null ? "none" : String.format("llama3 (factor %s, low %s, high %s, original %d)",
               c.ropeScaling().factor(), c.ropeScaling().lowFreqFactor(), c.ropeScaling().highFreqFactor(),

@@ -1,22 +1,30 @@
 package dev.distillery.cli;
 
 import dev.distillery.config.Config;
+import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.io.DType;
 import dev.distillery.io.RandomCheckpoint;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
+import dev.distillery.model.ModelArchitecture;
 import dev.distillery.model.RopeScaling;
 import java.io.PrintStream;
+import java.util.Map;
 
-/** {@code distillery random-checkpoint}: a seeded random HF Llama checkpoint of any shape. */
+/** {@code distillery random-checkpoint}: a seeded random HF Llama, Mistral or Qwen2 checkpoint of any shape. */
 final class RandomCheckpointCommand implements Command {
   static final ConfigOption<String> OUT = ConfigOption.string("out").required()
       .doc("Checkpoint directory to create (any Hadoop file system); committed atomically.");
   static final ConfigOption<String> PRESET = ConfigOption.choice("preset", "tiny", "llama-3.1-8b").defaultValue("tiny")
       .doc("Starting shape: 'tiny' (2 layers, hidden 64, vocab 128256) or the exact Llama-3.1-8B shapes; the shape "
           + "options below override it.");
+  static final ConfigOption<String> ARCHITECTURE = ConfigOption.choice("architecture", "llama", "mistral", "qwen2")
+      .defaultValue("llama").doc("model_type: 'llama' (LlamaForCausalLM), 'mistral' (MistralForCausalLM, plain RoPE "
+          + "with rope_theta 1e6) or 'qwen2' (Qwen2ForCausalLM: q/k/v biases, plain RoPE with rope_theta 1e6).");
+  static final ConfigOption<Integer> SLIDING_WINDOW = ConfigOption.integer("sliding-window").atLeast(1)
+      .doc("Mistral only: attend to the last N keys (sliding_window); unset for plain causal attention.");
   static final ConfigOption<Integer> HIDDEN = ConfigOption.integer("hidden-size").atLeast(1).doc("hidden_size.");
   static final ConfigOption<Integer> FFN = ConfigOption.integer("intermediate-size").atLeast(1)
       .doc("intermediate_size (FFN neurons).");
@@ -38,7 +46,8 @@ final class RandomCheckpointCommand implements Command {
       .doc("Replace an existing checkpoint at --out.");
 
   private static final ConfigSchema SCHEMA = new ConfigSchema("random-checkpoint",
-      "Write a seeded random Hugging Face Llama checkpoint (tests, samples, scale benchmarks).", OUT, PRESET, HIDDEN,
+      "Write a seeded random Hugging Face Llama, Mistral or Qwen2 checkpoint (tests, samples, scale benchmarks).", OUT,
+      PRESET, ARCHITECTURE, SLIDING_WINDOW, HIDDEN,
       FFN, LAYERS, HEADS, KV_HEADS, HEAD_DIM, VOCAB, TIED, DTYPE, SEED, SHARD_BYTES, OVERWRITE);
 
   @Override
@@ -54,17 +63,28 @@ final class RandomCheckpointCommand implements Command {
     boolean presetIdsFit = base.eosTokenId() < vocab && base.bosTokenId() < vocab;
     int bos = presetIdsFit ? base.bosTokenId() : 1;
     int eos = presetIdsFit ? base.eosTokenId() : 2;
+    ModelArchitecture architecture = architecture(config);
+    boolean llama = architecture.family() == ModelArchitecture.Family.LLAMA;
     LlamaConfig shape = new LlamaConfig(
         orDefault(config, HIDDEN, base.hiddenSize()), orDefault(config, FFN, base.intermediateSize()),
         orDefault(config, LAYERS, base.numHiddenLayers()), orDefault(config, HEADS, base.numAttentionHeads()),
         orDefault(config, KV_HEADS, base.numKeyValueHeads()), orDefault(config, HEAD_DIM, base.headDim()),
-        vocab, base.rmsNormEps(), base.ropeTheta(), base.ropeScaling(),
+        vocab, base.rmsNormEps(), llama ? base.ropeTheta() : 1e6, llama ? base.ropeScaling() : null,
         base.maxPositionEmbeddings(), config.isSet(TIED) ? config.get(TIED) : base.tieWordEmbeddings(),
-        bos, eos, dtype.torchDtype());
+        bos, eos, dtype.torchDtype(), architecture);
     String target = config.get(OUT);
     RandomCheckpoint.generate(Storage.of(target), target, shape, dtype, config.get(SEED), config.get(SHARD_BYTES),
         config.get(OVERWRITE));
     out.printf("wrote %s: %,d parameters, %s%n", target, shape.parameterCount(), dtype);
+  }
+
+  private static ModelArchitecture architecture(Config config) {
+    ModelArchitecture.Family family = ModelArchitecture.Family.valueOf(
+        config.get(ARCHITECTURE).toUpperCase(java.util.Locale.ROOT));
+    if (config.isSet(SLIDING_WINDOW) && family != ModelArchitecture.Family.MISTRAL) {
+      throw new ConfigException("sliding-window is only for --architecture mistral, got " + config.get(ARCHITECTURE));
+    }
+    return new ModelArchitecture(family, config.isSet(SLIDING_WINDOW) ? config.get(SLIDING_WINDOW) : 0, Map.of());
   }
 
   private static int orDefault(Config config, ConfigOption<Integer> option, int fallback) {

@@ -46,6 +46,28 @@ class ModelToolsTest {
   }
 
   @Test
+  void mistralAndQwen2CheckpointsAreGeneratedAndInspected(@TempDir Path dir) {
+    String mistral = dir.resolve("mistral").toString();
+    assertThat(run("random-checkpoint", "--out", mistral, "--layers", "1", "--vocab-size", "300", "--architecture",
+        "mistral", "--sliding-window", "16")).as(err.toString()).isZero();
+    assertThat(run("inspect", "--model", mistral)).as(err.toString()).isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("architecture MistralForCausalLM: 1 layers")
+        .contains("vocab 300, sliding window 16");
+
+    String qwen = dir.resolve("qwen2").toString();
+    assertThat(run("random-checkpoint", "--out", qwen, "--layers", "1", "--vocab-size", "300", "--architecture",
+        "qwen2", "--tie-word-embeddings", "true")).as(err.toString()).isZero();
+    try (CheckpointReader reader = CheckpointReader.open(qwen)) {
+      assertThat(reader.tensorNames()).contains("model.layers.0.self_attn.q_proj.bias")
+          .doesNotContain("lm_head.weight");
+      assertThat(reader.config().ropeTheta()).isEqualTo(1e6);
+    }
+    assertThat(run("random-checkpoint", "--out", dir.resolve("bad").toString(), "--architecture", "qwen2",
+        "--sliding-window", "16")).isNotZero();
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("sliding-window is only for --architecture mistral");
+  }
+
+  @Test
   void existingCheckpointIsNotOverwrittenUnlessAsked(@TempDir Path dir) {
     String model = dir.resolve("m").toString();
     assertThat(run("random-checkpoint", "--out", model, "--layers", "1", "--vocab-size", "300")).isZero();
