@@ -28,15 +28,32 @@ public final class Storage {
   /** Marker file a committed directory holds; see {@link StagedDirectory}. */
   public static final String COMMIT_MARKER = "_COMMITTED";
 
+  private static volatile Configuration processConfiguration;
+
   private final FileSystem fs;
 
   private Storage(FileSystem fs) {
     this.fs = fs;
   }
 
-  /** Storage for the file system of {@code uri} with a default Hadoop configuration. */
+  /**
+   * Makes {@code conf} the Hadoop configuration {@link #of(String)} uses in this JVM: the Spark session's on the
+   * driver, the copy shipped with a task on an executor, so {@code spark.hadoop.*} settings (S3 endpoint,
+   * credentials) reach every read and write.
+   */
+  public static void useConfiguration(Configuration conf) {
+    processConfiguration = conf;
+  }
+
+  /** The configuration given to {@link #useConfiguration}, or a default one when none was given. */
+  public static Configuration configuration() {
+    Configuration conf = processConfiguration;
+    return conf != null ? conf : new Configuration();
+  }
+
+  /** Storage for the file system of {@code uri} with this JVM's Hadoop configuration ({@link #configuration()}). */
   public static Storage of(String uri) {
-    return of(uri, new Configuration());
+    return of(uri, configuration());
   }
 
   /** Storage for the file system of {@code uri}; {@code conf} carries credentials, endpoints and the like. */

@@ -1,5 +1,6 @@
 package dev.distillery.calibrate;
 
+import dev.distillery.spark.HadoopConf;
 import dev.distillery.importance.ImportancePlot;
 import dev.distillery.importance.ImportanceScores;
 import dev.distillery.importance.ImportanceStatistics;
@@ -40,10 +41,12 @@ public final class CalibrateJob {
 
   private final SparkSession spark;
   private final CalibrationSettings settings;
+  private final HadoopConf hadoop;
 
   public CalibrateJob(SparkSession spark, CalibrationSettings settings) {
     this.spark = spark;
     this.settings = settings;
+    this.hadoop = HadoopConf.install(spark);
   }
 
   /** Runs the job, commits the output and returns the scores it wrote. */
@@ -92,7 +95,7 @@ public final class CalibrateJob {
         settings.seqLength(), settings.tokens(), partitions);
     Dataset<Row> chosen = rows.limit(settings.samples());
     JavaRDD<ImportanceStatistics> partials = chosen.repartition(partitions).javaRDD()
-        .mapPartitions(new CalibrationTask(settings, fingerprint, teacher.vocabSize()));
+        .mapPartitions(new CalibrationTask(hadoop, settings, fingerprint, teacher.vocabSize()));
     ImportanceStatistics statistics = partials.treeReduce(ImportanceStatistics::merge, TREE_DEPTH);
     ImportanceScores scores = ImportanceScores.fromStatistics(statistics, settings.batchAggregation(),
         settings.teacher(), fingerprint, teacher);
@@ -112,7 +115,7 @@ public final class CalibrateJob {
     LOG.info("Scoring {} layer-skip candidates on {} sequences", candidates.size(), sequences.length);
     List<double[]> losses = JavaSparkContext.fromSparkContext(spark.sparkContext())
         .parallelize(candidates, candidates.size())
-        .map(new LayerLossTask(settings, fingerprint, sequences)).collect();
+        .map(new LayerLossTask(hadoop, settings, fingerprint, sequences)).collect();
     double baseline = losses.get(0)[0] / losses.get(0)[1];
     Map<Integer, double[]> rises = new TreeMap<>();
     for (int i = 1; i < candidates.size(); i++) {

@@ -1,5 +1,6 @@
 package dev.distillery.calibrate;
 
+import dev.distillery.spark.HadoopConf;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.distillery.importance.ActivationCollector;
@@ -25,11 +26,13 @@ final class CalibrationTask implements FlatMapFunction<Iterator<Row>, Importance
   private static final long serialVersionUID = 1L;
   private static final Logger LOG = LoggerFactory.getLogger(CalibrationTask.class);
 
+  private final HadoopConf hadoop;
   private final CalibrationSettings settings;
   private final String fingerprint;
   private final int vocabSize;
 
-  CalibrationTask(CalibrationSettings settings, String fingerprint, int vocabSize) {
+  CalibrationTask(HadoopConf hadoop, CalibrationSettings settings, String fingerprint, int vocabSize) {
+    this.hadoop = hadoop;
     this.settings = settings;
     this.fingerprint = fingerprint;
     this.vocabSize = vocabSize;
@@ -37,6 +40,7 @@ final class CalibrationTask implements FlatMapFunction<Iterator<Row>, Importance
 
   @Override
   public Iterator<ImportanceStatistics> call(Iterator<Row> rows) {
+    hadoop.install();
     LlamaModel model = TeacherModels.get(settings.teacher(), fingerprint, TaskDevices.current(),
         settings.float16() ? DataType.FLOAT16 : DataType.FLOAT32);
     long start = System.nanoTime();

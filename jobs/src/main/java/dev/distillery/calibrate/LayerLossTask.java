@@ -1,5 +1,6 @@
 package dev.distillery.calibrate;
 
+import dev.distillery.spark.HadoopConf;
 import ai.djl.ndarray.types.DataType;
 import dev.distillery.importance.LayerSkipLoss;
 import dev.distillery.model.LlamaModel;
@@ -11,11 +12,13 @@ import org.apache.spark.api.java.function.Function;
 final class LayerLossTask implements Function<LayerSkipLoss.Candidate, double[]> {
   private static final long serialVersionUID = 1L;
 
+  private final HadoopConf hadoop;
   private final CalibrationSettings settings;
   private final String fingerprint;
   private final long[][] sequences;
 
-  LayerLossTask(CalibrationSettings settings, String fingerprint, long[][] sequences) {
+  LayerLossTask(HadoopConf hadoop, CalibrationSettings settings, String fingerprint, long[][] sequences) {
+    this.hadoop = hadoop;
     this.settings = settings;
     this.fingerprint = fingerprint;
     this.sequences = sequences;
@@ -23,6 +26,7 @@ final class LayerLossTask implements Function<LayerSkipLoss.Candidate, double[]>
 
   @Override
   public double[] call(LayerSkipLoss.Candidate candidate) {
+    hadoop.install();
     LlamaModel model = TeacherModels.get(settings.teacher(), fingerprint, TaskDevices.current(),
         settings.float16() ? DataType.FLOAT16 : DataType.FLOAT32);
     synchronized (model) {

@@ -9,6 +9,7 @@ import dev.distillery.distill.DistillCommand;
 import dev.distillery.evaluate.EvaluateCommand;
 import dev.distillery.pipeline.PipelineCommand;
 import dev.distillery.report.ReportCommand;
+import dev.distillery.spark.HadoopConf;
 import dev.distillery.tokenize.TokenizeCommand;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -17,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.apache.spark.SparkConf;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -99,6 +101,7 @@ public final class Distillery {
       return USAGE;
     }
     try {
+      HadoopConf.installWithoutSession(new SparkConf(true)); // a job's Spark session replaces it with its own
       command.run(config, out);
       return 0;
     } catch (ConfigException e) {

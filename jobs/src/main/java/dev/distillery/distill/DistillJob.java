@@ -1,5 +1,6 @@
 package dev.distillery.distill;
 
+import dev.distillery.spark.HadoopConf;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.xxhash64;
@@ -35,6 +36,7 @@ public final class DistillJob {
    * (a finished stage is not redone unless {@code restart} is set).
    */
   public static List<String> run(SparkSession spark, DistillSettings settings) {
+    HadoopConf hadoop = HadoopConf.install(spark);
     if (!settings.restart() && Storage.of(settings.output()).isCommitted(settings.output())) {
       LOG.info("distill: {} is already committed; nothing to do (set restart=true to train again)",
           settings.output());
@@ -58,7 +60,7 @@ public final class DistillJob {
         .filter(pair -> pair._1() < usable)
         .repartitionAndSortWithinPartitions(new RankPartitioner(settings.worldSize()));
     JavaRDD<String> summaries = numbered.rdd().barrier()
-        .mapPartitions(new DistillTask(settings, usable, validation), false, ClassTag$.MODULE$.apply(String.class))
+        .mapPartitions(new DistillTask(hadoop, settings, usable, validation), false, ClassTag$.MODULE$.apply(String.class))
         .toJavaRDD();
     List<String> result = summaries.repartition(1).collect();
     LOG.info("distill finished: {}", result);

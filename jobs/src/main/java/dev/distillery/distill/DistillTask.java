@@ -1,5 +1,6 @@
 package dev.distillery.distill;
 
+import dev.distillery.spark.HadoopConf;
 import ai.djl.Device;
 import dev.distillery.collective.CollectiveOptions;
 import dev.distillery.collective.RingAllReduce;
@@ -25,11 +26,13 @@ final class DistillTask extends AbstractFunction1<Iterator<Tuple2<Long, long[]>>
     implements Serializable {
   private static final Logger LOG = LoggerFactory.getLogger(DistillTask.class);
 
+  private final HadoopConf hadoop;
   private final DistillSettings settings;
   private final long usableSequences;
   private final long[][] validation;
 
-  DistillTask(DistillSettings settings, long usableSequences, long[][] validation) {
+  DistillTask(HadoopConf hadoop, DistillSettings settings, long usableSequences, long[][] validation) {
+    this.hadoop = hadoop;
     this.settings = settings;
     this.usableSequences = usableSequences;
     this.validation = validation;
@@ -37,6 +40,7 @@ final class DistillTask extends AbstractFunction1<Iterator<Tuple2<Long, long[]>>
 
   @Override
   public Iterator<String> apply(Iterator<Tuple2<Long, long[]>> rows) {
+    hadoop.install();
     BarrierTaskContext context = BarrierTaskContext.get();
     int rank = context.partitionId();
     int world = context.getTaskInfos().length;

@@ -1,5 +1,6 @@
 package dev.distillery.evaluate;
 
+import dev.distillery.spark.HadoopConf;
 import static org.apache.spark.sql.functions.col;
 
 import ai.djl.Device;
@@ -31,6 +32,7 @@ public final class EvaluateJob {
 
   /** Runs the evaluation, or reads the existing result when the output exists and overwrite is off. */
   public static Evaluation run(SparkSession spark, EvaluateSettings settings) {
+    HadoopConf hadoop = HadoopConf.install(spark);
     Storage storage = Storage.of(settings.output());
     if (!settings.overwrite() && storage.exists(settings.output())) {
       LOG.info("evaluate: {} exists; nothing to do (set overwrite=true to evaluate again)", settings.output());
@@ -48,7 +50,7 @@ public final class EvaluateJob {
     }
     long start = System.nanoTime();
     LossSum sum = sequences(spark, settings)
-        .mapPartitions(new LossTask(settings.model(), fingerprint, settings.batchSize(), settings.chunkTokens()))
+        .mapPartitions(new LossTask(hadoop, settings.model(), fingerprint, settings.batchSize(), settings.chunkTokens()))
         .fold(LossSum.ZERO, LossSum::plus);
     double seconds = (System.nanoTime() - start) / 1e9;
     if (sum.tokens() == 0) {

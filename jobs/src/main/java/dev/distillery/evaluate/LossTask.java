@@ -1,5 +1,6 @@
 package dev.distillery.evaluate;
 
+import dev.distillery.spark.HadoopConf;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -23,12 +24,14 @@ import org.slf4j.LoggerFactory;
 final class LossTask implements FlatMapFunction<Iterator<long[]>, LossSum> {
   private static final Logger LOG = LoggerFactory.getLogger(LossTask.class);
 
+  private final HadoopConf hadoop;
   private final String model;
   private final String fingerprint;
   private final int batchSize;
   private final int chunkTokens;
 
-  LossTask(String model, String fingerprint, int batchSize, int chunkTokens) {
+  LossTask(HadoopConf hadoop, String model, String fingerprint, int batchSize, int chunkTokens) {
+    this.hadoop = hadoop;
     this.model = model;
     this.fingerprint = fingerprint;
     this.batchSize = batchSize;
@@ -37,6 +40,7 @@ final class LossTask implements FlatMapFunction<Iterator<long[]>, LossSum> {
 
   @Override
   public Iterator<LossSum> call(Iterator<long[]> rows) {
+    hadoop.install();
     LlamaModel llama = load();
     LossSum total = LossSum.ZERO;
     List<long[]> batch = new ArrayList<>();

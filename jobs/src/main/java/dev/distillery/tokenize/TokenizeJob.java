@@ -1,5 +1,6 @@
 package dev.distillery.tokenize;
 
+import dev.distillery.spark.HadoopConf;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.length;
 import static org.apache.spark.sql.functions.lit;
@@ -60,6 +61,7 @@ public final class TokenizeJob {
    * @throws IllegalStateException when the output path holds something that is not a committed output
    */
   public TokenizeResult run() {
+    HadoopConf hadoop = HadoopConf.install(spark);
     long start = System.nanoTime();
     String run = config.get(TokenizeOptions.RUN);
     Storage storage = Storage.of(run);
@@ -83,7 +85,7 @@ public final class TokenizeJob {
         ? tokenId(tokenizer, TokenizeOptions.BOS_TOKEN) : DocumentEncoder.NONE;
     TokenDType dtype = TokenDType.forVocabulary(config.get(TokenizeOptions.TOKEN_DTYPE), tokenizer.vocabSize());
     TokenizerRef ref = new TokenizerRef(Storage.of(tokenizerPath).qualify(tokenizerPath), tokenizer.sha256(), bosId,
-        eodId);
+        eodId, hadoop);
     LOG.info("tokenize: tokenizer {} (vocab {}, sha256 {}), output {}", tokenizerPath, tokenizer.vocabSize(),
         tokenizer.sha256(), output);
 

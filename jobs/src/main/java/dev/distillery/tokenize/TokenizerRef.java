@@ -1,6 +1,7 @@
 package dev.distillery.tokenize;
 
 import dev.distillery.spark.ExecutorCache;
+import dev.distillery.spark.HadoopConf;
 import java.io.Serializable;
 import java.nio.file.Path;
 
@@ -12,11 +13,13 @@ import java.nio.file.Path;
  * @param sha256 its content hash; the local copy and the cache entry are keyed by it
  * @param bosId id put before each document, or {@link DocumentEncoder#NONE}
  * @param eodId id put after each document, or {@link DocumentEncoder#NONE}
+ * @param hadoop the configuration to read {@code uri} with
  */
-record TokenizerRef(String uri, String sha256, int bosId, int eodId) implements Serializable {
+record TokenizerRef(String uri, String sha256, int bosId, int eodId, HadoopConf hadoop) implements Serializable {
 
   /** An encoder over this JVM's shared tokenizer. */
   DocumentEncoder encoder() {
+    hadoop.install();
     TextTokenizer tokenizer = ExecutorCache.get("tokenizer:" + sha256, () -> {
       Path local = LocalTokenizerCopy.of(uri, sha256,
           Path.of(System.getProperty("java.io.tmpdir"), "distillery-tokenizers"));
