@@ -17,6 +17,11 @@ import dev.distillery.model.LanguageModelLoss;
  * {@code softmax − onehot}), and back-propagated into the leaf and the lm_head weight. One final backward from the
  * hidden states through the decoder then completes the student's gradients.
  *
+ * <p>A teacher and student whose vocabularies differ only by padding rows at the end (the same tokenizer, e.g. Qwen2.5's
+ * 152,064 vs 151,936 ids) are compared over their common ids, the first {@code min(vocab)}: the KD term is a divergence
+ * between the two distributions restricted to those ids; cross-entropy uses the student's whole vocabulary. Whether the
+ * vocabularies may be aligned so (same tokenizer) is the caller's check.
+ *
  * <p>Losses are sums over this call's tokens; gradients are already divided by the global token counts the caller
  * passes, so summing gradients over micro-batches and ranks gives the gradient of the global mean loss.
  */
@@ -88,6 +93,10 @@ public final class ChunkedLogitLoss {
       leaf.attach(scope);
       leaf.setRequiresGradient(true);
       NDArray teacherRows = spec.needsTeacher() ? teacherHidden.reshape(tokens, -1) : null;
+      long studentVocab = studentHead.getShape().get(0);
+      long common = spec.needsTeacher() ? Math.min(studentVocab, teacherHead.getShape().get(0)) : studentVocab;
+      NDArray commonTeacherHead = spec.needsTeacher() && teacherHead.getShape().get(0) > common
+          ? teacherHead.get(scope, new NDIndex("0:{}", common)) : teacherHead;
       NDArray targets = nextTokenTargets(inputIds, tokenMask, scope).toDevice(studentHidden.getDevice(), false);
       NDArray realRows = tokenMask == null ? null
           : tokenMask.reshape(tokens, 1).toDevice(studentHidden.getDevice(), false);
@@ -104,11 +113,18 @@ public final class ChunkedLogitLoss {
             NDArray scores = logits.stopGradient().toType(DataType.FLOAT32, false);
             gradient = step.zeros(scores.getShape(), DataType.FLOAT32, scores.getDevice());
             if (spec.needsTeacher()) {
-              NDArray teacherLogits = Linear.linear(teacherRows.get(chunk), teacherHead).singletonOrThrow()
+              NDArray teacherLogits = Linear.linear(teacherRows.get(chunk), commonTeacherHead).singletonOrThrow()
                   .toType(DataType.FLOAT32, false);
-              Term kd = divergence(scores, teacherLogits, realRows == null ? null : realRows.get(chunk));
+              boolean padded = common < studentVocab;
+              Term kd = divergence(padded ? scores.get(new NDIndex(":, 0:{}", common)) : scores, teacherLogits,
+                  realRows == null ? null : realRows.get(chunk));
               kdSum += kd.loss;
-              gradient.addi(kd.gradient.muli(spec.kdWeight() / globalKdTokens));
+              NDArray kdGradient = kd.gradient.muli(spec.kdWeight() / globalKdTokens);
+              if (padded) { // the student's padding ids take no part in the KD term
+                kdGradient = kdGradient.concat(step.zeros(new ai.djl.ndarray.types.Shape(
+                    kdGradient.getShape().get(0), studentVocab - common), DataType.FLOAT32, kdGradient.getDevice()), 1);
+              }
+              gradient.addi(kdGradient);
             }
             if (spec.ceWeight() > 0) {
               Term ce = crossEntropy(scores, targets.get(chunk));

@@ -14,8 +14,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Turns importance scores and a {@link PruneTarget} into a {@link PrunePlan}: the most important hidden channels,
- * per kept layer the most important neurons and, within each KV group, the most important query heads (equal per
- * group, so GQA stays valid); layers dropped by {@link PruneTarget.DepthStrategy}. Width choices use the scores of
+ * per kept layer the most important neurons, the most important KV groups (by their query heads' summed scores; a
+ * group's query heads go with it) and, within each kept group, the most important query heads (equal per group, so
+ * GQA stays valid); layers dropped by {@link PruneTarget.DepthStrategy}. Width choices use the scores of
  * the layer being kept, so depth and width pruning compose.
  */
 public final class PrunePlanner {
@@ -37,11 +38,14 @@ public final class PrunePlanner {
           + teacher.queriesPerKvGroup() + "] (the teacher has " + teacher.numAttentionHeads() + " query heads on "
           + teacher.numKeyValueHeads() + " KV heads)");
     }
+    int kvHeads = target.kvHeads() == null ? teacher.numKeyValueHeads() : target.kvHeads();
+    checkDimension("kv-heads", kvHeads, teacher.numKeyValueHeads());
+    HeadShape heads = new HeadShape(kvHeads, perGroup);
     checkDimension("hidden-size", target.hiddenSize(), teacher.hiddenSize());
     checkDimension("ffn-size", target.intermediateSize(), teacher.intermediateSize());
-    int layers = layerCount(teacher, target, perGroup);
-    int[] widths = widths(teacher, target, perGroup, layers);
-    LlamaConfig student = shape(teacher, widths[0], widths[1], layers, perGroup);
+    int layers = layerCount(teacher, target, heads);
+    int[] widths = widths(teacher, target, heads, layers);
+    LlamaConfig student = shape(teacher, widths[0], widths[1], layers, heads);
     if (target.parameterBudget() != null && student.parameterCount() > target.parameterBudget()) {
       throw new IllegalArgumentException(String.format("infeasible target: the student has %,d parameters, more than "
           + "the budget of %,d", student.parameterCount(), target.parameterBudget()));
@@ -50,14 +54,14 @@ public final class PrunePlanner {
     int[] channels = topIndices(scores.channels(), student.hiddenSize());
     List<LayerPlan> layerPlans = new ArrayList<>();
     for (int source : keptLayers) {
-      layerPlans.add(new LayerPlan(source, PrunePlan.range(teacher.numKeyValueHeads()),
-          queryHeads(teacher, scores.heads()[source], perGroup),
+      int[] groups = kvGroups(teacher, scores.heads()[source], kvHeads);
+      layerPlans.add(new LayerPlan(source, groups, queryHeads(teacher, scores.heads()[source], groups, perGroup),
           topIndices(scores.neurons()[source], student.intermediateSize())));
     }
     PrunePlan plan = new PrunePlan(teacher, student, channels, layerPlans);
-    LOG.info("Planned {}: layers {}, hidden {}, FFN {}, {} query heads per KV group; kept layers {}", plan,
-        student.numHiddenLayers(), student.hiddenSize(), student.intermediateSize(), perGroup,
-        Arrays.toString(keptLayers));
+    LOG.info("Planned {}: layers {}, hidden {}, FFN {}, {} of {} KV groups, {} query heads per group; kept layers {}",
+        plan, student.numHiddenLayers(), student.hiddenSize(), student.intermediateSize(), kvHeads,
+        teacher.numKeyValueHeads(), perGroup, Arrays.toString(keptLayers));
     return plan;
   }
 
@@ -78,7 +82,10 @@ public final class PrunePlanner {
     }
   }
 
-  private static int layerCount(LlamaConfig teacher, PruneTarget target, int perGroup) {
+  /** KV groups kept per layer and query heads kept per group. */
+  private record HeadShape(int kvHeads, int perGroup) {}
+
+  private static int layerCount(LlamaConfig teacher, PruneTarget target, HeadShape heads) {
     int all = teacher.numHiddenLayers();
     if (!target.dropLayers().isEmpty()) {
       for (int layer : target.dropLayers()) {
@@ -103,15 +110,15 @@ public final class PrunePlanner {
     int hidden = target.hiddenSize() == null ? teacher.hiddenSize() : target.hiddenSize();
     int ffn = target.intermediateSize() == null ? teacher.intermediateSize() : target.intermediateSize();
     for (int n = all; n >= 1; n--) {
-      if (shape(teacher, hidden, ffn, n, perGroup).parameterCount() <= target.parameterBudget()) {
+      if (shape(teacher, hidden, ffn, n, heads).parameterCount() <= target.parameterBudget()) {
         return n;
       }
     }
-    throw infeasibleBudget(target, shape(teacher, hidden, ffn, 1, perGroup));
+    throw infeasibleBudget(target, shape(teacher, hidden, ffn, 1, heads));
   }
 
   /** Hidden and FFN sizes: explicit, the teacher's, or scaled together to fit a width budget. */
-  private static int[] widths(LlamaConfig teacher, PruneTarget target, int perGroup, int layers) {
+  private static int[] widths(LlamaConfig teacher, PruneTarget target, HeadShape heads, int layers) {
     Integer hidden = target.hiddenSize();
     Integer ffn = target.intermediateSize();
     boolean fit = target.parameterBudget() != null && target.budgetAxis() == PruneTarget.BudgetAxis.WIDTH
@@ -122,12 +129,12 @@ public final class PrunePlanner {
     for (double scale = 1; scale > 0; scale -= SCALE_STEP) {
       int h = hidden != null ? hidden : roundDown(scale * teacher.hiddenSize(), target.hiddenMultiple());
       int f = ffn != null ? ffn : roundDown(scale * teacher.intermediateSize(), target.intermediateMultiple());
-      if (shape(teacher, h, f, layers, perGroup).parameterCount() <= target.parameterBudget()) {
+      if (shape(teacher, h, f, layers, heads).parameterCount() <= target.parameterBudget()) {
         return new int[] {h, f};
       }
     }
     throw infeasibleBudget(target, shape(teacher, hidden != null ? hidden : target.hiddenMultiple(),
-        ffn != null ? ffn : target.intermediateMultiple(), layers, perGroup));
+        ffn != null ? ffn : target.intermediateMultiple(), layers, heads));
   }
 
   private static IllegalArgumentException infeasibleBudget(PruneTarget target, LlamaConfig smallest) {
@@ -140,8 +147,8 @@ public final class PrunePlanner {
     return Math.max(multiple, (int) Math.floor(value / multiple) * multiple);
   }
 
-  private static LlamaConfig shape(LlamaConfig teacher, int hidden, int ffn, int layers, int perGroup) {
-    return teacher.withShape(hidden, ffn, layers, teacher.numKeyValueHeads() * perGroup, teacher.numKeyValueHeads(),
+  private static LlamaConfig shape(LlamaConfig teacher, int hidden, int ffn, int layers, HeadShape heads) {
+    return teacher.withShape(hidden, ffn, layers, heads.kvHeads() * heads.perGroup(), heads.kvHeads(),
         teacher.headDim());
   }
 
@@ -205,11 +212,24 @@ public final class PrunePlanner {
     return drop;
   }
 
-  /** Query heads to keep: the {@code perGroup} highest-scoring of each KV group, ascending. */
-  private static int[] queryHeads(LlamaConfig teacher, double[] headScores, int perGroup) {
+  /**
+   * KV groups to keep: the {@code count} whose query heads' scores sum highest, ascending. A group's keys and values
+   * serve only its own query heads, so their summed importance is what removing the group loses.
+   */
+  static int[] kvGroups(LlamaConfig teacher, double[] headScores, int count) {
+    int groupSize = teacher.queriesPerKvGroup();
+    double[] groupScores = new double[teacher.numKeyValueHeads()];
+    for (int head = 0; head < headScores.length; head++) {
+      groupScores[head / groupSize] += headScores[head];
+    }
+    return topIndices(groupScores, count);
+  }
+
+  /** Query heads to keep: the {@code perGroup} highest-scoring of each kept KV group, ascending. */
+  private static int[] queryHeads(LlamaConfig teacher, double[] headScores, int[] kvGroups, int perGroup) {
     int groupSize = teacher.queriesPerKvGroup();
     List<Integer> kept = new ArrayList<>();
-    for (int kv = 0; kv < teacher.numKeyValueHeads(); kv++) {
+    for (int kv : kvGroups) {
       double[] group = Arrays.copyOfRange(headScores, kv * groupSize, (kv + 1) * groupSize);
       for (int local : topIndices(group, perGroup)) {
         kept.add(kv * groupSize + local);

@@ -9,7 +9,7 @@ import java.util.TreeSet;
  *
  * @param hiddenSize hidden channels to keep, or null
  * @param intermediateSize FFN neurons per layer to keep, or null
- * @param queryHeadsPerGroup query heads kept per KV group (all KV heads are kept), or null to keep every head
+ * @param queryHeadsPerGroup query heads kept per KV group, or null to keep every head of a kept group
  * @param layers layer count, or null
  * @param dropLayers explicit teacher layers to drop (0-based); empty to let the planner choose
  * @param parameterBudget the most parameters the student may have, or null
@@ -17,10 +17,12 @@ import java.util.TreeSet;
  * @param hiddenMultiple chosen hidden sizes are multiples of this
  * @param intermediateMultiple chosen FFN sizes are multiples of this
  * @param depthStrategy how layers to drop are chosen
+ * @param kvHeads KV groups to keep per layer (ranked by their query heads' summed importance; a group's query heads
+ *     go with it), or null to keep every group
  */
 public record PruneTarget(Integer hiddenSize, Integer intermediateSize, Integer queryHeadsPerGroup, Integer layers,
     Set<Integer> dropLayers, Long parameterBudget, BudgetAxis budgetAxis, int hiddenMultiple,
-    int intermediateMultiple, DepthStrategy depthStrategy) {
+    int intermediateMultiple, DepthStrategy depthStrategy, Integer kvHeads) {
 
   /** Dimensions a parameter budget shrinks. */
   public enum BudgetAxis {
@@ -46,6 +48,20 @@ public record PruneTarget(Integer hiddenSize, Integer intermediateSize, Integer 
     if (hiddenMultiple < 1 || intermediateMultiple < 1) {
       throw new IllegalArgumentException("size multiples must be >= 1");
     }
+  }
+
+  /** A target that keeps every KV group. */
+  public PruneTarget(Integer hiddenSize, Integer intermediateSize, Integer queryHeadsPerGroup, Integer layers,
+      Set<Integer> dropLayers, Long parameterBudget, BudgetAxis budgetAxis, int hiddenMultiple,
+      int intermediateMultiple, DepthStrategy depthStrategy) {
+    this(hiddenSize, intermediateSize, queryHeadsPerGroup, layers, dropLayers, parameterBudget, budgetAxis,
+        hiddenMultiple, intermediateMultiple, depthStrategy, null);
+  }
+
+  /** This target keeping {@code count} KV groups per layer (null: all). */
+  public PruneTarget withKvHeads(Integer count) {
+    return new PruneTarget(hiddenSize, intermediateSize, queryHeadsPerGroup, layers, dropLayers, parameterBudget,
+        budgetAxis, hiddenMultiple, intermediateMultiple, depthStrategy, count);
   }
 
   /** Explicit width and depth, no budget; multiples 64 / 256, contiguous depth. */

@@ -39,6 +39,25 @@ class ChunkedLogitLossTest {
   }
 
   @Test
+  void aTeacherWithPaddingRowsIsComparedOverTheCommonIds() {
+    LlamaConfig padded = withVocab(config, config.vocabSize() + 8);
+    compareWithAutograd(new LossSpec(LossSpec.Divergence.FORWARD_KL, 0.8, 0.2, 1), config, padded);
+  }
+
+  @Test
+  void aStudentWithPaddingRowsIsComparedOverTheCommonIds() {
+    LlamaConfig padded = withVocab(config, config.vocabSize() + 8);
+    compareWithAutograd(new LossSpec(LossSpec.Divergence.REVERSE_KL, 0.7, 0.3, 2.0), padded, config);
+  }
+
+  private static LlamaConfig withVocab(LlamaConfig c, int vocab) {
+    return new LlamaConfig(c.hiddenSize(), c.intermediateSize(), c.numHiddenLayers(), c.numAttentionHeads(),
+        c.numKeyValueHeads(), c.headDim(), vocab, c.rmsNormEps(), c.ropeTheta(), c.ropeScaling(),
+        c.maxPositionEmbeddings(), c.tieWordEmbeddings(), c.bosTokenId(), c.eosTokenId(), c.torchDtype(),
+        c.architecture());
+  }
+
+  @Test
   void klOfAStudentIdenticalToItsTeacherIsZero() {
     Map<String, float[]> weights = TestModels.randomWeights(config, 1);
     long[][] ids = TestModels.randomTokens(2, 9, config.vocabSize(), 2);
@@ -57,12 +76,17 @@ class ChunkedLogitLossTest {
   }
 
   private void compareWithAutograd(LossSpec spec) {
-    Map<String, float[]> studentWeights = TestModels.randomWeights(config, 3);
-    Map<String, float[]> teacherWeights = TestModels.randomWeights(config, 4);
-    long[][] ids = TestModels.randomTokens(2, 11, config.vocabSize(), 5);
-    try (LlamaModel student = LlamaModel.load(config, WeightSource.of(studentWeights), Device.cpu());
-        LlamaModel reference = LlamaModel.load(config, WeightSource.of(studentWeights), Device.cpu());
-        LlamaModel teacher = LlamaModel.load(config, WeightSource.of(teacherWeights), Device.cpu());
+    compareWithAutograd(spec, config, config);
+  }
+
+  /** Token ids stay below both vocabularies; the naive loss takes the KD term over the first min(vocab) ids. */
+  private void compareWithAutograd(LossSpec spec, LlamaConfig studentConfig, LlamaConfig teacherConfig) {
+    Map<String, float[]> studentWeights = TestModels.randomWeights(studentConfig, 3);
+    Map<String, float[]> teacherWeights = TestModels.randomWeights(teacherConfig, 4);
+    long[][] ids = TestModels.randomTokens(2, 11, Math.min(studentConfig.vocabSize(), teacherConfig.vocabSize()), 5);
+    try (LlamaModel student = LlamaModel.load(studentConfig, WeightSource.of(studentWeights), Device.cpu());
+        LlamaModel reference = LlamaModel.load(studentConfig, WeightSource.of(studentWeights), Device.cpu());
+        LlamaModel teacher = LlamaModel.load(teacherConfig, WeightSource.of(teacherWeights), Device.cpu());
         NDManager manager = NDManager.newBaseManager(Device.cpu())) {
       student.setTrainable(true);
       reference.setTrainable(true);
@@ -108,11 +132,12 @@ class ChunkedLogitLossTest {
     try (Autograd.Scope on = Autograd.record()) {
       NDArray logits = student.forward(tokens);
       long vocab = logits.getShape().get(2);
+      NDIndex commonIds = new NDIndex(":, :, 0:{}", Math.min(vocab, teacherLogits.getShape().get(2)));
       NDArray loss = logits.getManager().zeros(new ai.djl.ndarray.types.Shape());
       double t = spec.temperature();
       if (spec.needsTeacher()) {
-        NDArray logS = logits.div((float) t).logSoftmax(2);
-        NDArray logT = teacherLogits.div((float) t).logSoftmax(2);
+        NDArray logS = logits.get(commonIds).div((float) t).logSoftmax(2);
+        NDArray logT = teacherLogits.get(commonIds).div((float) t).logSoftmax(2);
         NDArray kl = spec.kind() == LossSpec.Divergence.FORWARD_KL
             ? logT.exp().mul(logT.sub(logS)).sum(new int[] {2})
             : logS.exp().mul(logS.sub(logT)).sum(new int[] {2});

@@ -182,6 +182,40 @@ class CheckpointPrunerTest {
     }
   }
 
+  /**
+   * A student planned with target.kv-heads (and fewer query heads per group, fewer channels) gives the logits that
+   * the independent numpy slicer's checkpoint gives under the independent PyTorch forward.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"qwen2", "mistral"})
+  void kvPrunedStudentMatchesTheIndependentSlicerAndForward(String family) throws Exception {
+    LlamaConfig config = (family.equals("qwen2") ? TestModels.qwen2Config(false) : TestModels.mistralConfig())
+        .withShape(48, 80, 2, 8, 4, 8);
+    Path teacher = teacher(config, DType.F32, 12);
+    PrunePlan plan = PrunePlanner.plan(config, PrunePlannerTest.randomScores(config, 13),
+        PruneTarget.of(32, 64, 1, null).withKvHeads(2));
+    assertThat(plan.target().numKeyValueHeads()).isEqualTo(2);
+    assertThat(plan.layers().get(0).kvHeads()).as("the random scores pick different groups per layer")
+        .isNotEqualTo(plan.layers().get(1).kvHeads());
+    Path planFile = dir.resolve("prune-plan.json");
+    Files.writeString(planFile, plan.toJson());
+    new CheckpointPruner(plan, 300).prune(Storage.of(teacher.toString()), teacher.toString(),
+        output("student", null));
+
+    Path reference = Files.createDirectories(dir.resolve("reference"));
+    PythonReference.runScript(Path.of("."), "prune_reference.py", "--teacher", teacher.toString(), "--plan",
+        planFile.toString(), "--out", reference.resolve("model.safetensors").toString());
+    Files.writeString(reference.resolve(CheckpointReader.CONFIG_FILE), plan.target().toJson());
+    long[][] tokens = TestModels.randomTokens(2, 20, config.vocabSize(), 14);
+    Path tokensFile = dir.resolve("tokens.json");
+    Files.writeString(tokensFile, new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(tokens));
+    float[] expected = PythonReference.logits(Path.of("."), reference, tokensFile, dir);
+
+    float[] actual = logits(dir.resolve("student"), tokens);
+    assertThat(PythonReference.maxMagnitude(expected)).isGreaterThan(1.0);
+    assertThat(PythonReference.maxAbsError(actual, expected)).isLessThanOrEqualTo(1e-4);
+  }
+
   @Test
   void prunedCheckpointLoadsAndRuns() {
     LlamaConfig config = TestModels.gqaConfig().withShape(48, 80, 3, 4, 2, 16).withTorchDtype("bfloat16");

@@ -96,6 +96,41 @@ class PrunePlannerTest {
   }
 
   @Test
+  void kvGroupsAreRankedByTheirQueryHeadsAndTakeThemAlong() {
+    LlamaConfig config = TestModels.qwen2Config(false).withShape(48, 80, 2, 8, 4, 8); // 2 query heads per group
+    ImportanceScores scores = randomScores(config, 8);
+    scores.heads()[0] = new double[] {1, 1, 5, 0, 3, 3, 0, 9}; // group sums 2, 5, 6, 9
+    scores.heads()[1] = new double[] {4, 4, 1, 1, 7, 0, 2, 2}; // group sums 8, 2, 7, 4
+
+    PrunePlan plan = PrunePlanner.plan(config, scores, PruneTarget.of(null, null, null, null).withKvHeads(2));
+    PrunePlan onePerGroup = PrunePlanner.plan(config, scores, PruneTarget.of(null, null, 1, null).withKvHeads(3));
+
+    assertThat(plan.layers().get(0).kvHeads()).containsExactly(2, 3);
+    assertThat(plan.layers().get(0).queryHeads()).containsExactly(4, 5, 6, 7);
+    assertThat(plan.layers().get(1).kvHeads()).containsExactly(0, 2);
+    assertThat(plan.layers().get(1).queryHeads()).containsExactly(0, 1, 4, 5);
+    assertThat(plan.target().numKeyValueHeads()).isEqualTo(2);
+    assertThat(plan.target().numAttentionHeads()).isEqualTo(4);
+    assertThat(PrunePlan.fromJson(plan.toJson(), "plan").layers().get(1).kvHeads()).containsExactly(0, 2);
+    assertThat(onePerGroup.layers().get(0).kvHeads()).containsExactly(1, 2, 3);
+    assertThat(onePerGroup.layers().get(0).queryHeads()).containsExactly(2, 4, 7);
+    assertThat(ModelCost.sizeTable(plan.source(), plan.target(), 64)).contains("| KV heads | 4 | 2 | 0.500 |");
+    assertThatThrownBy(() -> PrunePlanner.plan(config, scores, PruneTarget.of(null, null, null, null).withKvHeads(5)))
+        .hasMessage("infeasible target: kv-heads 5 must be in [1, 4] (pruning only removes)");
+  }
+
+  @Test
+  void aParameterBudgetCountsTheKeptKvGroups() {
+    PruneTarget budget = PruneTarget.budget(PruneTarget.parseParameters("4.5B"), PruneTarget.BudgetAxis.WIDTH);
+    PrunePlan all = PrunePlanner.plan(LLAMA_8B, randomScores(LLAMA_8B, 6), budget);
+    PrunePlan half = PrunePlanner.plan(LLAMA_8B, randomScores(LLAMA_8B, 6), budget.withKvHeads(4));
+    assertThat(half.target().numKeyValueHeads()).isEqualTo(4);
+    assertThat(half.target().parameterCount()).isLessThanOrEqualTo(4_500_000_000L);
+    assertThat(half.target().hiddenSize()).as("fewer heads leave room for more width")
+        .isGreaterThanOrEqualTo(all.target().hiddenSize());
+  }
+
+  @Test
   void aParameterBudgetChoosesRoundedDimensionsThatFit() {
     PrunePlan width = PrunePlanner.plan(LLAMA_8B, randomScores(LLAMA_8B, 6),
         PruneTarget.budget(PruneTarget.parseParameters("4.5B"), PruneTarget.BudgetAxis.WIDTH));

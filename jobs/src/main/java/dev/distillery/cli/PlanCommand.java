@@ -30,6 +30,9 @@ final class PlanCommand implements Command {
       .doc("FFN neurons per layer to keep (e.g. 9216).");
   static final ConfigOption<Integer> HEADS = ConfigOption.integer("target.heads-per-group").atLeast(1)
       .doc("Query heads kept per KV group (ranked within each group); unset keeps every head.");
+  static final ConfigOption<Integer> KV_HEADS = ConfigOption.integer("target.kv-heads").atLeast(1)
+      .doc("KV groups kept per layer, ranked by their query heads' summed importance (a group's query heads go with "
+          + "it); unset keeps every group. A parameter budget counts the kept groups.");
   static final ConfigOption<Integer> LAYERS = ConfigOption.integer("target.layers").atLeast(1)
       .doc("Layers to keep (e.g. 16 for Minitron-4B-Depth); the planner picks which to drop.");
   static final ConfigOption<String> DROP = ConfigOption.string("target.drop-layers")
@@ -50,7 +53,7 @@ final class PlanCommand implements Command {
 
   private static final ConfigSchema SCHEMA = new ConfigSchema("plan",
       "Choose what to keep (channels, heads, neurons, layers) for a target size and write RUN/prune-plan.json.",
-      RUN, IMPORTANCE, HIDDEN, FFN, HEADS, LAYERS, DROP, BUDGET, AXIS, HIDDEN_MULTIPLE, FFN_MULTIPLE, DEPTH,
+      RUN, IMPORTANCE, HIDDEN, FFN, HEADS, KV_HEADS, LAYERS, DROP, BUDGET, AXIS, HIDDEN_MULTIPLE, FFN_MULTIPLE, DEPTH,
       FLOPS_CONTEXT);
 
   @Override
@@ -82,7 +85,7 @@ final class PlanCommand implements Command {
     return new PruneTarget(value(config, HIDDEN), value(config, FFN), value(config, HEADS), value(config, LAYERS), drop,
         budget, PruneTarget.BudgetAxis.valueOf(config.get(AXIS).toUpperCase(Locale.ROOT)),
         config.get(HIDDEN_MULTIPLE), config.get(FFN_MULTIPLE),
-        PruneTarget.DepthStrategy.valueOf(config.get(DEPTH).toUpperCase(Locale.ROOT)));
+        PruneTarget.DepthStrategy.valueOf(config.get(DEPTH).toUpperCase(Locale.ROOT)), value(config, KV_HEADS));
   }
 
   private static Integer value(Config config, ConfigOption<Integer> option) {

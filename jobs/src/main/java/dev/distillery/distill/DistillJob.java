@@ -6,6 +6,7 @@ import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.xxhash64;
 
 import dev.distillery.io.CheckpointReader;
+import dev.distillery.io.Fingerprints;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.tokenize.ParquetShards;
@@ -75,9 +76,12 @@ public final class DistillJob {
     }
     if (settings.teacher() != null && settings.lossSpec().needsTeacher()) {
       try (CheckpointReader reader = CheckpointReader.open(Storage.of(settings.teacher()), settings.teacher())) {
-        if (reader.config().vocabSize() != student.vocabSize()) {
-          throw new IllegalArgumentException("teacher " + settings.teacher() + " has vocab_size "
-              + reader.config().vocabSize() + " but student " + settings.student() + " has " + student.vocabSize());
+        int teacherVocab = reader.config().vocabSize();
+        if (teacherVocab != student.vocabSize()) {
+          int common = VocabAlignment.commonVocab(settings.teacher(), teacherVocab, tokenizerSha(settings.teacher()),
+              settings.student(), student.vocabSize(), tokenizerSha(settings.student()));
+          LOG.info("Teacher vocab_size {} and student vocab_size {} share one tokenizer.json: the KD loss compares "
+              + "the {} common ids (the rest are padding rows)", teacherVocab, student.vocabSize(), common);
         }
       }
     }
@@ -96,6 +100,13 @@ public final class DistillJob {
           + " (run the tokenize job first, or set 'tokens')");
     }
     return student;
+  }
+
+  /** sha256 of the checkpoint's tokenizer.json, or null when it has none. */
+  private static String tokenizerSha(String checkpoint) {
+    String path = Storage.resolve(checkpoint, "tokenizer.json");
+    Storage storage = Storage.of(path);
+    return storage.exists(path) ? Fingerprints.sha256(storage, path) : null;
   }
 
   /** The sequences of a split in the run's data order: a seeded hash of each sequence, ties by content. */

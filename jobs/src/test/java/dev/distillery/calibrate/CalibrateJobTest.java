@@ -66,12 +66,14 @@ class CalibrateJobTest {
     assertThat(written.info().batchAggregation()).isEqualTo(Aggregation.L2);
 
     int status = dev.distillery.cli.CliRunner.run("plan", "--run", run.toString(), "--target.hidden-size", "32",
-        "--target.ffn-size", "64", "--target.layers", "1");
+        "--target.ffn-size", "64", "--target.layers", "1", "--target.kv-heads", "1");
     assertThat(status).isZero();
     PrunePlan plan = PrunePlan.fromJson(Files.readString(run.resolve("prune-plan.json")), "prune-plan.json");
     assertThat(plan.target().hiddenSize()).isEqualTo(32);
     assertThat(plan.layers()).hasSize(1);
-    assertThat(run.resolve("prune-plan.md")).content().contains("| parameters |");
+    assertThat(plan.target().numKeyValueHeads()).isEqualTo(1);
+    assertThat(plan.layers().get(0).queryHeads()).hasSize(2); // the kept group's two query heads
+    assertThat(run.resolve("prune-plan.md")).content().contains("| parameters |").contains("| KV heads | 2 | 1 |");
   }
 
   @Test

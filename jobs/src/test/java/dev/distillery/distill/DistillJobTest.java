@@ -201,7 +201,44 @@ class DistillJobTest {
         .hasMessageContaining("layer map entry '1' is not student:teacher");
   }
 
+  @Test
+  void aTeacherWithPaddedVocabDistilsOnlyWithTheStudentsTokenizer(@TempDir Path dir) throws IOException {
+    LlamaConfig studentConfig = TestModels.qwen2Config(false);
+    LlamaConfig teacherConfig = new LlamaConfig(48, 80, 2, 6, 2, 8, studentConfig.vocabSize() + 32, 1e-6, 1e6, null,
+        256, false, 1, 2, "float32", studentConfig.architecture());
+    Path paddedTeacher = dir.resolve("qwen-teacher");
+    Path qwenStudent = dir.resolve("qwen-student");
+    TestModels.writeCheckpoint(paddedTeacher, teacherConfig, TestModels.randomWeights(teacherConfig, 45), DType.F32);
+    TestModels.writeCheckpoint(qwenStudent, studentConfig, TestModels.randomWeights(studentConfig, 46), DType.BF16);
+    String tokenizer = "{\"model\": {\"vocab\": {\"a\": 0}}}";
+    Files.writeString(paddedTeacher.resolve("tokenizer.json"), tokenizer);
+    Files.writeString(qwenStudent.resolve("tokenizer.json"), tokenizer);
+
+    List<String> summaries = distill(dir.resolve("run"), paddedTeacher, qwenStudent);
+    assertThat(summaries).hasSize(1);
+    List<JsonNode> steps = metrics(dir.resolve("run")).stream().filter(m -> m.has("loss")).toList();
+    assertThat(steps).isNotEmpty();
+    assertThat(steps.get(steps.size() - 1).get("loss").asDouble()).as("KD over the common ids trains")
+        .isLessThan(steps.get(0).get("loss").asDouble());
+    try (CheckpointReader trained = CheckpointReader.open(dir.resolve("run/student").toString())) {
+      assertThat(trained.config().vocabSize()).isEqualTo(studentConfig.vocabSize());
+      assertThat(trained.tensorNames()).contains("model.layers.0.self_attn.q_proj.bias");
+    }
+
+    Files.writeString(qwenStudent.resolve("tokenizer.json"), "{\"model\": {\"vocab\": {\"b\": 0}}}");
+    assertThatThrownBy(() -> distill(dir.resolve("run2"), paddedTeacher, qwenStudent))
+        .hasMessageContaining("has vocab_size 128 but student " + qwenStudent + " has 96")
+        .hasMessageContaining("their tokenizer.json differ");
+    Files.delete(qwenStudent.resolve("tokenizer.json"));
+    assertThatThrownBy(() -> distill(dir.resolve("run3"), paddedTeacher, qwenStudent))
+        .hasMessageContaining("cannot be shown to share a tokenizer");
+  }
+
   private static List<String> distill(Path run, String... overrides) {
+    return distill(run, teacher, student, overrides);
+  }
+
+  private static List<String> distill(Path run, Path teacher, Path student, String... overrides) {
     List<String> args = new ArrayList<>(List.of("--run", run.toString(), "--teacher", teacher.toString(),
         "--student", student.toString(), "--tokens", tokens.toString(), "--steps", "6", "--global-batch", "4",
         "--micro-batch", "2", "--lr", "3e-3", "--warmup-steps", "1", "--validate-every", "3",
