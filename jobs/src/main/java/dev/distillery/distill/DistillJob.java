@@ -1,13 +1,14 @@
 package dev.distillery.distill;
 
-import dev.distillery.spark.HadoopConf;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.xxhash64;
 
+import dev.distillery.collective.RingSecret;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
+import dev.distillery.spark.HadoopConf;
 import dev.distillery.tokenize.ParquetShards;
 import java.util.List;
 import org.apache.spark.Partitioner;
@@ -30,6 +31,14 @@ public final class DistillJob {
   private static final Logger LOG = LoggerFactory.getLogger(DistillJob.class);
 
   private DistillJob() {}
+
+  /**
+   * The secret the ranks prove to each other: {@code spark.authenticate.secret} when the job has one, else a fresh
+   * one from this driver; it travels to the barrier tasks inside the task, and is never logged.
+   */
+  private static String ringSecret(SparkSession spark) {
+    return spark.sparkContext().getConf().getOption("spark.authenticate.secret").getOrElse(RingSecret::generate);
+  }
 
   /**
    * Runs the job and returns each rank's summary (JSON), rank order; nothing when the output is already committed
@@ -60,7 +69,7 @@ public final class DistillJob {
         .filter(pair -> pair._1() < usable)
         .repartitionAndSortWithinPartitions(new RankPartitioner(settings.worldSize()));
     JavaRDD<String> summaries = numbered.rdd().barrier()
-        .mapPartitions(new DistillTask(hadoop, settings, usable, validation), false, ClassTag$.MODULE$.apply(String.class))
+        .mapPartitions(new DistillTask(hadoop, settings, usable, validation, ringSecret(spark)), false, ClassTag$.MODULE$.apply(String.class))
         .toJavaRDD();
     List<String> result = summaries.repartition(1).collect();
     LOG.info("distill finished: {}", result);
