@@ -6,13 +6,17 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
@@ -94,18 +98,20 @@ class RingSecurityTest {
   void aRankAdvertisesAndListensOnTheHostItIsGiven() throws Exception {
     List<String> advertised = new ArrayList<>();
     LocalRendezvous shared = new LocalRendezvous(2, Duration.ofSeconds(5));
-    InetAddress machine = InetAddress.getLocalHost();
+    InetAddress machine = nonLoopbackAddress();
+    AtomicBoolean probed = new AtomicBoolean();
     List<Ranks.Outcome<Float>> outcomes = Ranks.outcomes(2, rank -> OPTIONS.withBindAddress(null).forHost("localhost"),
         rank -> value -> {
           synchronized (advertised) {
             advertised.add(value);
           }
           List<String> all = shared.forRank(rank).allGather(value);
-          if (rank == 0 && !machine.isLoopbackAddress()) {
-            // Not listening on every interface: this machine's own address does not reach the port.
+          if (rank == 0 && machine != null) {
+            // Not listening on every interface: this machine's network address does not reach the port.
             int port = PeerAddress.parse(all.get(1)).port();
             assertThatThrownBy(() -> SocketChannel.open(new InetSocketAddress(machine, port)).close())
                 .isInstanceOf(IOException.class);
+            probed.set(true);
           }
           return all;
         }, ring -> {
@@ -115,6 +121,21 @@ class RingSecurityTest {
         });
     assertThat(outcomes).allSatisfy(o -> assertThat(o.value()).as(String.valueOf(o.error())).isEqualTo(3f));
     assertThat(advertised).hasSize(2).allSatisfy(a -> assertThat(a).startsWith("localhost:"));
+    assertThat(probed.get()).as("probed from " + machine).isEqualTo(machine != null);
+  }
+
+  /** An address of this machine's on a non-loopback interface, or null when it has none. */
+  private static InetAddress nonLoopbackAddress() throws IOException {
+    for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+      if (nic.isUp() && !nic.isLoopback()) {
+        for (InetAddress a : Collections.list(nic.getInetAddresses())) {
+          if (a instanceof Inet4Address) {
+            return a;
+          }
+        }
+      }
+    }
+    return null;
   }
 
   private static ByteBuffer readFully(SocketChannel channel, int bytes) throws IOException {
