@@ -17,6 +17,8 @@ import java.time.Duration;
  *     auto-tuning on
  * @param sessionId identifies one job attempt (e.g. Spark stage and attempt); peers with another id are
  *     rejected at the handshake
+ * @param secret what every rank of the job proves it knows at the handshake ({@link Handshake}); ranks with
+ *     another secret are rejected
  */
 public record CollectiveOptions(
     String bindAddress,
@@ -25,7 +27,8 @@ public record CollectiveOptions(
     Duration operationTimeout,
     int bucketBytes,
     int socketBufferBytes,
-    String sessionId) {
+    String sessionId,
+    RingSecret secret) {
 
   public static final int DEFAULT_BUCKET_BYTES = 16 << 20;
 
@@ -39,12 +42,18 @@ public record CollectiveOptions(
       throw new IllegalArgumentException("socket buffer size must be >= 0, got " + socketBufferBytes);
     }
     sessionId = sessionId == null ? "" : sessionId;
+    if (secret == null) {
+      throw new IllegalArgumentException("the ring needs a secret");
+    }
   }
 
-  /** All interfaces, 60 s to connect, 5 min without progress, 16 MiB buckets, OS socket buffers. */
+  /**
+   * All interfaces, 60 s to connect, 5 min without progress, 16 MiB buckets, OS socket buffers, and a random
+   * secret of its own (so only ranks given these options, or a copy, can form a ring; see {@link #withSecret}).
+   */
   public static CollectiveOptions defaults() {
     return new CollectiveOptions(null, null, Duration.ofSeconds(60), Duration.ofMinutes(5),
-        DEFAULT_BUCKET_BYTES, 0, "");
+        DEFAULT_BUCKET_BYTES, 0, "", RingSecret.random());
   }
 
   /** Loopback only: ranks that are threads or processes of one machine. */
@@ -52,34 +61,44 @@ public record CollectiveOptions(
     return defaults().withBindAddress("127.0.0.1");
   }
 
+  /** Listens on {@code host}'s address only and advertises {@code host} (e.g. the executor's host as Spark knows it). */
+  public CollectiveOptions forHost(String host) {
+    return withBindAddress(host).withAdvertisedHost(host);
+  }
+
+  public CollectiveOptions withSecret(RingSecret ringSecret) {
+    return new CollectiveOptions(bindAddress, advertisedHost, connectTimeout, operationTimeout, bucketBytes,
+        socketBufferBytes, sessionId, ringSecret);
+  }
+
   public CollectiveOptions withBindAddress(String address) {
     return new CollectiveOptions(address, advertisedHost, connectTimeout, operationTimeout, bucketBytes,
-        socketBufferBytes, sessionId);
+        socketBufferBytes, sessionId, secret);
   }
 
   public CollectiveOptions withAdvertisedHost(String host) {
     return new CollectiveOptions(bindAddress, host, connectTimeout, operationTimeout, bucketBytes,
-        socketBufferBytes, sessionId);
+        socketBufferBytes, sessionId, secret);
   }
 
   public CollectiveOptions withTimeouts(Duration connect, Duration operation) {
     return new CollectiveOptions(bindAddress, advertisedHost, connect, operation, bucketBytes,
-        socketBufferBytes, sessionId);
+        socketBufferBytes, sessionId, secret);
   }
 
   public CollectiveOptions withBucketBytes(int bytes) {
     return new CollectiveOptions(bindAddress, advertisedHost, connectTimeout, operationTimeout, bytes,
-        socketBufferBytes, sessionId);
+        socketBufferBytes, sessionId, secret);
   }
 
   public CollectiveOptions withSocketBufferBytes(int bytes) {
     return new CollectiveOptions(bindAddress, advertisedHost, connectTimeout, operationTimeout, bucketBytes,
-        bytes, sessionId);
+        bytes, sessionId, secret);
   }
 
   public CollectiveOptions withSessionId(String id) {
     return new CollectiveOptions(bindAddress, advertisedHost, connectTimeout, operationTimeout, bucketBytes,
-        socketBufferBytes, id);
+        socketBufferBytes, id, secret);
   }
 
   private static void requirePositive(Duration d, String what) {

@@ -11,18 +11,29 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletionService;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Forms the ring: listens on an ephemeral port, advertises it through the rendezvous, connects to the
- * right neighbour and accepts the left one, each connection checked by a {@link Handshake}. Hellos are
- * sent before accepting and replies read last, so no rank waits on another's accept.
+ * right neighbour and accepts the left one, each connection checked by a {@link Handshake}. The two sides run
+ * at once (no rank waits on another's accept), and every accepted connection is handshaken on a thread of its
+ * own with a short deadline, so a stray or idle connection (a port scanner, a health check) delays nobody.
  */
 final class RingConnector {
   private static final Logger LOG = LoggerFactory.getLogger(RingConnector.class);
+  /** How long one accepted connection may take to complete its handshake. */
+  static final long HANDSHAKE_MILLIS = 5_000;
+  private static final long ACCEPT_POLL_MILLIS = 20;
 
   private final int rank;
   private final int worldSize;
@@ -41,6 +52,11 @@ final class RingConnector {
   }
 
   private RingLinks connect(Rendezvous rendezvous) {
+    ExecutorService handshakes = Executors.newCachedThreadPool(runnable -> {
+      Thread t = new Thread(runnable, "ring-handshake-rank-" + rank);
+      t.setDaemon(true);
+      return t;
+    });
     try (ServerSocketChannel server = ServerSocketChannel.open()) {
       if (options.socketBufferBytes() > 0) {
         server.setOption(StandardSocketOptions.SO_RCVBUF, options.socketBufferBytes());
@@ -55,32 +71,154 @@ final class RingConnector {
       long session = Handshake.sessionHash(options.sessionId(), all);
       int rightRank = (rank + 1) % worldSize;
       int leftRank = (rank + worldSize - 1) % worldSize;
-      PeerAddress rightAddress = PeerAddress.parse(all.get(rightRank));
-      SocketChannel right = connectTo(rightAddress, rightRank);
+      Future<SocketChannel> accepting = handshakes.submit(() -> acceptFrom(server, leftRank, session, handshakes));
+      RingLinks.Peer rightPeer = new RingLinks.Peer(rightRank, PeerAddress.parse(all.get(rightRank)),
+          connectTo(PeerAddress.parse(all.get(rightRank)), rightRank));
       try {
-        transfer(right, Handshake.hello(session, rank, worldSize), true, "sending hello to right rank "
-            + rightRank + " (" + rightAddress + ")");
-        RingLinks.Peer rightPeer = new RingLinks.Peer(rightRank, rightAddress, right);
-        ByteBuffer reply = ByteBuffer.allocate(Handshake.BYTES);
-        SocketChannel left = acceptFrom(server, leftRank, session, rightPeer, reply);
-        RingLinks.Peer leftPeer = new RingLinks.Peer(leftRank, PeerAddress.parse(all.get(leftRank)), left);
-        try {
-          transfer(right, reply, false, "waiting for the handshake reply of right " + rightPeer);
-          checkReply(rightPeer, reply, session);
-          RingLinks links = new RingLinks(rank, leftPeer, rightPeer, options.operationTimeout().toNanos());
-          LOG.info("rank {} of {}: ring formed at {}; left {}, right {}", rank, worldSize, self, leftPeer, rightPeer);
-          return links;
-        } catch (RuntimeException | IOException e) {
-          left.close();
-          throw e;
-        }
-      } catch (RuntimeException | IOException e) {
-        right.close();
+        handshakeWithRight(rightPeer, session);
+        RingLinks.Peer leftPeer = new RingLinks.Peer(leftRank, PeerAddress.parse(all.get(leftRank)),
+            await(accepting));
+        RingLinks links = new RingLinks(rank, leftPeer, rightPeer, options.operationTimeout().toNanos());
+        LOG.info("rank {} of {}: ring formed at {}; left {}, right {}", rank, worldSize, self, leftPeer, rightPeer);
+        return links;
+      } catch (RuntimeException e) {
+        rightPeer.channel().close();
         throw e;
+      } finally {
+        accepting.cancel(true);
       }
     } catch (IOException e) {
       throw new CollectiveException("rank " + rank + ": could not form the ring: " + e, e);
+    } finally {
+      handshakes.shutdownNow();
     }
+  }
+
+  private SocketChannel await(Future<SocketChannel> accepting) {
+    try {
+      return accepting.get();
+    } catch (ExecutionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r
+          : new CollectiveException("rank " + rank + ": accepting the left rank failed: " + e.getCause(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new CollectiveException("rank " + rank + ": interrupted while forming the ring", e);
+    }
+  }
+
+  /** Hello, challenge check, proof, ack: the connecting side of the {@link Handshake}. */
+  private void handshakeWithRight(RingLinks.Peer right, long session) {
+    SocketChannel channel = right.channel();
+    ByteBuffer hello = Handshake.hello(session, rank, worldSize, RingSecret.nonce(Handshake.NONCE_BYTES));
+    transfer(channel, hello.duplicate(), true, deadline, "sending hello to right " + right);
+    ByteBuffer challenge = ByteBuffer.allocate(Handshake.CHALLENGE_BYTES);
+    transfer(channel, challenge, false, deadline, "waiting for the handshake reply of right " + right);
+    challenge.flip();
+    Handshake.Verdict theirs = Handshake.verdictOf(challenge);
+    if (theirs != Handshake.Verdict.ACCEPTED) {
+      throw rejectedBy(right, theirs);
+    }
+    Handshake.Verdict ours = Handshake.judgeChallenge(challenge, options.secret(), session, right.rank(), worldSize,
+        hello);
+    if (ours != Handshake.Verdict.ACCEPTED) {
+      throw new CollectiveException("rank " + rank + ": handshake with right " + right + " failed: the peer there "
+          + ours.description);
+    }
+    transfer(channel, Handshake.proof(options.secret(), session, worldSize, hello, challenge), true, deadline,
+        "sending the handshake proof to right " + right);
+    ByteBuffer ack = ByteBuffer.allocate(Handshake.ACK_BYTES);
+    transfer(channel, ack, false, deadline, "waiting for the handshake ack of right " + right);
+    theirs = Handshake.verdictOf(ack.flip());
+    if (theirs != Handshake.Verdict.ACCEPTED) {
+      throw rejectedBy(right, theirs);
+    }
+  }
+
+  private CollectiveException rejectedBy(RingLinks.Peer right, Handshake.Verdict verdict) {
+    return new CollectiveException("rank " + rank + ": handshake with right " + right + " failed: this rank "
+        + verdict.description + " as seen from that end" + (options.sessionId().isEmpty() ? ""
+            : " (session '" + options.sessionId() + "')"));
+  }
+
+  /**
+   * Accepts connections until one completes the handshake as {@code leftRank}; each is handshaken on a thread of
+   * its own, and the others are turned away (logged) or dropped when their deadline passes.
+   */
+  private SocketChannel acceptFrom(ServerSocketChannel server, int leftRank, long session, ExecutorService pool)
+      throws IOException, InterruptedException {
+    server.configureBlocking(false);
+    CompletionService<SocketChannel> done = new ExecutorCompletionService<>(pool);
+    List<Future<SocketChannel>> pending = new ArrayList<>();
+    int rejected = 0;
+    try (Selector selector = Selector.open()) {
+      server.register(selector, SelectionKey.OP_ACCEPT);
+      while (true) {
+        if (Thread.currentThread().isInterrupted()) {
+          throw new InterruptedException("rank " + rank + ": stopped accepting");
+        }
+        for (Future<SocketChannel> f = done.poll(); f != null; f = done.poll()) {
+          pending.remove(f);
+          SocketChannel left = completed(f);
+          if (left != null) {
+            return left;
+          }
+          rejected++;
+        }
+        if (remainingMillis() <= 0) {
+          throw new CollectiveException("rank " + rank + ": no valid connection from left rank " + leftRank
+              + " within " + options.connectTimeout().toMillis() + " ms (" + rejected + " peers rejected)");
+        }
+        SocketChannel candidate = server.accept();
+        if (candidate != null) {
+          pending.add(done.submit(() -> handshakeWithLeft(candidate, leftRank, session)));
+        } else {
+          selector.select(Math.max(1, Math.min(ACCEPT_POLL_MILLIS, remainingMillis())));
+          selector.selectedKeys().clear();
+        }
+      }
+    } finally {
+      pending.forEach(f -> f.cancel(true));
+    }
+  }
+
+  private static SocketChannel completed(Future<SocketChannel> f) throws InterruptedException {
+    try {
+      return f.get();
+    } catch (ExecutionException e) {
+      return null; // handshakeWithLeft logs and returns null; nothing else is thrown
+    }
+  }
+
+  /** The accepting side of the {@link Handshake} on one connection: the channel, or null when turned away. */
+  private SocketChannel handshakeWithLeft(SocketChannel candidate, int leftRank, long session) throws IOException {
+    String from = String.valueOf(candidate.getRemoteAddress());
+    long own = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(HANDSHAKE_MILLIS);
+    long by = Math.min(deadline, own);
+    try {
+      candidate.configureBlocking(false);
+      configure(candidate);
+      ByteBuffer hello = ByteBuffer.allocate(Handshake.HELLO_BYTES);
+      transfer(candidate, hello, false, by, "reading hello from " + from);
+      hello.flip();
+      Handshake.Verdict verdict = Handshake.judgeHello(hello, session, leftRank, worldSize);
+      ByteBuffer challenge = Handshake.challenge(verdict, options.secret(), session, rank, worldSize, hello,
+          RingSecret.nonce(Handshake.NONCE_BYTES));
+      transfer(candidate, challenge.duplicate(), true, by, "answering " + from);
+      if (verdict == Handshake.Verdict.ACCEPTED) {
+        ByteBuffer proof = ByteBuffer.allocate(Handshake.PROOF_BYTES);
+        transfer(candidate, proof, false, by, "reading the handshake proof of " + from);
+        verdict = Handshake.judgeProof(proof.flip(), options.secret(), session, worldSize, hello, challenge);
+        transfer(candidate, Handshake.ack(verdict), true, by, "answering " + from);
+        if (verdict == Handshake.Verdict.ACCEPTED) {
+          return candidate;
+        }
+      }
+      LOG.warn("rank {}: rejected connection from {}: it {}", rank, from, verdict.description);
+    } catch (CollectiveException e) {
+      LOG.warn("rank {}: dropped connection from {}: {}", rank, from, e.getMessage());
+    }
+    candidate.close();
+    return null;
   }
 
   private InetAddress bindAddress() throws IOException {
@@ -123,62 +261,8 @@ final class RingConnector {
     }
   }
 
-  /**
-   * Accepts connections until one carries a valid hello from {@code leftRank}; others are turned away.
-   * Meanwhile reads the right neighbour's reply into {@code reply}, so that a rejection fails at once.
-   */
-  private SocketChannel acceptFrom(ServerSocketChannel server, int leftRank, long session, RingLinks.Peer right,
-      ByteBuffer reply) throws IOException {
-    server.configureBlocking(false);
-    int rejected = 0;
-    while (true) {
-      SocketChannel candidate = server.accept();
-      if (candidate == null) {
-        if (reply.hasRemaining() && right.channel().read(reply) < 0) {
-          throw new CollectiveException("rank " + rank + ": right " + right + " closed the connection before "
-              + "answering the handshake");
-        }
-        if (!reply.hasRemaining()) {
-          checkReply(right, reply, session);
-        }
-        if (remainingMillis() <= 0) {
-          throw new CollectiveException("rank " + rank + ": no valid connection from left rank " + leftRank
-              + " within " + options.connectTimeout().toMillis() + " ms (" + rejected + " peers rejected)");
-        }
-        awaitAcceptOrReply(server, reply.hasRemaining() ? right.channel() : null);
-        continue;
-      }
-      String from = String.valueOf(candidate.getRemoteAddress());
-      try {
-        candidate.configureBlocking(false);
-        configure(candidate);
-        ByteBuffer hello = ByteBuffer.allocate(Handshake.BYTES);
-        transfer(candidate, hello, false, "reading hello from " + from);
-        Handshake.Verdict verdict = Handshake.judgeHello(hello.flip(), session, leftRank, worldSize);
-        transfer(candidate, Handshake.reply(verdict, session, rank, worldSize), true, "answering " + from);
-        if (verdict == Handshake.Verdict.ACCEPTED) {
-          return candidate;
-        }
-        LOG.warn("rank {}: rejected connection from {}: it {}", rank, from, verdict.description);
-      } catch (CollectiveException e) {
-        LOG.warn("rank {}: dropped connection from {}: {}", rank, from, e.getMessage());
-      }
-      rejected++;
-      candidate.close();
-    }
-  }
-
-  private void checkReply(RingLinks.Peer right, ByteBuffer reply, long session) {
-    Handshake.Verdict verdict = Handshake.judgeReply(reply.duplicate().flip(), session, right.rank(), worldSize);
-    if (verdict != Handshake.Verdict.ACCEPTED) {
-      throw new CollectiveException("rank " + rank + ": handshake with right " + right + " failed: this rank "
-          + verdict.description + " as seen from that end" + (options.sessionId().isEmpty() ? ""
-              : " (session '" + options.sessionId() + "')"));
-    }
-  }
-
-  /** Sends or receives all of {@code buffer} on a non-blocking channel before the connect deadline. */
-  private void transfer(SocketChannel channel, ByteBuffer buffer, boolean write, String what) {
+  /** Sends or receives all of {@code buffer} on a non-blocking channel before {@code by} (a nanoTime). */
+  private void transfer(SocketChannel channel, ByteBuffer buffer, boolean write, long by, String what) {
     try {
       while (buffer.hasRemaining()) {
         int n = write ? channel.write(buffer) : channel.read(buffer);
@@ -186,11 +270,15 @@ final class RingConnector {
           throw new CollectiveException("rank " + rank + ": connection closed while " + what);
         }
         if (n == 0) {
-          if (remainingMillis() <= 0) {
-            throw new CollectiveException("rank " + rank + ": timed out after "
-                + options.connectTimeout().toMillis() + " ms " + what);
+          if (Thread.currentThread().isInterrupted()) {
+            throw new CollectiveException("rank " + rank + ": interrupted " + what);
           }
-          await(channel, write ? SelectionKey.OP_WRITE : SelectionKey.OP_READ);
+          long left = TimeUnit.NANOSECONDS.toMillis(by - System.nanoTime());
+          if (left <= 0) {
+            throw new CollectiveException("rank " + rank + ": timed out " + what + (by == deadline
+                ? " (connect timeout " + options.connectTimeout().toMillis() + " ms)" : ""));
+          }
+          await(channel, write ? SelectionKey.OP_WRITE : SelectionKey.OP_READ, left);
         }
       }
     } catch (IOException e) {
@@ -198,20 +286,10 @@ final class RingConnector {
     }
   }
 
-  private void await(SelectableChannel channel, int ops) throws IOException {
+  private static void await(SelectableChannel channel, int ops, long millis) throws IOException {
     try (Selector selector = Selector.open()) {
       channel.register(selector, ops);
-      selector.select(Math.max(1, remainingMillis()));
-    }
-  }
-
-  private void awaitAcceptOrReply(ServerSocketChannel server, SocketChannel right) throws IOException {
-    try (Selector selector = Selector.open()) {
-      server.register(selector, SelectionKey.OP_ACCEPT);
-      if (right != null) {
-        right.register(selector, SelectionKey.OP_READ);
-      }
-      selector.select(Math.max(1, remainingMillis()));
+      selector.select(Math.max(1, millis));
     }
   }
 

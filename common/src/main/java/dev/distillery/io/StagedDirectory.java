@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
  * <p>On HDFS and local disks the rename is atomic. On object stores (S3A) a directory rename is a copy and
  * delete, so a reader may see a partly moved directory: readers must trust only directories that hold
  * the marker ({@link Storage#isCommitted}). {@link #close()} without a commit aborts, so
- * try-with-resources leaves nothing behind when the writer fails.
+ * try-with-resources leaves nothing behind when the writer fails; staging directories a killed writer left are
+ * removed when the output is staged again.
  */
 public final class StagedDirectory implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(StagedDirectory.class);
@@ -35,7 +36,9 @@ public final class StagedDirectory implements Closeable {
     if (parent == null) {
       throw new IllegalArgumentException("Cannot stage the root directory " + finalDir);
     }
-    this.tempDir = new Path(parent, "." + target.getName() + ".tmp-" + UUID.randomUUID()).toString();
+    String prefix = "." + target.getName() + ".tmp-";
+    removeLeftovers(parent.toString(), prefix);
+    this.tempDir = new Path(parent, prefix + UUID.randomUUID()).toString();
     storage.mkdirs(tempDir);
     LOG.debug("Staging {} in {}", finalDir, tempDir);
   }
@@ -88,6 +91,22 @@ public final class StagedDirectory implements Closeable {
   @Override
   public void close() {
     abort();
+  }
+
+  /**
+   * Deletes staging directories of this output that an earlier writer left behind when it was killed (a full set
+   * of Parquet files, on S3). One output has one writer at a time, so any such directory is dead.
+   */
+  private void removeLeftovers(String parent, String prefix) {
+    if (!storage.exists(parent)) {
+      return;
+    }
+    for (String entry : storage.list(parent)) {
+      if (new Path(entry).getName().startsWith(prefix)) {
+        LOG.info("Removing {}, left by an earlier writer of {} that did not finish", entry, finalDir);
+        storage.delete(entry);
+      }
+    }
   }
 
   private void refuseCommittedTarget() {

@@ -129,4 +129,21 @@ class StorageTest {
     assertThat(tmp.resolve("out/stale.txt")).doesNotExist();
     assertThat(tmp.resolve("out/new.txt")).hasContent("new");
   }
+
+  @Test
+  void stagingAgainRemovesWhatAKilledWriterLeftBehind() throws Exception {
+    Storage storage = Storage.of(tmp.toString());
+    Path leftover = Files.createDirectories(tmp.resolve(".out.tmp-5f0c2d6e-dead"));
+    Files.writeString(leftover.resolve("part-00000.parquet"), "partial");
+    Path otherOutput = Files.createDirectories(tmp.resolve(".output.tmp-1234"));
+    try (StagedDirectory staged = storage.stage(dir("out"))) {
+      assertThat(leftover).doesNotExist();
+      assertThat(otherOutput).as("another output's staging directory").exists();
+      storage.writeText(staged.file("new.txt"), "new");
+      staged.commit();
+    }
+    try (var entries = Files.list(tmp)) {
+      assertThat(entries.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("out", ".output.tmp-1234");
+    }
+  }
 }

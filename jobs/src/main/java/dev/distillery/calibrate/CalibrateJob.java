@@ -1,6 +1,5 @@
 package dev.distillery.calibrate;
 
-import dev.distillery.spark.HadoopConf;
 import dev.distillery.importance.ImportancePlot;
 import dev.distillery.importance.ImportanceScores;
 import dev.distillery.importance.ImportanceStatistics;
@@ -11,6 +10,7 @@ import dev.distillery.io.Fingerprints;
 import dev.distillery.io.StagedDirectory;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
+import dev.distillery.spark.HadoopConf;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;

@@ -1,11 +1,11 @@
 package dev.distillery.calibrate;
 
-import dev.distillery.spark.HadoopConf;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.distillery.importance.ActivationCollector;
 import dev.distillery.importance.ImportanceStatistics;
 import dev.distillery.model.LlamaModel;
+import dev.distillery.spark.HadoopConf;
 import dev.distillery.spark.TaskDevices;
 import dev.distillery.spark.TeacherModels;
 import java.util.ArrayList;

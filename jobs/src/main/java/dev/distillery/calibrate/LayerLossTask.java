@@ -1,9 +1,9 @@
 package dev.distillery.calibrate;
 
-import dev.distillery.spark.HadoopConf;
 import ai.djl.ndarray.types.DataType;
 import dev.distillery.importance.LayerSkipLoss;
 import dev.distillery.model.LlamaModel;
+import dev.distillery.spark.HadoopConf;
 import dev.distillery.spark.TaskDevices;
 import dev.distillery.spark.TeacherModels;
 import org.apache.spark.api.java.function.Function;

@@ -1,17 +1,19 @@
 package dev.distillery.distill;
 
-import dev.distillery.spark.HadoopConf;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.xxhash64;
 
+import dev.distillery.collective.RingSecret;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.Fingerprints;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
+import dev.distillery.spark.HadoopConf;
 import dev.distillery.tokenize.ParquetShards;
 import java.util.List;
 import org.apache.spark.Partitioner;
+import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.SparkSession;
@@ -33,6 +35,47 @@ public final class DistillJob {
   private DistillJob() {}
 
   /**
+   * Fails at once when the cluster cannot run {@code worldSize} barrier tasks together, instead of Spark's minutes of
+   * barrier slot retries. Executors still registering get up to
+   * {@code spark.scheduler.maxRegisteredResourcesWaitingTime} (30 s) to appear; with dynamic allocation executors
+   * come on demand, so nothing is checked.
+   */
+  static void checkSlots(SparkContext sc, int worldSize) {
+    if (sc.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) {
+      return;
+    }
+    long waitMillis = sc.getConf().getTimeAsMs("spark.scheduler.maxRegisteredResourcesWaitingTime", "30s");
+    long until = System.nanoTime() + waitMillis * 1_000_000;
+    int slots = slots(sc);
+    while (slots < worldSize && !sc.isLocal() && System.nanoTime() < until) {
+      try {
+        Thread.sleep(500);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+      slots = slots(sc);
+    }
+    if (slots < worldSize) {
+      throw new IllegalArgumentException("world-size " + worldSize + " needs " + worldSize + " barrier tasks running "
+          + "at once, but the cluster (" + sc.master() + ", spark.task.cpus=" + sc.getConf().get("spark.task.cpus", "1")
+          + ") offers " + slots + " task slots; lower world-size or give the job more executors or cores");
+    }
+  }
+
+  private static int slots(SparkContext sc) {
+    return sc.maxNumConcurrentTasks(sc.resourceProfileManager().defaultResourceProfile());
+  }
+
+  /**
+   * The secret the ranks prove to each other: {@code spark.authenticate.secret} when the job has one, else a fresh
+   * one from this driver; it travels to the barrier tasks inside the task, and is never logged.
+   */
+  private static String ringSecret(SparkSession spark) {
+    return spark.sparkContext().getConf().getOption("spark.authenticate.secret").getOrElse(RingSecret::generate);
+  }
+
+  /**
    * Runs the job and returns each rank's summary (JSON), rank order; nothing when the output is already committed
    * (a finished stage is not redone unless {@code restart} is set).
    */
@@ -44,6 +87,7 @@ public final class DistillJob {
       return List.of();
     }
     LlamaConfig student = checkInputs(settings);
+    checkSlots(spark.sparkContext(), settings.worldSize());
     JavaRDD<long[]> train = ordered(spark, settings.trainTokens(), settings.seed());
     long available = train.count();
     long usable = available / settings.globalBatch() * settings.globalBatch();
@@ -61,7 +105,7 @@ public final class DistillJob {
         .filter(pair -> pair._1() < usable)
         .repartitionAndSortWithinPartitions(new RankPartitioner(settings.worldSize()));
     JavaRDD<String> summaries = numbered.rdd().barrier()
-        .mapPartitions(new DistillTask(hadoop, settings, usable, validation), false, ClassTag$.MODULE$.apply(String.class))
+        .mapPartitions(new DistillTask(hadoop, settings, usable, validation, ringSecret(spark)), false, ClassTag$.MODULE$.apply(String.class))
         .toJavaRDD();
     List<String> result = summaries.repartition(1).collect();
     LOG.info("distill finished: {}", result);

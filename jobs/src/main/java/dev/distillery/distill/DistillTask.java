@@ -1,9 +1,10 @@
 package dev.distillery.distill;
 
-import dev.distillery.spark.HadoopConf;
 import ai.djl.Device;
 import dev.distillery.collective.CollectiveOptions;
 import dev.distillery.collective.RingAllReduce;
+import dev.distillery.collective.RingSecret;
+import dev.distillery.spark.HadoopConf;
 import dev.distillery.spark.TaskDevices;
 import java.io.Serializable;
 import java.time.Duration;
@@ -30,8 +31,11 @@ final class DistillTask extends AbstractFunction1<Iterator<Tuple2<Long, long[]>>
   private final DistillSettings settings;
   private final long usableSequences;
   private final long[][] validation;
+  private final String ringSecret;
 
-  DistillTask(HadoopConf hadoop, DistillSettings settings, long usableSequences, long[][] validation) {
+  DistillTask(HadoopConf hadoop, DistillSettings settings, long usableSequences, long[][] validation,
+      String ringSecret) {
+    this.ringSecret = ringSecret;
     this.hadoop = hadoop;
     this.settings = settings;
     this.usableSequences = usableSequences;
@@ -57,8 +61,14 @@ final class DistillTask extends AbstractFunction1<Iterator<Tuple2<Long, long[]>>
     List<Device> devices = TaskDevices.forTask(settings.devices());
     LOG.info("rank {}/{} (stage attempt {}): {} sequences, devices {}", rank, world, context.stageAttemptNumber(),
         mine.size(), devices);
-    CollectiveOptions options = CollectiveOptions.defaults().withTimeouts(
-        Duration.ofSeconds(settings.collectiveTimeoutSeconds()), Duration.ofSeconds(settings.collectiveTimeoutSeconds()));
+    // Listen on and advertise the executor's host as the driver knows it, prove the job's secret, and refuse peers
+    // of another stage attempt.
+    CollectiveOptions options = CollectiveOptions.defaults()
+        .forHost(SparkRendezvous.executorHost(context))
+        .withSecret(RingSecret.of(ringSecret))
+        .withSessionId("stage " + context.stageId() + " attempt " + context.stageAttemptNumber())
+        .withTimeouts(Duration.ofSeconds(settings.collectiveTimeoutSeconds()),
+            Duration.ofSeconds(settings.collectiveTimeoutSeconds()));
     try (RingAllReduce ring = RingAllReduce.connect(rank, world, new SparkRendezvous(context), options)) {
       String summary = new RankTrainer(settings, ring, devices, context).train(mine, usableSequences, validation);
       return JavaConverters.asScalaIterator(List.of(summary).iterator());

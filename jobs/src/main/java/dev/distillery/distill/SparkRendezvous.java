@@ -12,6 +12,17 @@ final class SparkRendezvous implements Rendezvous {
     this.context = context;
   }
 
+  /**
+   * The host of the executor this barrier task runs on, as the driver knows it (its address without the port): the
+   * address other executors can reach, unlike {@code InetAddress.getLocalHost()}, which is often a loopback address.
+   */
+  static String executorHost(BarrierTaskContext context) {
+    String address = context.getTaskInfos()[context.partitionId()].address();
+    int colon = address.lastIndexOf(':');
+    String host = colon > 0 ? address.substring(0, colon) : address;
+    return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+  }
+
   @Override
   public List<String> allGather(String myValue) {
     return List.of(context.allGather(myValue));

@@ -1,6 +1,5 @@
 package dev.distillery.evaluate;
 
-import dev.distillery.spark.HadoopConf;
 import static org.apache.spark.sql.functions.col;
 
 import ai.djl.Device;
@@ -9,6 +8,7 @@ import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.Fingerprints;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
+import dev.distillery.spark.HadoopConf;
 import dev.distillery.tokenize.ParquetShards;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.tokenize.TextTokenizer;

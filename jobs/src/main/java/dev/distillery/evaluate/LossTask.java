@@ -1,6 +1,5 @@
 package dev.distillery.evaluate;
 
-import dev.distillery.spark.HadoopConf;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -9,6 +8,7 @@ import dev.distillery.model.LanguageModelLoss;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.TokenLoss;
 import dev.distillery.spark.ExecutorCache;
+import dev.distillery.spark.HadoopConf;
 import dev.distillery.spark.TaskDevices;
 import java.util.ArrayList;
 import java.util.Iterator;

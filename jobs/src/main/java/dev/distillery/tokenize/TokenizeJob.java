@@ -1,6 +1,5 @@
 package dev.distillery.tokenize;
 
-import dev.distillery.spark.HadoopConf;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.length;
 import static org.apache.spark.sql.functions.lit;
@@ -14,6 +13,7 @@ import dev.distillery.config.Config;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.io.StagedDirectory;
 import dev.distillery.io.Storage;
+import dev.distillery.spark.HadoopConf;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;

@@ -190,6 +190,11 @@ class DistillJobTest {
         .hasMessageContaining("training shards not found: " + run.resolve("none/train"));
     assertThatThrownBy(() -> distill(run, "global-batch=32", "micro-batch=1"))
         .hasMessageContaining("24 training sequences, fewer than one global batch (32)");
+    long start = System.nanoTime();
+    assertThatThrownBy(() -> distill(run, "world-size=3", "global-batch=6"))
+        .hasMessageContaining("world-size 3 needs 3 barrier tasks running at once, but the cluster (local[2], "
+            + "spark.task.cpus=1) offers 2 task slots");
+    assertThat((System.nanoTime() - start) / 1_000_000).as("fails at once, no barrier slot retries").isLessThan(10_000);
     assertThatThrownBy(() -> distill(run, "world-size=2", "devices=cpu,cpu"))
         .hasMessageContaining("option 'devices' (cpu,cpu): 2 devices per rank, but global-batch / (world-size × "
             + "micro-batch) gives each rank only 1 micro-batch(es) per step");
