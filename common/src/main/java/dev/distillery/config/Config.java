@@ -100,7 +100,7 @@ public final class Config {
     } else if (node.isArray()) {
       List<String> items = new ArrayList<>();
       node.forEach(item -> items.add(item.asText()));
-      out.put(prefix, String.join(",", items));
+      out.put(prefix, List.copyOf(items));
     } else if (node.isIntegralNumber()) {
       out.put(prefix, node.longValue());
     } else if (node.isNumber()) {

@@ -18,13 +18,13 @@ public final class ConfigDocs {
       sb.append("\n## `").append(schema.name()).append("`\n\n").append(schema.summary()).append("\n\n");
       sb.append("| key | type | default | meaning |\n|---|---|---|---|\n");
       for (ConfigOption<?> o : schema.options()) {
-        String dflt = o.isRequired() ? "required" : o.defaultValue() == null ? "unset" : "`" + o.defaultValue() + "`";
+        String dflt = o.isRequired() ? "required" : o.defaultValue() == null ? "unset" : "`" + o.defaultText() + "`";
         String meaning = o.doc();
         if (o.constraint() != null && !o.type().startsWith("one of")) {
           meaning += " Must be " + o.constraint() + ".";
         }
         sb.append("| `").append(o.key()).append("` | ").append(o.type().replace("|", "\\|")).append(" | ")
-            .append(dflt).append(" | ").append(meaning.replace("|", "\\|")).append(" |\n");
+            .append(dflt.replace("|", "\\|")).append(" | ").append(meaning.replace("|", "\\|")).append(" |\n");
       }
     }
     return sb.toString();

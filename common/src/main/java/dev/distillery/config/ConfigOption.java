@@ -1,5 +1,6 @@
 package dev.distillery.config;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Function;
@@ -57,6 +58,14 @@ public final class ConfigOption<T> {
   /** A true/false option. */
   public static ConfigOption<Boolean> bool(String key) {
     return new ConfigOption<>(key, "boolean", ConfigOption::asBoolean, null, false, "", v -> true, null);
+  }
+
+  /**
+   * A list of texts: a YAML list (each item one element, commas kept), or on the command line one text split at
+   * commas. Empty elements are dropped.
+   */
+  public static ConfigOption<List<String>> stringList(String key) {
+    return new ConfigOption<>(key, "list of strings", ConfigOption::asStringList, null, false, "", v -> true, null);
   }
 
   /** An option whose value is one of {@code choices} (compared case-insensitively, stored lower case). */
@@ -124,6 +133,14 @@ public final class ConfigOption<T> {
     return defaultValue;
   }
 
+  /** The default as it is written on the command line (a list's items joined with commas), or null. */
+  public String defaultText() {
+    if (defaultValue instanceof List<?> list) {
+      return String.join(",", list.stream().map(String::valueOf).toList());
+    }
+    return defaultValue == null ? null : defaultValue.toString();
+  }
+
   /** What the option accepts beyond its type, or null. */
   public String constraint() {
     return expected;
@@ -153,9 +170,19 @@ public final class ConfigOption<T> {
     return expected == null ? "" : " (" + expected + ")";
   }
 
+  private static List<String> asStringList(Object v) {
+    List<String> items = v instanceof List<?> list ? list.stream().map(ConfigOption::asString).toList()
+        : Arrays.asList(asString(v).split(","));
+    return items.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
+  }
+
+  /** A scalar's text; a YAML list given to a scalar option reads as its items joined with commas. */
   private static String asString(Object v) {
     if (v instanceof String s) {
       return s;
+    }
+    if (v instanceof List<?> list) {
+      return String.join(",", list.stream().map(ConfigOption::asString).toList());
     }
     if (v instanceof Number || v instanceof Boolean) {
       return v.toString();

@@ -88,7 +88,7 @@ public final class ConfigSchema {
       if (o.isRequired()) {
         sb.append("  (required)");
       } else if (o.defaultValue() != null) {
-        sb.append("  (default: ").append(o.defaultValue()).append(")");
+        sb.append("  (default: ").append(o.defaultText()).append(")");
       }
       sb.append("\n      ").append(o.doc());
       if (o.constraint() != null && !o.type().startsWith("one of")) {

@@ -76,4 +76,25 @@ class ConfigTest {
     assertThat(help).contains("(default: 4096)").contains("(required)").contains("Must be >= 1.");
     assertThat(docs).contains("| `input.format` | one of text \\| jsonl \\| parquet | `text` | Corpus format. |");
   }
+
+  @Test
+  void aYamlListKeepsCommasInsideItsItemsAndTheCommandLineSplitsAtCommas() {
+    ConfigOption<List<String>> prompts = ConfigOption.stringList("prompts").defaultValue(List.of("a", "b"));
+    ConfigOption<String> devices = ConfigOption.string("devices").defaultValue("auto");
+    ConfigSchema schema = new ConfigSchema("lists", "Lists.", prompts, devices);
+    Config yaml = Config.resolve(schema, "prompts: [\"Hello, world\", Bye]\ndevices: [cpu, cpu]\n", "f.yaml", List.of());
+    assertThat(yaml.get(prompts)).containsExactly("Hello, world", "Bye");
+    assertThat(yaml.get(devices)).as("a YAML list for a text option").isEqualTo("cpu,cpu");
+    Config line = Config.resolve(schema, null, "none", List.of("prompts=Hello, world"));
+    assertThat(line.get(prompts)).containsExactly("Hello", "world");
+    assertThat(Config.resolve(schema, null, "none", List.of()).get(prompts)).containsExactly("a", "b");
+    assertThat(schema.help()).contains("(default: a,b)");
+  }
+
+  @Test
+  void aPipeInADefaultIsEscapedInTheReferenceTable() {
+    ConfigOption<String> bos = ConfigOption.string("bos-token").defaultValue("<|begin_of_text|>").doc("BOS.");
+    String docs = ConfigDocs.markdown(List.of(new ConfigSchema("tokens", "Tokens.", bos)));
+    assertThat(docs).contains("| `bos-token` | string | `<\\|begin_of_text\\|>` | BOS. |");
+  }
 }

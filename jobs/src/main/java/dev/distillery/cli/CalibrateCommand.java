@@ -62,6 +62,11 @@ final class CalibrateCommand implements Command {
   }
 
   @Override
+  public void validate(Config config) {
+    settings(config);
+  }
+
+  @Override
   public void run(Config config, PrintStream out) {
     SparkSession spark = SparkSessions.forJob("calibrate");
     new CalibrateJob(spark, settings(config)).run();

@@ -1,6 +1,7 @@
 package dev.distillery.cli;
 
 import dev.distillery.config.Config;
+import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigSchema;
 import java.io.PrintStream;
 
@@ -14,4 +15,12 @@ public interface Command {
    * one-line error and a non-zero exit status.
    */
   void run(Config config, PrintStream out) throws Exception;
+
+  /**
+   * Runs the cross-option checks of {@link #run} without touching storage, so that {@code pipeline} can check every
+   * stage before the first one starts. The default has none beyond the schema's.
+   *
+   * @throws ConfigException naming the options and what was expected
+   */
+  default void validate(Config config) {}
 }

@@ -2,6 +2,7 @@ package dev.distillery.cli;
 
 import dev.distillery.calibrate.CalibrateJob;
 import dev.distillery.config.Config;
+import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.importance.ImportanceScores;
@@ -59,6 +60,15 @@ final class PlanCommand implements Command {
   @Override
   public ConfigSchema schema() {
     return SCHEMA;
+  }
+
+  @Override
+  public void validate(Config config) {
+    try {
+      target(config);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("plan target: " + e.getMessage());
+    }
   }
 
   @Override

@@ -15,6 +15,11 @@ public final class DistillCommand implements Command {
   }
 
   @Override
+  public void validate(Config config) {
+    DistillSettings.from(config);
+  }
+
+  @Override
   public void run(Config config, PrintStream out) {
     DistillSettings settings = DistillSettings.from(config);
     List<String> summaries = DistillJob.run(SparkSessions.forJob("distill"), settings);

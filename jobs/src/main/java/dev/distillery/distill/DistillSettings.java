@@ -1,6 +1,7 @@
 package dev.distillery.distill;
 
 import dev.distillery.config.Config;
+import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.io.Storage;
@@ -115,13 +116,13 @@ public record DistillSettings(
     String loss = c.get(LOSS);
     String teacher = c.get(TEACHER);
     if (!loss.equals("ce") && teacher == null) {
-      throw new IllegalArgumentException("option 'teacher' is required with loss '" + loss + "'");
+      throw new ConfigException("option 'teacher' is required with loss '" + loss + "'");
     }
     int world = c.get(WORLD_SIZE);
     int global = c.get(GLOBAL_BATCH);
     int micro = c.get(MICRO_BATCH);
     if (global % (world * micro) != 0) {
-      throw new IllegalArgumentException("global-batch " + global + " must be a multiple of world-size × micro-batch ("
+      throw new ConfigException("global-batch " + global + " must be a multiple of world-size × micro-batch ("
           + world + " × " + micro + ")");
     }
     String devices = c.get(DEVICES).trim();
@@ -129,10 +130,14 @@ public record DistillSettings(
       checkDeviceShare(global / world / micro, TaskDevices.parse(devices).size(), "option 'devices' (" + devices + ")");
     }
     if (c.get(HIDDEN_WEIGHT) > 0 && (c.get(HIDDEN_LAYER_MAP) == null || teacher == null)) {
-      throw new IllegalArgumentException("hidden-weight > 0 needs 'hidden-layer-map' and a 'teacher'");
+      throw new ConfigException("hidden-weight > 0 needs 'hidden-layer-map' and a 'teacher'");
     }
     if (c.get(HIDDEN_LAYER_MAP) != null) {
-      HiddenStateLoss.parseLayerMap(c.get(HIDDEN_LAYER_MAP));
+      try {
+        HiddenStateLoss.parseLayerMap(c.get(HIDDEN_LAYER_MAP));
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException("option 'hidden-layer-map': " + e.getMessage());
+      }
     }
     String tokens = orDefault(c.get(TOKENS), run, "tokens");
     return new DistillSettings(teacher, orDefault(c.get(STUDENT), run, "student-init"),
@@ -153,7 +158,7 @@ public record DistillSettings(
    */
   static void checkDeviceShare(int microBatchesPerRank, int devices, String where) {
     if (microBatchesPerRank < devices) {
-      throw new IllegalArgumentException(where + ": " + devices + " devices per rank, but global-batch / "
+      throw new ConfigException(where + ": " + devices + " devices per rank, but global-batch / "
           + "(world-size × micro-batch) gives each rank only " + microBatchesPerRank + " micro-batch(es) per step; "
           + "raise global-batch or lower micro-batch");
     }

@@ -17,6 +17,7 @@ import dev.distillery.model.LanguageModelLoss;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.TokenLoss;
+import dev.distillery.prune.CheckpointPruner;
 import dev.distillery.spark.TeacherModels;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -271,7 +272,7 @@ final class RankTrainer {
         writer.write(name, student.parameters().get(name).toFloatArray());
       }
       Storage from = Storage.of(settings.student());
-      for (String file : List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")) {
+      for (String file : CheckpointPruner.TOKENIZER_FILES) {
         String path = Storage.resolve(settings.student(), file);
         if (from.exists(path)) {
           writer.copyFile(from, path);

@@ -14,6 +14,11 @@ public final class EvaluateCommand implements Command {
   }
 
   @Override
+  public void validate(Config config) {
+    EvaluateSettings.from(config);
+  }
+
+  @Override
   public void run(Config config, PrintStream out) {
     EvaluateSettings settings = EvaluateSettings.from(config);
     Evaluation result = EvaluateJob.run(SparkSessions.forJob("evaluate"), settings);

@@ -5,7 +5,6 @@ import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.io.Storage;
 import java.io.Serializable;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -51,9 +50,9 @@ public record EvaluateSettings(String model, String name, String tokens, String 
       .doc("Positions projected through lm_head at once: bounds the vocab-size logits alive at once.");
   static final ConfigOption<String> TOKENIZER = ConfigOption.string("tokenizer")
       .doc("tokenizer.json (local file) for the greedy generations; unset: no generations.");
-  static final ConfigOption<String> PROMPTS = ConfigOption.string("prompts")
-      .defaultValue("The game was released in,The city is located,In 1995 the band")
-      .doc("Prompts continued by greedy decoding, comma-separated (or a YAML list).");
+  static final ConfigOption<List<String>> PROMPTS = ConfigOption.stringList("prompts")
+      .defaultValue(List.of("The game was released in", "The city is located", "In 1995 the band"))
+      .doc("Prompts continued by greedy decoding: a YAML list (commas stay inside a prompt), or comma-separated.");
   static final ConfigOption<Integer> MAX_NEW = ConfigOption.integer("max-new").defaultValue(24).atLeast(1)
       .doc("Tokens generated per prompt at most (stops at the model's EOS token).");
   static final ConfigOption<Boolean> OVERWRITE = ConfigOption.bool("overwrite").defaultValue(false)
@@ -70,8 +69,7 @@ public record EvaluateSettings(String model, String name, String tokens, String 
     String run = c.get(RUN);
     String name = c.get(NAME);
     String tokens = c.isSet(TOKENS) ? c.get(TOKENS) : Storage.resolve(run, "tokens/valid");
-    List<String> prompts = Arrays.stream(c.get(PROMPTS).split(",")).map(String::trim).filter(p -> !p.isEmpty())
-        .toList();
+    List<String> prompts = c.get(PROMPTS);
     return new EvaluateSettings(c.get(MODEL), name, tokens, outputFile(run, name), c.get(MAX_SEQUENCES),
         c.get(BATCH), c.get(PARTITIONS), c.get(CHUNK), c.get(TOKENIZER), prompts, c.get(MAX_NEW), c.get(OVERWRITE));
   }

@@ -23,7 +23,8 @@ import java.util.Map;
  * Turns a pipeline YAML file into the stages to run, validating all of it before anything runs. The file has shared
  * top-level keys ({@code run}, {@code corpus}, {@code tokenizer}, {@code teacher}) and one section per stage whose
  * keys are exactly that command's options. Shared keys are injected into every stage whose command has the option;
- * the paths that connect the stages (outputs, inputs, metrics) are fixed by the pipeline and may not be set.
+ * the paths that connect the stages (outputs, inputs, metrics) are fixed by the pipeline and may not be set. Each
+ * stage's cross-option checks ({@link Command#validate}) run here too, so a bad setting fails before the first stage.
  */
 final class PipelinePlanner {
   static final List<String> SHARED_KEYS = List.of("run", "corpus", "tokenizer", "teacher");
@@ -256,6 +257,7 @@ final class PipelinePlanner {
     String origin = source + (section == null ? "" : " section '" + section + "'");
     try {
       Config config = Config.resolve(schema, YAML.writeValueAsString(values), origin, List.of());
+      command.validate(config);
       stages.add(new PlannedStage(stage, command, config, output, outputIsFile));
       return config;
     } catch (ConfigException e) {

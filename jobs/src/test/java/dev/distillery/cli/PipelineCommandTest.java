@@ -48,6 +48,29 @@ class PipelineCommandTest {
   }
 
   @Test
+  void crossOptionChecksOfEveryStageAndRoundRunBeforeTheFirstStage(@TempDir Path dir) throws IOException {
+    Path run = dir.resolve("run");
+    Path file = write(dir, """
+        run: %s
+        corpus: data.txt
+        tokenizer: tokenizer.json
+        teacher-init: {layers: 2}
+        distill: {global-batch: 6, micro-batch: 4}
+        teacher-training: {devices: "cpu,cpu,cpu", micro-batch: 1, global-batch: 2}
+        plan: {target: {parameters: lots}}
+        rounds: [{distill: {loss: kl, global-batch: 8, micro-batch: 2, world-size: 3}}]
+        """.formatted(run));
+
+    int status = pipeline(file.toString());
+
+    String errors = err.toString(StandardCharsets.UTF_8);
+    assertThat(status).as(errors).isEqualTo(Distillery.USAGE);
+    assertThat(errors).contains("stage 'distill'", "global-batch 6 must be a multiple of world-size × micro-batch",
+        "stage 'teacher-training'", "3 devices per rank", "stage 'plan'", "parameter budget 'lots'", "stage 'round-2 distill'", "global-batch 8");
+    assertThat(run).doesNotExist();
+  }
+
+  @Test
   void aTeacherIsRequired(@TempDir Path dir) throws IOException {
     Path file = write(dir, "run: " + dir.resolve("run") + "\ncorpus: c.txt\ntokenizer: t.json\n");
     assertThat(pipeline("--config", file.toString())).isEqualTo(Distillery.USAGE);

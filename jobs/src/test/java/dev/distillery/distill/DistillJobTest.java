@@ -10,6 +10,7 @@ import dev.distillery.config.CommandLine;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.DType;
 import dev.distillery.model.LlamaConfig;
+import dev.distillery.prune.CheckpointPruner;
 import dev.distillery.spark.SharedSpark;
 import dev.distillery.spark.TokenShardFiles;
 import dev.distillery.testing.TestModels;
@@ -46,6 +47,9 @@ class DistillJobTest {
     tokens = shared.resolve("tokens");
     TestModels.writeCheckpoint(teacher, CONFIG, TestModels.randomWeights(CONFIG, 41), DType.F32);
     TestModels.writeCheckpoint(student, CONFIG, TestModels.randomWeights(CONFIG, 42), DType.BF16);
+    for (String file : CheckpointPruner.TOKENIZER_FILES) {
+      writeText(student.resolve(file), "{\"file\": \"" + file + "\"}");
+    }
     TokenShardFiles.write(tokens.resolve("train"), TestModels.randomTokens(24, 17, CONFIG.vocabSize(), 43));
     TokenShardFiles.write(tokens.resolve("valid"), TestModels.randomTokens(6, 17, CONFIG.vocabSize(), 44));
   }
@@ -75,6 +79,10 @@ class DistillJobTest {
     assertThat(one.get(19).has("val_loss")).isTrue();
     try (CheckpointReader reader = CheckpointReader.open(run.resolve("one/student").toString())) {
       assertThat(reader.info("lm_head.weight").dtype()).as("dtype of the student-init").isEqualTo(DType.BF16);
+    }
+    for (String file : CheckpointPruner.TOKENIZER_FILES) {
+      assertThat(run.resolve("one/student").resolve(file)).as("the distilled student keeps " + file)
+          .hasContent("{\"file\": \"" + file + "\"}");
     }
   }
 
@@ -255,6 +263,14 @@ class DistillJobTest {
     DistillSettings settings = DistillSettings.from(CommandLine.parse(DistillSettings.SCHEMA,
         args.toArray(String[]::new)));
     return DistillJob.run(SharedSpark.session(), settings);
+  }
+
+  private static void writeText(Path path, String text) {
+    try {
+      Files.writeString(path, text);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   private static List<JsonNode> metrics(Path run) throws IOException {
