@@ -95,6 +95,20 @@ class ClusterConfigsTest {
     assertThat(jobCluster.get("new_cluster")).as("job.json's cluster is cluster.json").isEqualTo(expected);
   }
 
+  @Test
+  void databricksSpark4FilesDifferOnlyInRuntimeAndJar() throws IOException {
+    ObjectNode cluster = (ObjectNode) json("conf/databricks/cluster.json");
+    ObjectNode cluster4 = (ObjectNode) json("conf/databricks/cluster-spark4.json");
+    assertThat(cluster4.get("spark_version").asText()).as("Spark 4 runtimes are Scala 2.13").endsWith("scala2.13");
+    cluster.remove(List.of("cluster_name", "spark_version"));
+    cluster4.remove(List.of("cluster_name", "spark_version"));
+    assertThat(cluster4).isEqualTo(cluster);
+    String job = Files.readString(Scripts.ROOT.resolve("conf/databricks/job.json"));
+    String job4 = Files.readString(Scripts.ROOT.resolve("conf/databricks/job-spark4.json"));
+    assertThat(job4).contains("-spark4.jar\"", "scala2.13\"")
+        .isEqualTo(job.replace("15.4.x-gpu-ml-scala2.12", "17.3.x-gpu-ml-scala2.13").replace("-spark.jar", "-spark4.jar"));
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"conf/llama-3.1-8b-minitron-4b-width.yaml", "conf/llama-3.1-8b-minitron-4b-depth.yaml"})
   void minitronRecipesAreValidPipelineFiles(String file) throws Exception {
