@@ -108,7 +108,7 @@ public final class Distillery {
       err.println("distillery " + name + ": " + e.getMessage());
       return USAGE;
     } catch (Exception | Error e) {
-      LOG.debug("distillery {} failed", name, e);
+      LOG.error("distillery {} failed", name, e);
       err.println("distillery " + name + ": error: " + oneLine(e));
       return FAILED;
     }

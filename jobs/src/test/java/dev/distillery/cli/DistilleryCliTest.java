@@ -25,6 +25,27 @@ class DistilleryCliTest {
   }
 
   @Test
+  void aFailureLogsItsStackTraceAtErrorAndPrintsOneLine() {
+    org.apache.logging.log4j.core.Logger logger =
+        (org.apache.logging.log4j.core.Logger) org.apache.logging.log4j.LogManager.getLogger(Distillery.class);
+    java.io.StringWriter log = new java.io.StringWriter();
+    org.apache.logging.log4j.core.appender.WriterAppender appender = org.apache.logging.log4j.core.appender
+        .WriterAppender.newBuilder().setName("failure-log").setTarget(log)
+        .setLayout(org.apache.logging.log4j.core.layout.PatternLayout.newBuilder().withPattern("%p %m%n%ex").build())
+        .build();
+    appender.start();
+    logger.addAppender(appender);
+    try {
+      assertThat(run("inspect", "--model", "/no/such/checkpoint")).isEqualTo(Distillery.FAILED);
+    } finally {
+      logger.removeAppender(appender);
+      appender.stop();
+    }
+    assertThat(stderr().strip()).doesNotContain("\n").contains("/no/such/checkpoint");
+    assertThat(log.toString()).startsWith("ERROR distillery inspect failed").contains("\tat dev.distillery.");
+  }
+
+  @Test
   void helpListsEveryCommand() {
     assertThat(run("--help")).isZero();
     assertThat(stdout()).contains("inspect", "generate", "logits", "random-checkpoint", "tokenize", "docs");
