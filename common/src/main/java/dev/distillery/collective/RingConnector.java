@@ -142,13 +142,16 @@ final class RingConnector {
 
   /**
    * Accepts connections until one completes the handshake as {@code leftRank}; each is handshaken on a thread of
-   * its own, and the others are turned away (logged) or dropped when their deadline passes.
+   * its own, and the others are turned away (logged) or dropped when their deadline passes. Every connection
+   * accepted but not returned is closed on the way out, so a peer whose handshake never started (this rank
+   * failed first) sees the connection close at once rather than waiting out its timeout.
    */
   private SocketChannel acceptFrom(ServerSocketChannel server, int leftRank, long session, ExecutorService pool)
       throws IOException, InterruptedException {
     server.configureBlocking(false);
     CompletionService<SocketChannel> done = new ExecutorCompletionService<>(pool);
     List<Future<SocketChannel>> pending = new ArrayList<>();
+    List<SocketChannel> accepted = new ArrayList<>();
     int rejected = 0;
     try (Selector selector = Selector.open()) {
       server.register(selector, SelectionKey.OP_ACCEPT);
@@ -160,6 +163,7 @@ final class RingConnector {
           pending.remove(f);
           SocketChannel left = completed(f);
           if (left != null) {
+            accepted.remove(left);
             return left;
           }
           rejected++;
@@ -170,6 +174,7 @@ final class RingConnector {
         }
         SocketChannel candidate = server.accept();
         if (candidate != null) {
+          accepted.add(candidate);
           pending.add(done.submit(() -> handshakeWithLeft(candidate, leftRank, session)));
         } else {
           selector.select(Math.max(1, Math.min(ACCEPT_POLL_MILLIS, remainingMillis())));
@@ -178,6 +183,9 @@ final class RingConnector {
       }
     } finally {
       pending.forEach(f -> f.cancel(true));
+      for (SocketChannel c : accepted) {
+        c.close();
+      }
     }
   }
 
