@@ -83,6 +83,37 @@ public final class ChunkedLogitLoss {
     if (spec.needsTeacher() && (teacherHidden == null || teacherHead == null)) {
       throw new IllegalArgumentException("the loss needs teacher hidden states and lm_head");
     }
+    return gradients(studentHidden, studentHead, teacherHidden, teacherHead, null, inputIds, tokenMask,
+        globalKdTokens, globalCeTokens, keep);
+  }
+
+  /**
+   * Like {@link #logitGradients(NDArray, NDArray, NDArray, NDArray, NDArray, NDArray, long, long, NDManager)}, with
+   * the teacher's distributions read from storage instead of computed: the KD term is the forward KL between the
+   * teacher's and the student's distributions coarsened to the stored top-k ids plus one tail bucket,
+   * {@code Σ_top p_i (log p_i − log q_i) + P_tail (log P_tail − log Q_tail)}, where {@code Q_tail} is the student's
+   * mass outside the k ids. It is never above the full KL and equals it when k is the vocabulary size. Its gradient
+   * with respect to student logit {@code j} is {@code q_j − p_j} inside the k ids and {@code q_j (1 − P_tail/Q_tail)}
+   * outside. Only temperature 1 is defined: the stored log-probabilities are those at T = 1, and the tail's mass
+   * cannot be re-tempered without the ids inside it.
+   *
+   * @param stored the teacher's top-k distributions for this micro-batch's rows, over the student's vocabulary
+   * @throws IllegalArgumentException unless the loss is forward KL at temperature 1
+   */
+  public HiddenGradient logitGradients(NDArray studentHidden, NDArray studentHead, TopKTargets stored,
+      NDArray inputIds, NDArray tokenMask, long globalKdTokens, long globalCeTokens, NDManager keep) {
+    if (spec.needsTeacher() && (spec.kind() != LossSpec.Divergence.FORWARD_KL || spec.temperature() != 1)) {
+      throw new IllegalArgumentException("stored teacher distributions support forward KL at temperature 1 only, "
+          + "not " + spec.kind() + " at temperature " + spec.temperature());
+    }
+    return gradients(studentHidden, studentHead, null, null, stored, inputIds, tokenMask, globalKdTokens,
+        globalCeTokens, keep);
+  }
+
+  private HiddenGradient gradients(NDArray studentHidden, NDArray studentHead, NDArray teacherHidden,
+      NDArray teacherHead, TopKTargets stored, NDArray inputIds, NDArray tokenMask, long globalKdTokens,
+      long globalCeTokens, NDManager keep) {
+    boolean online = stored == null;
     long batch = studentHidden.getShape().get(0);
     long seq = studentHidden.getShape().get(1);
     long tokens = batch * seq;
@@ -92,10 +123,11 @@ public final class ChunkedLogitLoss {
       NDArray leaf = studentHidden.stopGradient();
       leaf.attach(scope);
       leaf.setRequiresGradient(true);
-      NDArray teacherRows = spec.needsTeacher() ? teacherHidden.reshape(tokens, -1) : null;
+      boolean teacherForward = spec.needsTeacher() && online;
+      NDArray teacherRows = teacherForward ? teacherHidden.reshape(tokens, -1) : null;
       long studentVocab = studentHead.getShape().get(0);
-      long common = spec.needsTeacher() ? Math.min(studentVocab, teacherHead.getShape().get(0)) : studentVocab;
-      NDArray commonTeacherHead = spec.needsTeacher() && teacherHead.getShape().get(0) > common
+      long common = teacherForward ? Math.min(studentVocab, teacherHead.getShape().get(0)) : studentVocab;
+      NDArray commonTeacherHead = teacherForward && teacherHead.getShape().get(0) > common
           ? teacherHead.get(scope, new NDIndex("0:{}", common)) : teacherHead;
       NDArray targets = nextTokenTargets(inputIds, tokenMask, scope).toDevice(studentHidden.getDevice(), false);
       NDArray realRows = tokenMask == null ? null
@@ -112,7 +144,13 @@ public final class ChunkedLogitLoss {
           try (Autograd.Scope off = Autograd.pause()) {
             NDArray scores = logits.stopGradient().toType(DataType.FLOAT32, false);
             gradient = step.zeros(scores.getShape(), DataType.FLOAT32, scores.getDevice());
-            if (spec.needsTeacher()) {
+            if (spec.needsTeacher() && !online) {
+              long end = Math.min(tokens, start + chunkTokens);
+              Term kd = storedDivergence(scores, stored.chunk(step, start, end, scores.getDevice()),
+                  realRows == null ? null : realRows.get(chunk));
+              kdSum += kd.loss;
+              gradient.addi(kd.gradient.muli(spec.kdWeight() / globalKdTokens));
+            } else if (spec.needsTeacher()) {
               NDArray teacherLogits = Linear.linear(teacherRows.get(chunk), commonTeacherHead).singletonOrThrow()
                   .toType(DataType.FLOAT32, false);
               boolean padded = common < studentVocab;
@@ -188,6 +226,26 @@ public final class ChunkedLogitLoss {
       term = new Term(loss, pStudent.mul(logRatio.sub(perToken)).muli(t));
     }
     return real == null ? term : new Term(term.loss, term.gradient.muli(real));
+  }
+
+  /**
+   * The KD term for one chunk against stored top-k targets (see the stored-targets {@code logitGradients}): summed
+   * loss and gradient with respect to the student logits.
+   */
+  private static Term storedDivergence(NDArray studentLogits, TopKTargets.Chunk teacher, NDArray real) {
+    NDArray logStudent = studentLogits.logSoftmax(1);
+    NDArray pStudent = logStudent.exp();
+    NDArray pTop = teacher.logProbs().exp();
+    NDArray studentRest = pStudent.scatter(teacher.ids(), pTop.zerosLike(), 1); // student mass outside the k ids
+    NDArray studentTail = studentRest.sum(new int[] {1}, true).maximum(1e-37f); // no log(0) when k = vocab
+    NDArray teacherTail = teacher.tailLogMass().exp(); // 0 when the k ids hold all the mass
+    NDArray inside = pTop.mul(teacher.logProbs().sub(logStudent.gather(teacher.ids(), 1))).sum(new int[] {1}, true);
+    NDArray outside = teacherTail.mul(teacher.tailLogMass().maximum(-1e30f).sub(studentTail.log()));
+    NDArray perToken = inside.add(outside);
+    double loss = (real == null ? perToken : perToken.mul(real)).sum().getFloat();
+    NDArray gradient = pStudent.sub(pStudent.zerosLike().scatter(teacher.ids(), pTop, 1))
+        .subi(studentRest.mul(teacherTail.div(studentTail)));
+    return new Term(loss, real == null ? gradient : gradient.muli(real));
   }
 
   /** Cross-entropy for one chunk against {@code targets} (ignore index skipped): summed loss and gradient. */

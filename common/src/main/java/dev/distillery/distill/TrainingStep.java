@@ -85,6 +85,21 @@ public final class TrainingStep {
    * @param learningRate this step's learning rate
    */
   public Result run(List<long[][]> microBatches, double learningRate) {
+    return run(microBatches, null, learningRate);
+  }
+
+  /**
+   * Runs one step against stored teacher distributions instead of a teacher forward pass (a step built without a
+   * teacher): {@code teacherLogits.get(i)[r]} holds the top-k distribution of row {@code r} of micro-batch
+   * {@code i}; see {@link ChunkedLogitLoss} for the loss.
+   *
+   * @param teacherLogits one array per micro-batch, or null for the online teacher
+   */
+  public Result run(List<long[][]> microBatches, List<TopKLogits[]> teacherLogits, double learningRate) {
+    if (teacherLogits != null && teacherLogits.size() != microBatches.size()) {
+      throw new IllegalArgumentException(teacherLogits.size() + " sets of stored teacher distributions for "
+          + microBatches.size() + " micro-batches");
+    }
     Map<String, NDArray> parameters = student.parameters();
     Autograd.zeroGradients(parameters.values());
     List<PaddedBatch> batches = microBatches.stream().map(PaddedBatch::of).toList();
@@ -99,8 +114,10 @@ public final class TrainingStep {
     ChunkedLogitLoss.LossSums sums = new ChunkedLogitLoss.LossSums(0, 0, 0, 0);
     double[] hidden = {0};
     try (NDManager scope = NDManager.newBaseManager(student.device())) {
-      for (PaddedBatch batch : batches) {
-        sums = sums.plus(microStep(scope, batch, globalKd, globalCe, hidden));
+      for (int i = 0; i < batches.size(); i++) {
+        TopKTargets stored = teacherLogits == null ? null
+            : TopKTargets.of(teacherLogits.get(i), microBatches.get(i));
+        sums = sums.plus(microStep(scope, batches.get(i), stored, globalKd, globalCe, hidden));
       }
       double[] totals = {sums.kdSum(), sums.ceSum(), sums.kdTokens(), hidden[0]};
       reducer.sumInPlace(totals);
@@ -119,8 +136,8 @@ public final class TrainingStep {
     }
   }
 
-  private ChunkedLogitLoss.LossSums microStep(NDManager scope, PaddedBatch batch, long globalKd, long globalCe,
-      double[] hiddenTotal) {
+  private ChunkedLogitLoss.LossSums microStep(NDManager scope, PaddedBatch batch, TopKTargets stored, long globalKd,
+      long globalCe, double[] hiddenTotal) {
     try (NDManager micro = scope.newSubManager()) {
       NDArray ids = batch.ids(micro);
       NDArray mask = batch.mask(micro);
@@ -130,7 +147,11 @@ public final class TrainingStep {
       }
       NDArray[] teacherHidden = {null};
       Map<Integer, NDArray> teacherLayers = Map.of();
-      if (loss.spec().needsTeacher() || hiddenLoss != null) {
+      if (stored != null && hiddenLoss != null) {
+        throw new IllegalArgumentException("the hidden-state loss needs the teacher's hidden states, which stored "
+            + "teacher distributions do not hold");
+      }
+      if ((loss.spec().needsTeacher() && stored == null) || hiddenLoss != null) {
         try (Autograd.Scope off = Autograd.pause()) {
           Runnable forward = () -> teacherHidden[0] = teacher.forwardHidden(ids.toDevice(teacher.device(), false))
               .toDevice(student.device(), false);
@@ -141,12 +162,12 @@ public final class TrainingStep {
           }
         }
       }
-      NDArray teacherHead = loss.spec().needsTeacher() ? teacher.lmHeadWeight().toDevice(student.device(), false)
+      NDArray teacherHead = loss.spec().needsTeacher() && stored == null ? teacher.lmHeadWeight().toDevice(student.device(), false)
           : null;
       if (recomputeLayers) {
         RecomputedForward pass = RecomputedForward.run(student, ids);
-        ChunkedLogitLoss.HiddenGradient logits = loss.logitGradients(pass.hidden(), student.lmHeadWeight(),
-            teacherHidden[0], teacherHead, ids, mask, globalKd, globalCe, micro);
+        ChunkedLogitLoss.HiddenGradient logits = logitGradients(pass.hidden(), teacherHidden[0], teacherHead,
+            stored, ids, mask, globalKd, globalCe, micro);
         pass.backward(logits.gradient());
         return logits.sums();
       }
@@ -162,8 +183,8 @@ public final class TrainingStep {
           }
         }
       }
-      ChunkedLogitLoss.HiddenGradient logits = loss.logitGradients(studentHidden, student.lmHeadWeight(),
-          teacherHidden[0], teacherHead, ids, mask, globalKd, globalCe, micro);
+      ChunkedLogitLoss.HiddenGradient logits = logitGradients(studentHidden, teacherHidden[0], teacherHead, stored,
+          ids, mask, globalKd, globalCe, micro);
       if (hiddenTerm == null) {
         Autograd.backward(studentHidden, logits.gradient());
       } else {
@@ -177,6 +198,15 @@ public final class TrainingStep {
       }
       return logits.sums();
     }
+  }
+
+  private ChunkedLogitLoss.HiddenGradient logitGradients(NDArray studentHidden, NDArray teacherHidden,
+      NDArray teacherHead, TopKTargets stored, NDArray ids, NDArray mask, long globalKd, long globalCe,
+      NDManager keep) {
+    return stored == null
+        ? loss.logitGradients(studentHidden, student.lmHeadWeight(), teacherHidden, teacherHead, ids, mask, globalKd,
+            globalCe, keep)
+        : loss.logitGradients(studentHidden, student.lmHeadWeight(), stored, ids, mask, globalKd, globalCe, keep);
   }
 
   /** Every parameter's gradient, summed over ranks in buckets of {@link #BUCKET_FLOATS}, as arrays in scope. */
