@@ -15,8 +15,8 @@ import org.slf4j.LoggerFactory;
  * next to the split directory, read defensively) names the teacher's tokenizer and a vocabulary the teacher covers.
  * Rows shorter than the calibration length (document rows) are used as they are.
  */
-final class TokenShards {
-  static final String MANIFEST = "manifest.json";
+public final class TokenShards {
+  public static final String MANIFEST = "manifest.json";
   private static final Logger LOG = LoggerFactory.getLogger(TokenShards.class);
 
   private TokenShards() {}
@@ -24,7 +24,7 @@ final class TokenShards {
   /**
    * @throws IllegalArgumentException naming the manifest, field and value on a mismatch
    */
-  static void checkManifest(Storage storage, String tokensDir, LlamaConfig teacher, String teacherTokenizer,
+  public static void checkManifest(Storage storage, String tokensDir, LlamaConfig teacher, String teacherTokenizer,
       int seqLength) {
     String manifestPath = Storage.resolve(new Path(tokensDir).getParent().toString(), MANIFEST);
     if (!storage.exists(manifestPath)) {

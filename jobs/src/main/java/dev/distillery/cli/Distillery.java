@@ -10,6 +10,7 @@ import dev.distillery.evaluate.EvaluateCommand;
 import dev.distillery.pipeline.PipelineCommand;
 import dev.distillery.report.ReportCommand;
 import dev.distillery.spark.HadoopConf;
+import dev.distillery.teacher.TeacherLogitsCommand;
 import dev.distillery.tokenize.TokenizeCommand;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -43,7 +44,7 @@ public final class Distillery {
   /** Every command, in the order {@code --help} lists them. */
   public static Distillery standard() {
     List<Command> jobs = List.of(new TokenizeCommand(), new CalibrateCommand(), new PlanCommand(), new PruneCommand(),
-        new DistillCommand(), new EvaluateCommand(), new ReportCommand());
+        new TeacherLogitsCommand(), new DistillCommand(), new EvaluateCommand(), new ReportCommand());
     List<Command> tools = List.of(new InspectCommand(), new GenerateCommand(), new LogitsCommand(),
         new RandomCheckpointCommand());
     Map<String, Command> byName = new LinkedHashMap<>();

@@ -16,6 +16,8 @@ import org.apache.spark.Partitioner;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,7 +90,10 @@ public final class DistillJob {
     }
     LlamaConfig student = checkInputs(settings);
     checkSlots(spark.sparkContext(), settings.worldSize());
-    JavaRDD<long[]> train = ordered(spark, settings.trainTokens(), settings.seed());
+    JavaRDD<Tuple2<long[], TopKLogits>> train = settings.teacherLogits() == null
+        ? ordered(spark, settings.trainTokens(), settings.seed()).map(ids -> new Tuple2<>(ids, null))
+        : StoredTeacher.ordered(spark, StoredTeacher.check(settings, student), settings.teacherLogits(),
+            settings.seed());
     long available = train.count();
     long usable = available / settings.globalBatch() * settings.globalBatch();
     if (usable == 0) {
@@ -100,7 +105,7 @@ public final class DistillJob {
         + " {} ranks, {} steps, student {} ({} parameters)", available, usable, settings.globalBatch(),
         validation.length, settings.worldSize(), settings.steps(), settings.student(), student.parameterCount());
 
-    JavaPairRDD<Long, long[]> numbered = train.zipWithIndex()
+    JavaPairRDD<Long, Tuple2<long[], TopKLogits>> numbered = train.zipWithIndex()
         .mapToPair(pair -> new Tuple2<>(pair._2(), pair._1()))
         .filter(pair -> pair._1() < usable)
         .repartitionAndSortWithinPartitions(new RankPartitioner(settings.worldSize()));
@@ -118,7 +123,7 @@ public final class DistillJob {
     try (CheckpointReader reader = CheckpointReader.open(Storage.of(settings.student()), settings.student())) {
       student = reader.config();
     }
-    if (settings.teacher() != null && settings.lossSpec().needsTeacher()) {
+    if (settings.teacher() != null && settings.lossSpec().needsTeacher() && settings.teacherLogits() == null) {
       try (CheckpointReader reader = CheckpointReader.open(Storage.of(settings.teacher()), settings.teacher())) {
         int teacherVocab = reader.config().vocabSize();
         if (teacherVocab != student.vocabSize()) {
@@ -155,10 +160,16 @@ public final class DistillJob {
 
   /** The sequences of a split in the run's data order: a seeded hash of each sequence, ties by content. */
   static JavaRDD<long[]> ordered(SparkSession spark, String path, long seed) {
-    return spark.read().parquet(path).select(col(ParquetShards.COLUMN))
-        .orderBy(xxhash64(lit(seed), col(ParquetShards.COLUMN)), col(ParquetShards.COLUMN))
-        .javaRDD()
+    return inDataOrder(spark.read().parquet(path).select(col(ParquetShards.COLUMN)), seed).javaRDD()
         .map(ParquetShards::ids);
+  }
+
+  /**
+   * Rows holding an {@link ParquetShards#COLUMN} column in the run's data order; a table whose rows repeat the
+   * token rows (the teacher-logits table) comes out in the token rows' order.
+   */
+  static Dataset<Row> inDataOrder(Dataset<Row> rows, long seed) {
+    return rows.orderBy(xxhash64(lit(seed), col(ParquetShards.COLUMN)), col(ParquetShards.COLUMN));
   }
 
   private static long[][] validation(SparkSession spark, DistillSettings settings) {

@@ -18,8 +18,8 @@ public record DistillSettings(
     double ceWeight, double temperature, double learningRate, double minLearningRate, int warmupSteps,
     double weightDecay, double beta1, double beta2, double clip, int chunkTokens, int checkpointEvery,
     int validateEvery, int validSequences, long seed, String teacherDtype, int collectiveTimeoutSeconds,
-    boolean restart, double hiddenWeight, String hiddenLayerMap, String devices, boolean recomputeLayers)
-    implements Serializable {
+    boolean restart, double hiddenWeight, String hiddenLayerMap, String devices, boolean recomputeLayers,
+    String teacherLogits) implements Serializable {
 
   static final ConfigOption<String> RUN = ConfigOption.string("run").required()
       .doc("Run directory on any Hadoop file system; inputs and outputs default to paths under it.");
@@ -102,21 +102,30 @@ public record DistillSettings(
           + "same gradients. Set false for small models whose activations fit. Not applied with hidden-weight > 0 "
           + "(that loss hooks the layers' outputs).");
 
+  static final ConfigOption<String> TEACHER_LOGITS = ConfigOption.string("teacher-logits")
+      .doc("A teacher-logits table (RUN/teacher-logits, written by the teacher-logits job): the KD term is computed "
+          + "from its stored top-k distributions plus tail bucket, and no teacher is loaded. Needs loss 'kl' or "
+          + "'kl+ce' at temperature 1 and no hidden-state loss; the table must belong to these token shards (and to "
+          + "'teacher', when it is also given).");
+
   /** The options of {@code distill}. */
   public static final ConfigSchema SCHEMA = new ConfigSchema("distill",
       "Distil (or fine-tune) a student on the token shards in a Spark barrier stage, synchronous data-parallel.",
       RUN, TEACHER, STUDENT, TOKENS, OUTPUT, CHECKPOINTS, METRICS, STEPS, GLOBAL_BATCH, MICRO_BATCH, WORLD_SIZE,
       LOSS, KD_WEIGHT, CE_WEIGHT, TEMPERATURE, HIDDEN_WEIGHT, HIDDEN_LAYER_MAP, LR, MIN_LR, WARMUP, WEIGHT_DECAY,
       BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
-      VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART, DEVICES, RECOMPUTE);
+      VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART, DEVICES, RECOMPUTE, TEACHER_LOGITS);
 
   /** Resolves defaults against the run directory and checks the options that depend on each other. */
   static DistillSettings from(Config c) {
     String run = c.get(RUN);
     String loss = c.get(LOSS);
     String teacher = c.get(TEACHER);
-    if (!loss.equals("ce") && teacher == null) {
-      throw new ConfigException("option 'teacher' is required with loss '" + loss + "'");
+    String teacherLogits = c.get(TEACHER_LOGITS);
+    if (teacherLogits != null) {
+      checkStoredTeacher(c, loss);
+    } else if (!loss.equals("ce") && teacher == null) {
+      throw new ConfigException("option 'teacher' is required with loss '" + loss + "' (or 'teacher-logits')");
     }
     int world = c.get(WORLD_SIZE);
     int global = c.get(GLOBAL_BATCH);
@@ -148,7 +157,24 @@ public record DistillSettings(
         c.get(WEIGHT_DECAY), c.get(BETA1), c.get(BETA2), c.get(CLIP), c.get(CHUNK), c.get(CHECKPOINT_EVERY),
         c.get(VALIDATE_EVERY), c.get(VALID_SEQUENCES), c.get(SEED), c.get(TEACHER_DTYPE), c.get(TIMEOUT),
         c.get(RESTART), c.get(HIDDEN_WEIGHT), c.get(HIDDEN_LAYER_MAP), devices,
-        c.get(RECOMPUTE));
+        c.get(RECOMPUTE), teacherLogits);
+  }
+
+  /** The losses stored distributions can give: forward KL at temperature 1, no teacher hidden states. */
+  private static void checkStoredTeacher(Config c, String loss) {
+    if (!loss.equals("kl") && !loss.equals("kl+ce")) {
+      throw new ConfigException("option 'teacher-logits' needs loss 'kl' or 'kl+ce', not '" + loss + "': "
+          + (loss.equals("ce") ? "cross-entropy uses no teacher" : "reverse KL needs the teacher's whole distribution"));
+    }
+    if (c.get(TEMPERATURE) != 1.0) {
+      throw new ConfigException("option 'temperature' must be 1 with 'teacher-logits', not " + c.get(TEMPERATURE)
+          + ": the table stores log-probabilities at temperature 1, and its tail bucket cannot be re-tempered "
+          + "without the ids inside it");
+    }
+    if (c.get(HIDDEN_WEIGHT) > 0) {
+      throw new ConfigException("option 'hidden-weight' must be 0 with 'teacher-logits': the table holds no "
+          + "teacher hidden states");
+    }
   }
 
   /**
@@ -185,7 +211,8 @@ public record DistillSettings(
 
   /** Identifies the settings a checkpoint was made with; resuming under different ones is refused. */
   String fingerprint() {
-    return String.join("|", student, trainTokens, Integer.toString(globalBatch), loss, Double.toString(learningRate),
-        Long.toString(seed), Integer.toString(steps));
+    String base = String.join("|", student, trainTokens, Integer.toString(globalBatch), loss,
+        Double.toString(learningRate), Long.toString(seed), Integer.toString(steps));
+    return teacherLogits == null ? base : base + "|teacher-logits=" + teacherLogits;
   }
 }

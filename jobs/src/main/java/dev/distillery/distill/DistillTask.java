@@ -23,7 +23,7 @@ import scala.runtime.AbstractFunction1;
  * (by default every GPU Spark assigned, the CPU when none), and trains on its partition — global sequences
  * {@code i ≡ rank (mod world)}, in index order.
  */
-final class DistillTask extends AbstractFunction1<Iterator<Tuple2<Long, long[]>>, Iterator<String>>
+final class DistillTask extends AbstractFunction1<Iterator<Tuple2<Long, Tuple2<long[], TopKLogits>>>, Iterator<String>>
     implements Serializable {
   private static final Logger LOG = LoggerFactory.getLogger(DistillTask.class);
 
@@ -43,19 +43,23 @@ final class DistillTask extends AbstractFunction1<Iterator<Tuple2<Long, long[]>>
   }
 
   @Override
-  public Iterator<String> apply(Iterator<Tuple2<Long, long[]>> rows) {
+  public Iterator<String> apply(Iterator<Tuple2<Long, Tuple2<long[], TopKLogits>>> rows) {
     hadoop.install();
     BarrierTaskContext context = BarrierTaskContext.get();
     int rank = context.partitionId();
     int world = context.getTaskInfos().length;
     List<long[]> mine = new ArrayList<>();
+    List<TopKLogits> stored = settings.teacherLogits() == null ? null : new ArrayList<>();
     long expected = rank;
     while (rows.hasNext()) {
-      Tuple2<Long, long[]> row = rows.next();
+      Tuple2<Long, Tuple2<long[], TopKLogits>> row = rows.next();
       if (row._1() != expected) {
         throw new IllegalStateException("rank " + rank + " expected global sequence " + expected + ", got " + row._1());
       }
-      mine.add(row._2());
+      mine.add(row._2()._1());
+      if (stored != null) {
+        stored.add(row._2()._2());
+      }
       expected += world;
     }
     List<Device> devices = TaskDevices.forTask(settings.devices());
@@ -70,7 +74,8 @@ final class DistillTask extends AbstractFunction1<Iterator<Tuple2<Long, long[]>>
         .withTimeouts(Duration.ofSeconds(settings.collectiveTimeoutSeconds()),
             Duration.ofSeconds(settings.collectiveTimeoutSeconds()));
     try (RingAllReduce ring = RingAllReduce.connect(rank, world, new SparkRendezvous(context), options)) {
-      String summary = new RankTrainer(settings, ring, devices, context).train(mine, usableSequences, validation);
+      String summary = new RankTrainer(settings, ring, devices, context).train(mine, stored, usableSequences,
+          validation);
       return JavaConverters.asScalaIterator(List.of(summary).iterator());
     }
   }

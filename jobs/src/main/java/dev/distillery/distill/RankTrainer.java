@@ -60,10 +60,11 @@ final class RankTrainer {
    *
    * @param mine this rank's training sequences: global sequence {@code i} (with {@code i % worldSize == rank}) is
    *     {@code mine.get(i / worldSize)}
+   * @param stored the teacher's stored distribution of each of {@code mine}, or null for the online teacher
    * @param usableSequences global sequences in the data order (a multiple of the global batch)
    * @param validation every validation sequence; this rank evaluates those with index ≡ rank (mod world)
    */
-  String train(List<long[]> mine, long usableSequences, long[][] validation) {
+  String train(List<long[]> mine, List<TopKLogits> stored, long usableSequences, long[][] validation) {
     int rank = ring.rank();
     int world = ring.worldSize();
     DistillSettings.checkDeviceShare(settings.globalBatch() / world / settings.microBatch(), devices.size(),
@@ -81,7 +82,7 @@ final class RankTrainer {
     try (ReplicaThreads threads = new ReplicaThreads(devices.size(), rank)) {
       List<GradientReducer> reducers = reducers();
       for (int d = 0; d < devices.size(); d++) {
-        LlamaModel teacher = settings.lossSpec().needsTeacher() || settings.hiddenWeight() > 0
+        LlamaModel teacher = (settings.lossSpec().needsTeacher() && stored == null) || settings.hiddenWeight() > 0
             ? teacher(devices.get(d)) : null;
         replicas.add(Replica.load(settings, source, resume.orElse(null), devices.get(d), teacher, reducers.get(d)));
       }
@@ -96,8 +97,12 @@ final class RankTrainer {
         // A cancelled job or a preempted task stops here; the ring's closing fails the other ranks at once.
         task.killTaskIfInterrupted();
         double lr = schedule.at(s);
-        List<long[][]> microBatches = microBatches(mine, usableSequences, s, rank, world);
-        last = threads.runOnEach(d -> replicas.get(d).step.run(Replica.share(microBatches, d, replicas.size()), lr)).get(0);
+        List<int[]> rows = microBatchRows(usableSequences, s, rank, world);
+        List<long[][]> microBatches = rows.stream().map(r -> select(mine, r).toArray(long[][]::new)).toList();
+        List<TopKLogits[]> teacherLogits = stored == null ? null
+            : rows.stream().map(r -> select(stored, r).toArray(TopKLogits[]::new)).toList();
+        last = threads.runOnEach(d -> replicas.get(d).step.run(Replica.share(microBatches, d, replicas.size()),
+            Replica.share(teacherLogits, d, replicas.size()), lr)).get(0);
         boolean final_ = s + 1 == settings.steps();
         ObjectNode line = JSON.createObjectNode();
         line.put("step", s + 1);
@@ -177,18 +182,23 @@ final class RankTrainer {
   }
 
 
-  /** This rank's sequences of global step {@code step}, in micro-batches. */
-  private List<long[][]> microBatches(List<long[]> mine, long usable, int step, int rank, int world) {
-    List<long[]> batch = new ArrayList<>();
+  /** This rank's sequences of global step {@code step}, in micro-batches, as indices into its own sequences. */
+  private List<int[]> microBatchRows(long usable, int step, int rank, int world) {
+    List<Integer> batch = new ArrayList<>();
     for (int j = rank; j < settings.globalBatch(); j += world) {
       long global = ((long) step * settings.globalBatch() + j) % usable;
-      batch.add(mine.get(Math.toIntExact(global / world)));
+      batch.add(Math.toIntExact(global / world));
     }
-    List<long[][]> micro = new ArrayList<>();
+    List<int[]> micro = new ArrayList<>();
     for (int i = 0; i < batch.size(); i += settings.microBatch()) {
-      micro.add(batch.subList(i, Math.min(batch.size(), i + settings.microBatch())).toArray(long[][]::new));
+      micro.add(batch.subList(i, Math.min(batch.size(), i + settings.microBatch())).stream().mapToInt(x -> x)
+          .toArray());
     }
     return micro;
+  }
+
+  private static <T> java.util.stream.Stream<T> select(List<T> items, int[] indices) {
+    return Arrays.stream(indices).mapToObj(items::get);
   }
 
   /** Mean next-token cross-entropy of the student on the validation sequences, over all ranks. */

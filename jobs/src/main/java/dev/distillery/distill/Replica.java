@@ -48,8 +48,11 @@ final class Replica implements AutoCloseable {
   }
 
   /** This replica's share of a rank's micro-batches: every {@code replicas}-th from its {@code index}. */
-  static List<long[][]> share(List<long[][]> microBatches, int index, int replicas) {
-    List<long[][]> mine = new ArrayList<>();
+  static <T> List<T> share(List<T> microBatches, int index, int replicas) {
+    if (microBatches == null) {
+      return null;
+    }
+    List<T> mine = new ArrayList<>();
     for (int i = index; i < microBatches.size(); i += replicas) {
       mine.add(microBatches.get(i));
     }

@@ -45,11 +45,16 @@ public final class ParquetShards {
    */
   static void write(SparkSession spark, Storage storage, JavaRDD<int[]> rows, int shards, IntFunction<String> files,
       String scratch) {
+    write(spark, storage, rows.map(ids -> RowFactory.create((Object) ids)), SCHEMA, shards, files, scratch);
+  }
+
+  /** Like {@link #write(SparkSession, Storage, JavaRDD, int, IntFunction, String)}, for rows of any schema. */
+  public static void write(SparkSession spark, Storage storage, JavaRDD<Row> table, StructType schema, int shards,
+      IntFunction<String> files, String scratch) {
     if (shards == 0) {
       return;
     }
-    JavaRDD<Row> table = rows.map(ids -> RowFactory.create((Object) ids));
-    spark.createDataFrame(table, SCHEMA).write().option("compression", "snappy").parquet(scratch);
+    spark.createDataFrame(table, schema).write().option("compression", "snappy").parquet(scratch);
     int written = 0;
     for (String file : storage.list(scratch)) {
       Matcher m = SPARK_PART.matcher(file.substring(file.lastIndexOf('/') + 1));

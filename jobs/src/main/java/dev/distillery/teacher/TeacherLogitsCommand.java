@@ -1,0 +1,65 @@
+package dev.distillery.teacher;
+
+import dev.distillery.cli.Command;
+import dev.distillery.config.Config;
+import dev.distillery.config.ConfigOption;
+import dev.distillery.config.ConfigSchema;
+import dev.distillery.distill.TeacherLogitsManifest;
+import dev.distillery.distill.TopKLogits;
+import dev.distillery.io.Storage;
+import dev.distillery.spark.SparkSessions;
+import java.io.PrintStream;
+
+/** {@code distillery teacher-logits}: TeacherLogitsJob. */
+public final class TeacherLogitsCommand implements Command {
+  static final ConfigOption<String> RUN = ConfigOption.string("run").required()
+      .doc("Run directory; the table is committed to RUN/" + TeacherLogitsTable.DIR + "/.");
+  static final ConfigOption<String> TEACHER = ConfigOption.string("teacher").required()
+      .doc("Teacher checkpoint directory (config.json + *.safetensors).");
+  static final ConfigOption<String> TOKENS = ConfigOption.string("tokens")
+      .doc("TokenizeJob output whose train/ shards are scored (default RUN/tokens); its manifest.json is recorded.");
+  static final ConfigOption<String> OUTPUT = ConfigOption.string("output")
+      .doc("Where the table is committed (default RUN/" + TeacherLogitsTable.DIR + ").");
+  static final ConfigOption<Integer> TOP_K = ConfigOption.integer("top-k").defaultValue(64).atLeast(1)
+      .doc("Most likely next tokens kept per position, with the log of the remaining mass; at most the teacher's "
+          + "vocab_size (= vocab_size stores the whole distribution).");
+  static final ConfigOption<String> DTYPE = ConfigOption.choice("dtype", "float16", "float32")
+      .defaultValue("float16")
+      .doc("How log-probabilities are stored: float16 (" + TopKLogits.bytesPerPosition(64, TopKLogits.Values.FLOAT16)
+          + " bytes per token at k 64 before compression) or float32 ("
+          + TopKLogits.bytesPerPosition(64, TopKLogits.Values.FLOAT32) + ").");
+  static final ConfigOption<String> TEACHER_DTYPE = ConfigOption.choice("teacher-dtype", "float32", "float16")
+      .defaultValue("float32").doc("Teacher precision (float16 is meant for GPUs).");
+  static final ConfigOption<Integer> BATCH = ConfigOption.integer("batch-size").defaultValue(4).atLeast(1)
+      .doc("Consecutive rows of one length per teacher forward pass.");
+  static final ConfigOption<Integer> CHUNK = ConfigOption.integer("chunk-tokens").defaultValue(512).atLeast(1)
+      .doc("Positions whose vocab-size logits exist at once.");
+  static final ConfigOption<Boolean> OVERWRITE = ConfigOption.bool("overwrite").defaultValue(false)
+      .doc("Replace a committed table.");
+
+  private static final ConfigSchema SCHEMA = new ConfigSchema("teacher-logits",
+      "Run the teacher once over the training shards (Spark) and store its top-k next-token distributions in "
+          + "RUN/" + TeacherLogitsTable.DIR + "/ for distill's 'teacher-logits'.",
+      RUN, TEACHER, TOKENS, OUTPUT, TOP_K, DTYPE, TEACHER_DTYPE, BATCH, CHUNK, OVERWRITE);
+
+  @Override
+  public ConfigSchema schema() {
+    return SCHEMA;
+  }
+
+  @Override
+  public void run(Config config, PrintStream out) {
+    TeacherLogitsManifest manifest = TeacherLogitsJob.run(SparkSessions.forJob("teacher-logits"), settings(config));
+    out.printf("wrote %s: top-%d (%s) of %,d tokens, %.1f bytes per token%n", settings(config).output(),
+        manifest.topK(), manifest.values().label(), manifest.tokenCount(), manifest.bytesPerToken());
+  }
+
+  static TeacherLogitsSettings settings(Config config) {
+    String run = config.get(RUN);
+    return new TeacherLogitsSettings(config.get(TEACHER),
+        config.isSet(TOKENS) ? config.get(TOKENS) : Storage.resolve(run, "tokens"),
+        config.isSet(OUTPUT) ? config.get(OUTPUT) : Storage.resolve(run, TeacherLogitsTable.DIR), config.get(TOP_K),
+        TopKLogits.Values.of(config.get(DTYPE)), config.get(TEACHER_DTYPE).equals("float16"), config.get(BATCH),
+        config.get(CHUNK), config.get(OVERWRITE));
+  }
+}
