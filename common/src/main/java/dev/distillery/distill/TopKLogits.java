@@ -11,7 +11,7 @@ import java.nio.ByteOrder;
  * first), their log-probabilities at temperature 1 over the teacher's whole vocabulary, and the log of the
  * probability mass of all other ids (the tail, {@code -inf} when the k ids cover the vocabulary). Values are float16
  * (2 bytes) or float32 (4 bytes); all numbers little-endian. One row takes {@code positions × (4k + v·k + v)} bytes
- * for a value width {@code v}: 388 bytes per token for k = 64 in float16.
+ * for a value width {@code v}: 386 bytes per token for k = 64 in float16 (the table adds the row's 4-byte token ids).
  */
 public final class TopKLogits implements Serializable {
   private static final long serialVersionUID = 1L;
