@@ -12,6 +12,7 @@ import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.evaluate.EvaluateSettings;
 import dev.distillery.io.Storage;
+import dev.distillery.teacher.TeacherLogitsTable;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -25,11 +26,13 @@ import java.util.Map;
  * keys are exactly that command's options. Shared keys are injected into every stage whose command has the option;
  * the paths that connect the stages (outputs, inputs, metrics) are fixed by the pipeline and may not be set. Each
  * stage's cross-option checks ({@link Command#validate}) run here too, so a bad setting fails before the first stage.
+ * A {@code teacher-logits} section runs that job after {@code prune} and makes {@code distill} (and the rounds that
+ * distil from the original teacher) train from the stored distributions.
  */
 final class PipelinePlanner {
   static final List<String> SHARED_KEYS = List.of("run", "corpus", "tokenizer", "teacher");
   static final List<String> SECTIONS = List.of("tokenize", "teacher-init", "teacher-training", "calibrate", "plan",
-      "prune", "distill", "scratch", "evaluate", "report");
+      "prune", "teacher-logits", "distill", "scratch", "evaluate", "report");
   static final List<String> ROUND_KEYS = List.of("teacher", "calibrate", "plan", "prune", "distill");
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
@@ -154,8 +157,14 @@ final class PipelinePlanner {
     add("calibrate", "calibrate", "calibrate", in("importance"), false, withTeacher);
     add("plan", "plan", "plan", in("prune-plan.json"), true, Map.of());
     add("prune", "prune", "prune", in("student-init"), false, withTeacher);
-    Config distill = add("distill", "distill", "distill", in("student"), false, Map.of("teacher", teacher, "student",
-        in("student-init"), "output", in("student"), "metrics", in("metrics/distill.jsonl")));
+    Map<String, Object> distillFixed = new LinkedHashMap<>(Map.of("teacher", teacher, "student", in("student-init"),
+        "output", in("student"), "metrics", in("metrics/distill.jsonl")));
+    if (root.has("teacher-logits")) {
+      add("teacher-logits", "teacher-logits", "teacher-logits", in(TeacherLogitsTable.DIR), false,
+          Map.of("teacher", teacher, "tokens", in("tokens"), "output", in(TeacherLogitsTable.DIR)));
+      distillFixed.put("teacher-logits", in(TeacherLogitsTable.DIR));
+    }
+    Config distill = add("distill", "distill", "distill", in("student"), false, distillFixed);
     boolean scratch = root.has("scratch");
     if (scratch && distill != null) {
       Map<String, Object> budget = distill.effective();
@@ -200,9 +209,13 @@ final class PipelinePlanner {
       add(label + " prune", where + "prune", merged(round, "prune"), "prune", Storage.resolve(dir, "student-init"),
           false, Map.of("run", dir, "teacher", teacher));
       String student = Storage.resolve(dir, "student");
-      add(label + " distill", where + "distill", merged(round, "distill"), "distill", student, false, Map.of("run", dir,
-          "teacher", teacher, "student", Storage.resolve(dir, "student-init"), "output", student, "tokens",
-          in("tokens"), "metrics", in("metrics/" + label + "-distill.jsonl")));
+      Map<String, Object> distillFixed = new LinkedHashMap<>(Map.of("run", dir, "teacher", teacher, "student",
+          Storage.resolve(dir, "student-init"), "output", student, "tokens", in("tokens"), "metrics",
+          in("metrics/" + label + "-distill.jsonl")));
+      if (root.has("teacher-logits") && teacher.equals(original)) { // the run's table serves every such round
+        distillFixed.put("teacher-logits", in(TeacherLogitsTable.DIR));
+      }
+      add(label + " distill", where + "distill", merged(round, "distill"), "distill", student, false, distillFixed);
       evaluated.put(label, student);
       previous = student;
     }
