@@ -21,10 +21,12 @@ import java.util.List;
  * @param values how log-probabilities are stored
  * @param tokens the token directory read (with {@code train/} and {@code manifest.json})
  * @param tokensManifestSha256 sha256 of that {@code manifest.json}
+ * @param topKMass the teacher's mean probability on its k stored ids, over all positions (what the tail bucket
+ *     leaves to the student's own shape is one minus this)
  * @param shards one per token shard, in file-name order
  */
 public record TeacherLogitsManifest(String teacher, String teacherFingerprint, int vocabSize, int topK,
-    TopKLogits.Values values, String tokens, String tokensManifestSha256, List<Shard> shards) {
+    TopKLogits.Values values, String tokens, String tokensManifestSha256, double topKMass, List<Shard> shards) {
   /** The format this class reads and writes. */
   public static final String FORMAT = "distillery-teacher-logits/1";
   /** The file name of the manifest inside the table's directory. */
@@ -72,6 +74,7 @@ public record TeacherLogitsManifest(String teacher, String teacherFingerprint, i
     root.put("row_order", ROW_ORDER);
     root.put("tokens_total", tokenCount());
     root.put("bytes_per_token", Math.round(bytesPerToken() * 100) / 100.0);
+    root.put("top_k_mass_mean", Math.round(topKMass * 1e6) / 1e6);
     var list = root.putArray("shards");
     for (Shard s : shards) {
       ObjectNode n = list.addObject();
@@ -119,6 +122,6 @@ public record TeacherLogitsManifest(String teacher, String teacherFingerprint, i
     return new TeacherLogitsManifest(root.path("teacher").path("path").asText(),
         root.path("teacher").path("fingerprint").asText(), root.path("teacher").path("vocab_size").asInt(),
         root.path("top_k").asInt(), values, root.path("tokens").path("path").asText(),
-        root.path("tokens").path("manifest_sha256").asText(), shards);
+        root.path("tokens").path("manifest_sha256").asText(), root.path("top_k_mass_mean").asDouble(), shards);
   }
 }

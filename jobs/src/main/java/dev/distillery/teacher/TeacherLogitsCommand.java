@@ -50,8 +50,9 @@ public final class TeacherLogitsCommand implements Command {
   @Override
   public void run(Config config, PrintStream out) {
     TeacherLogitsManifest manifest = TeacherLogitsJob.run(SparkSessions.forJob("teacher-logits"), settings(config));
-    out.printf("wrote %s: top-%d (%s) of %,d tokens, %.1f bytes per token%n", settings(config).output(),
-        manifest.topK(), manifest.values().label(), manifest.tokenCount(), manifest.bytesPerToken());
+    out.printf("wrote %s: top-%d (%s) of %,d tokens, %.1f bytes per token, %.1f%% of the teacher's probability in "
+        + "the top-%d on average%n", settings(config).output(), manifest.topK(), manifest.values().label(),
+        manifest.tokenCount(), manifest.bytesPerToken(), 100 * manifest.topKMass(), manifest.topK());
   }
 
   static TeacherLogitsSettings settings(Config config) {

@@ -23,6 +23,7 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.util.DoubleAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,21 +73,23 @@ public final class TeacherLogitsJob {
     try (StagedDirectory staged = storage.stage(settings.output(), settings.overwrite())) {
       String out = staged.file(TeacherLogitsTable.SPLIT);
       storage.mkdirs(out);
+      DoubleAccumulator topKMass = spark.sparkContext().doubleAccumulator("teacher-logits top-k mass");
       JavaRDD<Row> rows = JavaSparkContext.fromSparkContext(spark.sparkContext()).parallelize(shards, shards.size())
-          .mapPartitions(new TeacherLogitsTask(hadoop, settings, fingerprint));
+          .mapPartitions(new TeacherLogitsTask(hadoop, settings, fingerprint, topKMass));
       ParquetShards.write(spark, storage, rows, TeacherLogitsTable.SCHEMA, shards.size(),
           i -> Storage.resolve(out, name(shards.get(i))), staged.file("_spark-parquet"));
       List<TeacherLogitsManifest.Shard> written = check(spark, shards, out);
       TeacherLogitsManifest manifest = new TeacherLogitsManifest(settings.teacher(), fingerprint,
           teacher.vocabSize(), settings.topK(), settings.values(), settings.tokens(),
-          Fingerprints.sha256(tokenStorage, tokensManifest), written);
+          Fingerprints.sha256(tokenStorage, tokensManifest), topKMass.avg(), written); // avg: a retried task's
+      // positions are counted again, but in the numerator and denominator alike
       storage.writeText(staged.file(TeacherLogitsManifest.FILE), manifest.toJson());
       staged.commit();
       double seconds = (System.nanoTime() - start) / 1e9;
-      LOG.info("teacher-logits: {} tokens in {} s ({} tokens/s), {} bytes per token, committed {}",
-          manifest.tokenCount(), String.format("%.1f", seconds),
+      LOG.info("teacher-logits: {} tokens in {} s ({} tokens/s), {} bytes per token, the top-{} holding {}% of the "
+          + "teacher's probability on average, committed {}", manifest.tokenCount(), String.format("%.1f", seconds),
           String.format("%.0f", manifest.tokenCount() / seconds), String.format("%.1f", manifest.bytesPerToken()),
-          settings.output());
+          settings.topK(), String.format("%.1f", 100 * manifest.topKMass()), settings.output());
       return manifest;
     }
   }

@@ -15,6 +15,7 @@ import java.util.NoSuchElementException;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.util.DoubleAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,11 +31,15 @@ final class TeacherLogitsTask implements FlatMapFunction<Iterator<String>, Row> 
   private final HadoopConf hadoop;
   private final TeacherLogitsSettings settings;
   private final String fingerprint;
+  private final DoubleAccumulator topKMass;
 
-  TeacherLogitsTask(HadoopConf hadoop, TeacherLogitsSettings settings, String fingerprint) {
+  /** @param topKMass receives, per position, the teacher's probability on its k stored ids */
+  TeacherLogitsTask(HadoopConf hadoop, TeacherLogitsSettings settings, String fingerprint,
+      DoubleAccumulator topKMass) {
     this.hadoop = hadoop;
     this.settings = settings;
     this.fingerprint = fingerprint;
+    this.topKMass = topKMass;
   }
 
   @Override
@@ -103,6 +108,9 @@ final class TeacherLogitsTask implements FlatMapFunction<Iterator<String>, Row> 
             ids[t] = (int) inputs[i][t];
           }
           ready.add(RowFactory.create(ids, out[i].idBytes(), out[i].logProbBytes(), out[i].tailBytes()));
+          for (int t = 0; t < ids.length; t++) {
+            topKMass.add(1 - Math.exp(out[i].tailLogMass(t)));
+          }
           tokens += ids.length;
         }
       }

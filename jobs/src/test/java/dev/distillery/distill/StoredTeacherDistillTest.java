@@ -70,6 +70,7 @@ class StoredTeacherDistillTest {
     Path table = run.resolve("teacher-logits");
     TeacherLogitsManifest manifest = teacherLogits(table, CONFIG.vocabSize(), "float32");
     assertThat(manifest.topK()).isEqualTo(96);
+    assertThat(manifest.topKMass()).isCloseTo(1.0, within(1e-6)); // the whole vocabulary: no tail
     distill(run.resolve("online"), "teacher=" + teacher);
     distill(run.resolve("stored"), "teacher-logits=" + table, "world-size=2");
     List<JsonNode> online = metrics(run.resolve("online"));
@@ -95,6 +96,8 @@ class StoredTeacherDistillTest {
     assertThat(manifest.bytesPerToken()).isGreaterThan(0); // tiny files: mostly Parquet footers; see the benchmark
     try (LlamaModel model = LlamaModel.load(CONFIG, WeightSource.of(TEACHER_WEIGHTS), Device.cpu())) {
       TeacherTopK expected = new TeacherTopK(model, 8, TopKLogits.Values.FLOAT16, 512);
+      double mass = 0;
+      long positions = 0;
       for (Path shard : tokenShards) {
         List<Row> tokenRows = SharedSpark.session().read().parquet(shard.toString()).collectAsList();
         List<Row> stored = SharedSpark.session().read().parquet(table.resolve("train")
@@ -107,8 +110,14 @@ class StoredTeacherDistillTest {
           TopKLogits want = expected.of(new long[][] {ids})[0];
           assertThat((byte[]) stored.get(i).get(1)).isEqualTo(want.idBytes());
           assertThat((byte[]) stored.get(i).get(3)).isEqualTo(want.tailBytes());
+          for (int t = 0; t < want.positions(); t++, positions++) {
+            mass += 1 - Math.exp(want.tailLogMass(t));
+          }
         }
       }
+      assertThat(manifest.topKMass()).isCloseTo(mass / positions, within(1e-9)).isBetween(0.0, 0.99);
+      assertThat(TeacherLogitsManifest.fromJson(Files.readString(table.resolve(TeacherLogitsManifest.FILE)), "m")
+          .topKMass()).isCloseTo(manifest.topKMass(), within(1e-6));
     }
   }
 
