@@ -17,7 +17,8 @@ import java.util.List;
  * @param teacher the teacher checkpoint as given
  * @param teacherFingerprint {@code Fingerprints.checkpointWithSamples} of the teacher (header and sampled weights)
  * @param vocabSize the teacher's {@code vocab_size}
- * @param topK ids kept per position
+ * @param topK the most likely ids kept per position
+ * @param tailSamples ids drawn from the tail per position, stored after the top k (0: a tail bucket instead)
  * @param values how log-probabilities are stored
  * @param tokens the token directory read (with {@code train/} and {@code manifest.json})
  * @param tokensManifestSha256 sha256 of that {@code manifest.json}
@@ -26,7 +27,7 @@ import java.util.List;
  * @param shards one per token shard, in file-name order
  */
 public record TeacherLogitsManifest(String teacher, String teacherFingerprint, int vocabSize, int topK,
-    TopKLogits.Values values, String tokens, String tokensManifestSha256, double topKMass, List<Shard> shards) {
+    int tailSamples, TopKLogits.Values values, String tokens, String tokensManifestSha256, double topKMass, List<Shard> shards) {
   /** The format this class reads and writes. */
   public static final String FORMAT = "distillery-teacher-logits/1";
   /** The file name of the manifest inside the table's directory. */
@@ -43,6 +44,11 @@ public record TeacherLogitsManifest(String teacher, String teacherFingerprint, i
    * @param bytes its size on storage
    */
   public record Shard(String file, long rows, long tokens, long bytes) {}
+
+  /** Entries stored per position: the top k, then the tail samples. */
+  public int entries() {
+    return topK + tailSamples;
+  }
 
   /** Token positions over all shards. */
   public long tokenCount() {
@@ -65,6 +71,7 @@ public record TeacherLogitsManifest(String teacher, String teacherFingerprint, i
     t.put("fingerprint", teacherFingerprint);
     t.put("vocab_size", vocabSize);
     root.put("top_k", topK);
+    root.put("tail_samples", tailSamples);
     root.put("values", values.label());
     root.put("temperature", 1);
     ObjectNode tok = root.putObject("tokens");
@@ -121,7 +128,7 @@ public record TeacherLogitsManifest(String teacher, String teacherFingerprint, i
     }
     return new TeacherLogitsManifest(root.path("teacher").path("path").asText(),
         root.path("teacher").path("fingerprint").asText(), root.path("teacher").path("vocab_size").asInt(),
-        root.path("top_k").asInt(), values, root.path("tokens").path("path").asText(),
+        root.path("top_k").asInt(), root.path("tail_samples").asInt(), values, root.path("tokens").path("path").asText(),
         root.path("tokens").path("manifest_sha256").asText(), root.path("top_k_mass_mean").asDouble(), shards);
   }
 }

@@ -53,9 +53,10 @@ final class StoredTeacher {
             + fingerprint + "); rerun teacher-logits with this teacher or drop 'teacher'");
       }
     }
-    if (manifest.topK() < 1 || manifest.topK() > student.vocabSize()) {
-      throw new IllegalArgumentException(where + ": top_k " + manifest.topK() + " is not in [1, "
-          + student.vocabSize() + "], the student's vocab_size (" + settings.student() + ")");
+    if (manifest.topK() < 1 || manifest.entries() > student.vocabSize()) {
+      throw new IllegalArgumentException(where + ": top_k " + manifest.topK() + " (plus tail_samples "
+          + manifest.tailSamples() + ") is not in [1, " + student.vocabSize() + "], the student's vocab_size ("
+          + settings.student() + ")");
     }
     if (manifest.vocabSize() != student.vocabSize()) {
       throw new IllegalArgumentException(where + ": the teacher's vocab_size is " + manifest.vocabSize()
@@ -79,7 +80,7 @@ final class StoredTeacher {
   /** Each row's token ids and stored distribution, in the run's data order (that of {@link DistillJob#ordered}). */
   static JavaRDD<Tuple2<long[], TopKLogits>> ordered(SparkSession spark, TeacherLogitsManifest manifest, String dir,
       long seed) {
-    int k = manifest.topK();
+    int k = manifest.entries();
     TopKLogits.Values values = manifest.values();
     Column[] columns = TeacherLogitsTable.COLUMNS.stream().map(c -> col(c)).toArray(Column[]::new);
     return DistillJob.inDataOrder(spark.read().parquet(Storage.resolve(dir, TeacherLogitsTable.SPLIT))

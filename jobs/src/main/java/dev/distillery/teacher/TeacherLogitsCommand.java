@@ -23,6 +23,13 @@ public final class TeacherLogitsCommand implements Command {
   static final ConfigOption<Integer> TOP_K = ConfigOption.integer("top-k").defaultValue(64).atLeast(1)
       .doc("Most likely next tokens kept per position, with the log of the remaining mass; at most the teacher's "
           + "vocab_size (= vocab_size stores the whole distribution).");
+  static final ConfigOption<Integer> TAIL_SAMPLES = ConfigOption.integer("tail-samples").defaultValue(0).atLeast(0)
+      .doc("Ids drawn per position from the teacher's distribution outside the top-k (priority sampling, weights "
+          + "sharing the tail's mass), stored after the top-k in place of the single tail bucket: the student then "
+          + "learns an estimate of the tail's shape (nearly unbiased: a ratio estimate), not only its mass. Costs what top-k that much larger "
+          + "costs; pays when the top-k holds little of the mass (a flat teacher, a small k).");
+  static final ConfigOption<Integer> SEED = ConfigOption.integer("seed").defaultValue(0)
+      .doc("Seed of the tail samples (with a batch's rows it fixes them, so a rerun stores the same table).");
   static final ConfigOption<String> DTYPE = ConfigOption.choice("dtype", "float16", "float32")
       .defaultValue("float16")
       .doc("How log-probabilities are stored: float16 (" + TopKLogits.bytesPerPosition(64, TopKLogits.Values.FLOAT16)
@@ -40,7 +47,7 @@ public final class TeacherLogitsCommand implements Command {
   private static final ConfigSchema SCHEMA = new ConfigSchema("teacher-logits",
       "Run the teacher once over the training shards (Spark) and store its top-k next-token distributions in "
           + "RUN/" + TeacherLogitsTable.DIR + "/ for distill's 'teacher-logits'.",
-      RUN, TEACHER, TOKENS, OUTPUT, TOP_K, DTYPE, TEACHER_DTYPE, BATCH, CHUNK, OVERWRITE);
+      RUN, TEACHER, TOKENS, OUTPUT, TOP_K, TAIL_SAMPLES, SEED, DTYPE, TEACHER_DTYPE, BATCH, CHUNK, OVERWRITE);
 
   @Override
   public ConfigSchema schema() {
@@ -60,7 +67,7 @@ public final class TeacherLogitsCommand implements Command {
     return new TeacherLogitsSettings(config.get(TEACHER),
         config.isSet(TOKENS) ? config.get(TOKENS) : Storage.resolve(run, "tokens"),
         config.isSet(OUTPUT) ? config.get(OUTPUT) : Storage.resolve(run, TeacherLogitsTable.DIR), config.get(TOP_K),
-        TopKLogits.Values.of(config.get(DTYPE)), config.get(TEACHER_DTYPE).equals("float16"), config.get(BATCH),
-        config.get(CHUNK), config.get(OVERWRITE));
+        TopKLogits.Values.of(config.get(DTYPE)), config.get(TAIL_SAMPLES), config.get(SEED),
+        config.get(TEACHER_DTYPE).equals("float16"), config.get(BATCH), config.get(CHUNK), config.get(OVERWRITE));
   }
 }

@@ -55,6 +55,11 @@ public final class TeacherLogitsJob {
       throw new IllegalArgumentException("option 'top-k' is " + settings.topK() + ", more than the teacher's "
           + "vocab_size " + teacher.vocabSize() + " (" + settings.teacher() + "/config.json)");
     }
+    if (settings.tailSamples() > 0 && settings.topK() + settings.tailSamples() >= teacher.vocabSize()) {
+      throw new IllegalArgumentException("options 'top-k' " + settings.topK() + " and 'tail-samples' "
+          + settings.tailSamples() + " leave too few ids to draw from: their sum must be below the teacher's "
+          + "vocab_size " + teacher.vocabSize() + " (" + settings.teacher() + "/config.json)");
+    }
     String train = Storage.resolve(settings.tokens(), TeacherLogitsTable.SPLIT);
     String tokensManifest = Storage.resolve(settings.tokens(), TokenShards.MANIFEST);
     Storage tokenStorage = Storage.of(train);
@@ -80,7 +85,7 @@ public final class TeacherLogitsJob {
           i -> Storage.resolve(out, name(shards.get(i))), staged.file("_spark-parquet"));
       List<TeacherLogitsManifest.Shard> written = check(spark, shards, out);
       TeacherLogitsManifest manifest = new TeacherLogitsManifest(settings.teacher(), fingerprint,
-          teacher.vocabSize(), settings.topK(), settings.values(), settings.tokens(),
+          teacher.vocabSize(), settings.topK(), settings.tailSamples(), settings.values(), settings.tokens(),
           Fingerprints.sha256(tokenStorage, tokensManifest), topKMass.avg(), written); // avg: a retried task's
       // positions are counted again, but in the numerator and denominator alike
       storage.writeText(staged.file(TeacherLogitsManifest.FILE), manifest.toJson());

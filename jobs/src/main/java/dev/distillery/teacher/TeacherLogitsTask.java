@@ -33,7 +33,7 @@ final class TeacherLogitsTask implements FlatMapFunction<Iterator<String>, Row> 
   private final String fingerprint;
   private final DoubleAccumulator topKMass;
 
-  /** @param topKMass receives, per position, the teacher's probability on its k stored ids */
+  /** @param topKMass receives, per position, the teacher's probability on its top-k ids */
   TeacherLogitsTask(HadoopConf hadoop, TeacherLogitsSettings settings, String fingerprint,
       DoubleAccumulator topKMass) {
     this.hadoop = hadoop;
@@ -47,7 +47,8 @@ final class TeacherLogitsTask implements FlatMapFunction<Iterator<String>, Row> 
     hadoop.install();
     LlamaModel teacher = TeacherModels.get(settings.teacher(), fingerprint, TaskDevices.current(),
         settings.teacherFloat16() ? DataType.FLOAT16 : DataType.FLOAT32);
-    TeacherTopK topK = new TeacherTopK(teacher, settings.topK(), settings.values(), settings.chunkTokens());
+    TeacherTopK topK = new TeacherTopK(teacher, settings.topK(), settings.tailSamples(), settings.seed(),
+        settings.values(), settings.chunkTokens());
     int vocab = teacher.config().vocabSize();
     return new Iterator<>() {
       private final ArrayDeque<Row> ready = new ArrayDeque<>();
@@ -109,7 +110,7 @@ final class TeacherLogitsTask implements FlatMapFunction<Iterator<String>, Row> 
           }
           ready.add(RowFactory.create(ids, out[i].idBytes(), out[i].logProbBytes(), out[i].tailBytes()));
           for (int t = 0; t < ids.length; t++) {
-            topKMass.add(1 - Math.exp(out[i].tailLogMass(t)));
+            topKMass.add(TeacherTopK.mass(out[i], t, settings.topK()));
           }
           tokens += ids.length;
         }

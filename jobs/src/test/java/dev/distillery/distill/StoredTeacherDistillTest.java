@@ -111,7 +111,7 @@ class StoredTeacherDistillTest {
           assertThat((byte[]) stored.get(i).get(1)).isEqualTo(want.idBytes());
           assertThat((byte[]) stored.get(i).get(3)).isEqualTo(want.tailBytes());
           for (int t = 0; t < want.positions(); t++, positions++) {
-            mass += 1 - Math.exp(want.tailLogMass(t));
+            mass += TeacherTopK.mass(want, t, 8);
           }
         }
       }
@@ -152,7 +152,7 @@ class StoredTeacherDistillTest {
 
   private static TeacherLogitsManifest teacherLogits(Path out, int k, String values) {
     return TeacherLogitsJob.run(SharedSpark.session(), new TeacherLogitsSettings(teacher.toString(),
-        tokens.toString(), out.toString(), k, TopKLogits.Values.of(values), false, 3, 16, false));
+        tokens.toString(), out.toString(), k, TopKLogits.Values.of(values), 0, 0, false, 3, 16, false));
   }
 
   private static List<String> distill(Path run, String... overrides) {
