@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * CollectiveException} and closes this rank's connections, so its neighbours fail at once too; the ring
  * cannot be used after that.
  */
-public final class RingAllReduce implements AutoCloseable {
+public final class RingAllReduce implements AutoCloseable, ShardedSum {
   private static final Logger LOG = LoggerFactory.getLogger(RingAllReduce.class);
 
   private final int rank;
@@ -94,6 +94,41 @@ public final class RingAllReduce implements AutoCloseable {
       }
       return null;
     });
+  }
+
+  /**
+   * The floats of a buffer of {@code length} that this rank owns in {@link #reduceScatterSum} and {@link
+   * #allGather}: one N-th, a different one on every rank (all of it in a world of one).
+   */
+  @Override
+  public Shard shard(int length) {
+    return pipeline == null ? new Shard(0, length) : Shard.part(length, pipeline.ownedChunk(), worldSize);
+  }
+
+  /**
+   * The first half of {@link #allReduceSum(DirectFloats)}: afterwards this rank's {@link #shard} of {@code data}
+   * holds the sum over all ranks, deterministic and identical on every rank; the rest of {@code data} holds
+   * partial sums. The whole buffer is one bucket, so each link carries (N-1)/N of it.
+   */
+  @Override
+  public void reduceScatterSum(DirectFloats data) {
+    await(submit(() -> {
+      if (pipeline != null) {
+        pipeline.reduceScatterSum(data);
+      }
+      return null;
+    }));
+  }
+
+  /** The second half: every rank's {@link #shard} of {@code data} is copied into the same floats on every rank. */
+  @Override
+  public void allGather(DirectFloats data) {
+    await(submit(() -> {
+      if (pipeline != null) {
+        pipeline.allGather(data);
+      }
+      return null;
+    }));
   }
 
   /** Every rank's {@code value}, index = rank. */
