@@ -58,9 +58,9 @@ public final class TrainingCheckpoint {
 
   /**
    * Writes this replica's optimizer shard for the checkpoint of step {@code step}, moment by moment, where {@link
-   * #save} then moves it into the checkpoint; every replica calls it before {@link #save} runs.
+   * #save} then moves it into the checkpoint; every replica calls it before {@link #save} runs. Returns the file.
    */
-  public static void saveOptimizerShard(Storage storage, String checkpointsDir, int step, AdamW optimizer) {
+  public static String saveOptimizerShard(Storage storage, String checkpointsDir, int step, AdamW optimizer) {
     OptimizerShard shard = optimizer.shard();
     String file = Storage.resolve(shardsDir(checkpointsDir, step), shardFile(shard.replica(), shard.replicas()));
     try (SafetensorsWriter moments = new SafetensorsWriter(storage, file)) {
@@ -73,6 +73,7 @@ public final class TrainingCheckpoint {
         moments.write("v." + piece.key(), optimizer.secondMoments().get(piece.key()).toFloatArray());
       }
     }
+    return file;
   }
 
   /** Where the replicas write their shards of step {@code step} before the commit. */
