@@ -9,6 +9,7 @@ import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.WeightSource;
+import dev.distillery.testing.ShardOnlyReducer;
 import dev.distillery.testing.TestModels;
 import java.nio.file.Path;
 import java.util.List;
@@ -93,30 +94,8 @@ class TrainingCheckpointTest {
   private List<AdamW> shards(LlamaModel student, int replicas) {
     List<AdamW> shards = new java.util.ArrayList<>();
     for (int r = 0; r < replicas; r++) {
-      int replica = r;
-      GradientReducer reducer = new GradientReducer() {
-        @Override
-        public void sumInPlace(dev.distillery.collective.DirectFloats values) {}
-
-        @Override
-        public void sumInPlace(double[] values) {}
-
-        @Override
-        public dev.distillery.collective.Shard shard(int length) {
-          return dev.distillery.collective.Shard.part(length, replica, replicas);
-        }
-
-        @Override
-        public int replica() {
-          return replica;
-        }
-
-        @Override
-        public int replicas() {
-          return replicas;
-        }
-      };
-      shards.add(new AdamW(OptimizerShard.of(student.parameters(), reducer), Device.cpu(), settings));
+      shards.add(new AdamW(OptimizerShard.of(student.parameters(), new ShardOnlyReducer(r, replicas)), Device.cpu(),
+          settings));
     }
     return shards;
   }
