@@ -8,6 +8,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,9 +89,14 @@ public final class RingAllReduce implements AutoCloseable, ShardedSum {
    * completes (exceptionally with a {@link CollectiveException} on failure).
    */
   public CompletableFuture<Void> allReduceSumAsync(DirectFloats data) {
+    return onPipeline(p -> p.allReduceSum(data, bucketFloats));
+  }
+
+  /** Runs {@code operation} on the ring's thread; a world of one has no pipeline and nothing to do. */
+  private CompletableFuture<Void> onPipeline(Consumer<RingReducePipeline> operation) {
     return submit(() -> {
       if (pipeline != null) {
-        pipeline.allReduceSum(data, bucketFloats);
+        operation.accept(pipeline);
       }
       return null;
     });
@@ -112,23 +118,13 @@ public final class RingAllReduce implements AutoCloseable, ShardedSum {
    */
   @Override
   public void reduceScatterSum(DirectFloats data) {
-    await(submit(() -> {
-      if (pipeline != null) {
-        pipeline.reduceScatterSum(data);
-      }
-      return null;
-    }));
+    await(onPipeline(p -> p.reduceScatterSum(data)));
   }
 
   /** The second half: every rank's {@link #shard} of {@code data} is copied into the same floats on every rank. */
   @Override
   public void allGather(DirectFloats data) {
-    await(submit(() -> {
-      if (pipeline != null) {
-        pipeline.allGather(data);
-      }
-      return null;
-    }));
+    await(onPipeline(p -> p.allGather(data)));
   }
 
   /** Every rank's {@code value}, index = rank. */
