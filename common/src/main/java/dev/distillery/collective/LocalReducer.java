@@ -14,11 +14,15 @@ import java.util.function.Consumer;
  * RingAllReduce#allReduceSum(DirectFloats)}) on that sum, and the result is copied back to every device. Each
  * device thread calls {@link #allReduceSum} with its own buffer; the call returns when all have the
  * result. Loss sums and other scalars take the same way in double precision.
+ *
+ * <p>Built with a global {@link ShardedSum}, it also reduce-scatters and all-gathers: each device owns one part of
+ * its process's global shard (see {@link #shard}).
  */
 public final class LocalReducer {
   private final int devices;
   private final Consumer<DirectFloats> globalSum;
   private final Consumer<double[]> globalScalarSum;
+  private final ShardedSum globalShards;
   private final Duration timeout;
   private final CyclicBarrier barrier;
   private final DirectFloats[] buffers;
@@ -32,12 +36,22 @@ public final class LocalReducer {
    */
   public LocalReducer(int devices, Consumer<DirectFloats> globalSum, Consumer<double[]> globalScalarSum,
       Duration timeout) {
+    this(devices, globalSum, globalScalarSum, null, timeout);
+  }
+
+  /**
+   * As {@link #LocalReducer(int, Consumer, Consumer, Duration)}, with {@code globalShards} (whose shards device 0's
+   * process owns) for {@link #reduceScatterSum} and {@link #allGather}.
+   */
+  public LocalReducer(int devices, Consumer<DirectFloats> globalSum, Consumer<double[]> globalScalarSum,
+      ShardedSum globalShards, Duration timeout) {
     if (devices < 1) {
       throw new IllegalArgumentException("need at least one device, got " + devices);
     }
     this.devices = devices;
     this.globalSum = globalSum;
     this.globalScalarSum = globalScalarSum;
+    this.globalShards = globalShards;
     this.timeout = timeout;
     this.barrier = new CyclicBarrier(devices);
     this.buffers = new DirectFloats[devices];
@@ -72,20 +86,59 @@ public final class LocalReducer {
   /** Replaces {@code data} with the sum over all devices (and processes); called by device {@code device}. */
   public void allReduceSum(int device, DirectFloats data) {
     checkDevice(device);
-    buffers[device] = data;
-    await(device, "to share buffers");
-    for (DirectFloats b : buffers) {
-      if (b.length() != data.length()) {
-        throw new CollectiveException("device " + device + ": buffer lengths differ across devices: "
-            + lengths());
-      }
-    }
-    sumSlice(device);
-    await(device, "to sum slices");
+    shareAndSum(device, data);
     if (device == 0) {
       runGlobalSum(() -> globalSum.accept(data));
     }
     await(device, "for the global reduction");
+    if (device != 0) {
+      data.bytes(0, data.length()).put(buffers[0].bytes(0, data.length()));
+    }
+    await(device, "to copy the result");
+  }
+
+  /** Device {@code device}'s part of a buffer of {@code length}: its share of the process's global shard. */
+  public Shard shard(int device, int length) {
+    checkDevice(device);
+    if (globalShards == null) {
+      throw new IllegalStateException("this local reducer was built without a sharded global sum");
+    }
+    return globalShards.shard(length).part(device, devices);
+  }
+
+  /**
+   * Afterwards {@link #shard}{@code (device, data.length())} of {@code data} holds the sum over all devices (in
+   * device order) and processes: the devices are summed into device 0's buffer, which reduce-scatters across
+   * processes, and each device copies its part from there.
+   */
+  public void reduceScatterSum(int device, DirectFloats data) {
+    Shard mine = shard(device, data.length());
+    shareAndSum(device, data);
+    if (device == 0) {
+      runGlobalSum(() -> globalShards.reduceScatterSum(data));
+    }
+    await(device, "for the global reduce-scatter");
+    if (device != 0) {
+      data.bytes(mine.from(), mine.length()).put(buffers[0].bytes(mine.from(), mine.length()));
+    }
+    await(device, "to copy the shards");
+  }
+
+  /**
+   * Copies every device's {@link #shard} of {@code data}, in every process, into everyone's {@code data}: each
+   * device puts its part into device 0's buffer, which all-gathers across processes, and is copied back.
+   */
+  public void allGather(int device, DirectFloats data) {
+    Shard mine = shard(device, data.length());
+    share(device, data);
+    if (device != 0) {
+      buffers[0].bytes(mine.from(), mine.length()).put(data.bytes(mine.from(), mine.length()));
+    }
+    await(device, "to gather the shards");
+    if (device == 0) {
+      runGlobalSum(() -> globalShards.allGather(data));
+    }
+    await(device, "for the global all-gather");
     if (device != 0) {
       data.bytes(0, data.length()).put(buffers[0].bytes(0, data.length()));
     }
@@ -97,6 +150,24 @@ public final class LocalReducer {
     int to = (int) ((long) buffers[0].length() * (device + 1) / devices);
     for (int d = 1; d < devices; d++) {
       DirectFloats.addInto(buffers[0].floats(), from, buffers[d].floats(), from, to - from);
+    }
+  }
+
+  /** Shares the devices' buffers, then sums them into device 0's, each device one slice. */
+  private void shareAndSum(int device, DirectFloats data) {
+    share(device, data);
+    sumSlice(device);
+    await(device, "to sum slices");
+  }
+
+  private void share(int device, DirectFloats data) {
+    buffers[device] = data;
+    await(device, "to share buffers");
+    for (DirectFloats b : buffers) {
+      if (b.length() != data.length()) {
+        throw new CollectiveException("device " + device + ": buffer lengths differ across devices: "
+            + lengths());
+      }
     }
   }
 

@@ -8,6 +8,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * CollectiveException} and closes this rank's connections, so its neighbours fail at once too; the ring
  * cannot be used after that.
  */
-public final class RingAllReduce implements AutoCloseable {
+public final class RingAllReduce implements AutoCloseable, ShardedSum {
   private static final Logger LOG = LoggerFactory.getLogger(RingAllReduce.class);
 
   private final int rank;
@@ -88,12 +89,42 @@ public final class RingAllReduce implements AutoCloseable {
    * completes (exceptionally with a {@link CollectiveException} on failure).
    */
   public CompletableFuture<Void> allReduceSumAsync(DirectFloats data) {
+    return onPipeline(p -> p.allReduceSum(data, bucketFloats));
+  }
+
+  /** Runs {@code operation} on the ring's thread; a world of one has no pipeline and nothing to do. */
+  private CompletableFuture<Void> onPipeline(Consumer<RingReducePipeline> operation) {
     return submit(() -> {
       if (pipeline != null) {
-        pipeline.allReduceSum(data, bucketFloats);
+        operation.accept(pipeline);
       }
       return null;
     });
+  }
+
+  /**
+   * The floats of a buffer of {@code length} that this rank owns in {@link #reduceScatterSum} and {@link
+   * #allGather}: one N-th, a different one on every rank (all of it in a world of one).
+   */
+  @Override
+  public Shard shard(int length) {
+    return pipeline == null ? new Shard(0, length) : Shard.part(length, pipeline.ownedChunk(), worldSize);
+  }
+
+  /**
+   * The first half of {@link #allReduceSum(DirectFloats)}: afterwards this rank's {@link #shard} of {@code data}
+   * holds the sum over all ranks, deterministic and identical on every rank; the rest of {@code data} holds
+   * partial sums. The whole buffer is one bucket, so each link carries (N-1)/N of it.
+   */
+  @Override
+  public void reduceScatterSum(DirectFloats data) {
+    await(onPipeline(p -> p.reduceScatterSum(data)));
+  }
+
+  /** The second half: every rank's {@link #shard} of {@code data} is copied into the same floats on every rank. */
+  @Override
+  public void allGather(DirectFloats data) {
+    await(onPipeline(p -> p.allGather(data)));
   }
 
   /** Every rank's {@code value}, index = rank. */

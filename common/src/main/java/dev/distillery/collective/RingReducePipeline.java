@@ -84,9 +84,32 @@ final class RingReducePipeline {
 
   /** Sums {@code data} across the ring in place, bucket by bucket. */
   void allReduceSum(DirectFloats data, int bucketFloats) {
-    Future<?> sent = sender.submit(() -> run(() -> sendAll(data, bucketFloats)));
+    runSteps(data, bucketFloats, 0, 2 * (worldSize - 1));
+  }
+
+  /**
+   * The reduce-scatter half, on the whole buffer as one bucket: afterwards chunk {@link #ownedChunk()} of
+   * {@code data} holds the sum over the ring; the other chunks hold partial sums.
+   */
+  void reduceScatterSum(DirectFloats data) {
+    runSteps(data, Math.max(1, data.length()), 0, worldSize - 1);
+  }
+
+  /** The all-gather half, on the whole buffer as one bucket: every rank's chunk {@link #ownedChunk()} reaches all. */
+  void allGather(DirectFloats data) {
+    runSteps(data, Math.max(1, data.length()), worldSize - 1, 2 * (worldSize - 1));
+  }
+
+  /** The chunk a rank holds summed after the reduce-scatter steps (and sends first in the all-gather). */
+  int ownedChunk() {
+    return Math.floorMod(rank + 1, worldSize);
+  }
+
+  /** Runs steps {@code [firstStep, endStep)} of every bucket. */
+  private void runSteps(DirectFloats data, int bucketFloats, int firstStep, int endStep) {
+    Future<?> sent = sender.submit(() -> run(() -> sendAll(data, bucketFloats, firstStep, endStep)));
     try {
-      run(() -> receiveAll(data, bucketFloats));
+      run(() -> receiveAll(data, bucketFloats, firstStep, endStep));
     } finally {
       awaitSender(sent);
     }
@@ -126,15 +149,15 @@ final class RingReducePipeline {
     }
   }
 
-  private void sendAll(DirectFloats data, int bucketFloats) {
+  private void sendAll(DirectFloats data, int bucketFloats, int firstStep, int endStep) {
     for (int offset = 0; offset < data.length(); offset += bucketFloats) {
       Bucket bucket = new Bucket(offset, Math.min(bucketFloats, data.length() - offset));
-      for (int step = 0; step < 2 * (worldSize - 1); step++) {
+      for (int step = firstStep; step < endStep; step++) {
         int chunk = sendChunk(step);
         int from = bucket.start(chunk);
         int count = bucket.start(chunk + 1) - from;
         for (int done = 0; done < count; done += SLICE_FLOATS) {
-          if (step == 0) {
+          if (step == firstStep) {
             links.sending().transferAll(data.bytes(from + done, Math.min(SLICE_FLOATS, count - done)),
                 describe(bucket, step));
           } else {
@@ -172,11 +195,11 @@ final class RingReducePipeline {
    * reduce-scatter steps add the rank's own values into a spare slice when one is free, else into the data;
    * the last reduce-scatter step adds into the data, where the all-gather also receives.
    */
-  private void receiveAll(DirectFloats data, int bucketFloats) {
-    int lastStep = 2 * (worldSize - 1) - 1;
+  private void receiveAll(DirectFloats data, int bucketFloats, int firstStep, int endStep) {
+    int lastStep = endStep - 1;
     for (int offset = 0; offset < data.length(); offset += bucketFloats) {
       Bucket bucket = new Bucket(offset, Math.min(bucketFloats, data.length() - offset));
-      for (int step = 0; step <= lastStep; step++) {
+      for (int step = firstStep; step <= lastStep; step++) {
         int chunk = receiveChunk(step);
         int from = bucket.start(chunk);
         int count = bucket.start(chunk + 1) - from;

@@ -1,14 +1,19 @@
 package dev.distillery.distill;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * AdamW (Loshchilov &amp; Hutter): Adam moments with bias correction and weight decay decoupled from the gradient,
  * applied to matrices only (norm weights and other vectors are not decayed). Moments live in a manager this
- * optimizer owns, on the parameters' device, in float32.
+ * optimizer owns, on the parameters' device, in float32: one per parameter, or, for a sharded optimizer, one per
+ * {@link OptimizerShard.Piece} of this replica's shard (named by {@link OptimizerShard.Piece#key()}).
  */
 public final class AdamW implements AutoCloseable {
   /** Hyper-parameters; the learning rate comes with each step. */
@@ -27,21 +32,56 @@ public final class AdamW implements AutoCloseable {
   private final NDManager manager;
   private final Map<String, NDArray> firstMoment = new LinkedHashMap<>();
   private final Map<String, NDArray> secondMoment = new LinkedHashMap<>();
+  private final Set<String> decayed = new HashSet<>();
+  private final OptimizerShard shard;
   private long steps;
 
   /** Zero moments for {@code parameters}. */
   public AdamW(Map<String, NDArray> parameters, Settings settings) {
     this.settings = settings;
+    this.shard = null;
     NDArray any = parameters.values().iterator().next();
     this.manager = NDManager.newBaseManager(any.getDevice());
     for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
-      firstMoment.put(p.getKey(), manager.zeros(p.getValue().getShape()));
-      secondMoment.put(p.getKey(), manager.zeros(p.getValue().getShape()));
+      addMoments(p.getKey(), p.getValue().getShape(), p.getValue().getShape().dimension() >= 2);
     }
   }
 
+  /** Zero moments for this replica's {@code shard} of the parameters, on {@code device}. */
+  public AdamW(OptimizerShard shard, Device device, Settings settings) {
+    this.settings = settings;
+    this.shard = shard;
+    this.manager = NDManager.newBaseManager(device);
+    for (OptimizerShard.Piece piece : shard.pieces()) {
+      addMoments(piece.key(), new Shape(piece.length()), piece.decayed());
+    }
+  }
+
+  private void addMoments(String key, Shape shape, boolean decay) {
+    firstMoment.put(key, manager.zeros(shape));
+    secondMoment.put(key, manager.zeros(shape));
+    if (decay) {
+      decayed.add(key);
+    }
+  }
+
+  /** The shard this optimizer keeps the state of, or null when it keeps all of it. */
+  public OptimizerShard shard() {
+    return shard;
+  }
+
+  /** Bytes of optimizer state held (both moments). */
+  public long stateBytes() {
+    long floats = 0;
+    for (NDArray m : firstMoment.values()) {
+      floats += m.size();
+    }
+    return 2 * floats * Float.BYTES;
+  }
+
   /**
-   * Updates {@code parameters} in place from {@code gradients} (same names), without recording a graph.
+   * Updates {@code parameters} in place from {@code gradients} (same names), without recording a graph. The names
+   * are the moments' (for a sharded optimizer, the pieces' keys, the arrays flat pieces of the parameters).
    *
    * @param learningRate this step's learning rate
    */
@@ -52,7 +92,7 @@ public final class AdamW implements AutoCloseable {
     try (Autograd.Scope off = Autograd.pause()) {
       for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
         update(p.getValue(), gradients.get(p.getKey()), firstMoment.get(p.getKey()),
-            secondMoment.get(p.getKey()), learningRate, stepSize, secondCorrection);
+            secondMoment.get(p.getKey()), decayed.contains(p.getKey()), learningRate, stepSize, secondCorrection);
       }
     }
   }
@@ -61,7 +101,7 @@ public final class AdamW implements AutoCloseable {
    * One parameter's update. Every operand is attached to a scratch manager for the duration, so each temporary
    * (whichever operand's manager it would otherwise land in) is freed before the next parameter.
    */
-  private void update(NDArray parameter, NDArray gradient, NDArray m, NDArray v, double learningRate,
+  private void update(NDArray parameter, NDArray gradient, NDArray m, NDArray v, boolean decay, double learningRate,
       double stepSize, double secondCorrection) {
     double b1 = settings.beta1();
     double b2 = settings.beta2();
@@ -71,7 +111,7 @@ public final class AdamW implements AutoCloseable {
       }
       m.muli((float) b1).addi(gradient.mul((float) (1 - b1)));
       v.muli((float) b2).addi(gradient.square().muli((float) (1 - b2)));
-      if (parameter.getShape().dimension() >= 2 && settings.weightDecay() > 0) {
+      if (decay && settings.weightDecay() > 0) {
         parameter.muli((float) (1 - learningRate * settings.weightDecay()));
       }
       NDArray denominator = v.div((float) secondCorrection).sqrt().addi((float) settings.epsilon());
@@ -102,9 +142,19 @@ public final class AdamW implements AutoCloseable {
 
   /** Restores moments and the step count saved by a checkpoint. */
   public void restore(long savedSteps, Map<String, float[]> first, Map<String, float[]> second) {
+    restore(savedSteps, (moment, name) -> require(moment == 'm' ? first : second, name));
+  }
+
+  /** Reads one saved moment: {@code moment} is 'm' or 'v', {@code name} a parameter's or a piece's key. */
+  public interface MomentReader {
+    float[] read(char moment, String name);
+  }
+
+  /** Restores the step count and every moment, reading one at a time (so one moment is in the heap at once). */
+  public void restore(long savedSteps, MomentReader saved) {
     for (String name : firstMoment.keySet()) {
-      firstMoment.get(name).set(require(first, name));
-      secondMoment.get(name).set(require(second, name));
+      firstMoment.get(name).set(saved.read('m', name));
+      secondMoment.get(name).set(saved.read('v', name));
     }
     this.steps = savedSteps;
   }

@@ -12,7 +12,11 @@ import dev.distillery.io.SafetensorsWriter;
 import dev.distillery.io.StagedDirectory;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
+import dev.distillery.io.TensorInfo;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +29,12 @@ import java.util.regex.Pattern;
  * ({@code model/}, float32), the AdamW moments ({@code optimizer.safetensors}) and {@code state.json} (step,
  * optimizer steps, data position, run fingerprint). Written into a staging directory and committed atomically, so
  * a crash mid-write leaves the previous checkpoint as the latest.
+ *
+ * <p>A sharded optimizer's moments are instead {@code optimizer/shard-I-of-N.safetensors}, one per replica, each
+ * written by its replica ({@link #saveOptimizerShard}) before the commit, holding tensors {@code m.NAME@OFFSET}
+ * and {@code v.NAME@OFFSET} (floats from OFFSET of parameter NAME, flattened); {@code state.json} records N as
+ * {@code optimizer_shards}. Restoring reads only the pieces a replica needs, one moment at a time, from any layout:
+ * a run resumes exactly with another world size, devices, or with sharding switched on or off.
  */
 public final class TrainingCheckpoint {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -46,7 +56,39 @@ public final class TrainingCheckpoint {
     return Storage.resolve(checkpointsDir, "step-" + step);
   }
 
-  /** Writes and commits a checkpoint. */
+  /**
+   * Writes this replica's optimizer shard for the checkpoint of step {@code step}, moment by moment, where {@link
+   * #save} then moves it into the checkpoint; every replica calls it before {@link #save} runs. Returns the file.
+   */
+  public static String saveOptimizerShard(Storage storage, String checkpointsDir, int step, AdamW optimizer) {
+    OptimizerShard shard = optimizer.shard();
+    String file = Storage.resolve(shardsDir(checkpointsDir, step), shardFile(shard.replica(), shard.replicas()));
+    try (SafetensorsWriter moments = new SafetensorsWriter(storage, file)) {
+      for (OptimizerShard.Piece piece : shard.pieces()) {
+        moments.declare("m." + piece.key(), DType.F32, new long[] {piece.length()});
+        moments.declare("v." + piece.key(), DType.F32, new long[] {piece.length()});
+      }
+      for (OptimizerShard.Piece piece : shard.pieces()) {
+        moments.write("m." + piece.key(), optimizer.firstMoments().get(piece.key()).toFloatArray());
+        moments.write("v." + piece.key(), optimizer.secondMoments().get(piece.key()).toFloatArray());
+      }
+    }
+    return file;
+  }
+
+  /** Where the replicas write their shards of step {@code step} before the commit. */
+  private static String shardsDir(String checkpointsDir, int step) {
+    return Storage.resolve(checkpointsDir, ".step-" + step + ".optimizer-shards");
+  }
+
+  private static String shardFile(int replica, int replicas) {
+    return "shard-" + replica + "-of-" + replicas + ".safetensors";
+  }
+
+  /**
+   * Writes and commits a checkpoint. With a sharded {@code optimizer}, every replica's {@link #saveOptimizerShard}
+   * must have returned.
+   */
   public static void save(Storage storage, String checkpointsDir, State state, LlamaConfig config,
       Map<String, NDArray> parameters, AdamW optimizer) {
     String target = pathFor(checkpointsDir, state.step());
@@ -58,23 +100,34 @@ public final class TrainingCheckpoint {
         }
         model.commit();
       }
-      try (SafetensorsWriter moments = new SafetensorsWriter(storage, staged.file("optimizer.safetensors"))) {
-        for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
-          moments.declare("m." + p.getKey(), DType.F32, p.getValue().getShape().getShape());
-          moments.declare("v." + p.getKey(), DType.F32, p.getValue().getShape().getShape());
-        }
-        for (String name : parameters.keySet()) {
-          moments.write("m." + name, optimizer.firstMoments().get(name).toFloatArray());
-          moments.write("v." + name, optimizer.secondMoments().get(name).toFloatArray());
-        }
+      if (optimizer.shard() != null) {
+        storage.rename(shardsDir(checkpointsDir, state.step()), staged.file("optimizer"));
+      } else {
+        writeMoments(storage, staged.file("optimizer.safetensors"), parameters, optimizer);
       }
       ObjectNode json = JSON.createObjectNode();
       json.put("step", state.step());
       json.put("optimizer_steps", optimizer.steps());
+      if (optimizer.shard() != null) {
+        json.put("optimizer_shards", optimizer.shard().replicas());
+      }
       json.put("sequences_consumed", state.sequencesConsumed());
       json.put("fingerprint", state.fingerprint());
       storage.writeText(staged.file("state.json"), json.toPrettyString());
       staged.commit();
+    }
+  }
+
+  private static void writeMoments(Storage storage, String file, Map<String, NDArray> parameters, AdamW optimizer) {
+    try (SafetensorsWriter moments = new SafetensorsWriter(storage, file)) {
+      for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
+        moments.declare("m." + p.getKey(), DType.F32, p.getValue().getShape().getShape());
+        moments.declare("v." + p.getKey(), DType.F32, p.getValue().getShape().getShape());
+      }
+      for (String name : parameters.keySet()) {
+        moments.write("m." + name, optimizer.firstMoments().get(name).toFloatArray());
+        moments.write("v." + name, optimizer.secondMoments().get(name).toFloatArray());
+      }
     }
   }
 
@@ -113,24 +166,84 @@ public final class TrainingCheckpoint {
     return CheckpointReader.open(storage, Storage.resolve(checkpoint, "model"));
   }
 
-  /** Restores the optimizer moments and step count saved in {@code checkpoint}. */
-  public static void restoreOptimizer(Storage storage, String checkpoint, AdamW optimizer,
-      List<String> parameterNames) {
-    String file = Storage.resolve(checkpoint, "optimizer.safetensors");
-    Map<String, float[]> first = new HashMap<>();
-    Map<String, float[]> second = new HashMap<>();
-    try (SafetensorsReader reader = SafetensorsReader.open(storage, file)) {
-      for (String name : parameterNames) {
-        first.put(name, reader.readFloats("m." + name));
-        second.put(name, reader.readFloats("v." + name));
-      }
-    }
+  /**
+   * Restores the optimizer moments and step count saved in {@code checkpoint}, whichever layout saved them and
+   * whichever {@code optimizer} (replicated or a shard) reads them; one moment is in the heap at a time.
+   */
+  public static void restoreOptimizer(Storage storage, String checkpoint, AdamW optimizer) {
+    JsonNode state;
     try {
-      long steps = JSON.readTree(storage.readText(Storage.resolve(checkpoint, "state.json")))
-          .get("optimizer_steps").asLong();
-      optimizer.restore(steps, first, second);
+      state = JSON.readTree(storage.readText(Storage.resolve(checkpoint, "state.json")));
     } catch (IOException e) {
       throw new IllegalArgumentException(checkpoint + ": unreadable state.json", e);
     }
+    int shards = state.path("optimizer_shards").asInt(0);
+    List<String> files = new ArrayList<>();
+    if (shards == 0) {
+      files.add(Storage.resolve(checkpoint, "optimizer.safetensors"));
+    } else {
+      for (int i = 0; i < shards; i++) {
+        files.add(Storage.resolve(Storage.resolve(checkpoint, "optimizer"), shardFile(i, shards)));
+      }
+    }
+    Map<String, OptimizerShard.Piece> wanted = new HashMap<>();
+    if (optimizer.shard() != null) {
+      optimizer.shard().pieces().forEach(p -> wanted.put(p.key(), p));
+    } else {
+      optimizer.firstMoments().forEach((name, m) -> wanted.put(name,
+          new OptimizerShard.Piece(name, 0, Math.toIntExact(m.size()), false, -1, 0)));
+    }
+    List<SafetensorsReader> readers = new ArrayList<>();
+    try {
+      Map<String, List<SavedPiece>> saved = new HashMap<>();
+      for (String file : files) {
+        SafetensorsReader reader = SafetensorsReader.open(storage, file);
+        readers.add(reader);
+        for (TensorInfo t : reader.tensors().values()) {
+          if (t.name().startsWith("m.")) {
+            String key = t.name().substring(2);
+            int at = key.lastIndexOf('@');
+            String parameter = at < 0 ? key : key.substring(0, at);
+            long offset = at < 0 ? 0 : Long.parseLong(key.substring(at + 1));
+            saved.computeIfAbsent(parameter, k -> new ArrayList<>())
+                .add(new SavedPiece(reader, key, offset, t.elementCount()));
+          }
+        }
+      }
+      optimizer.restore(state.get("optimizer_steps").asLong(), (moment, key) -> read(saved, moment, wanted.get(key),
+          checkpoint));
+    } finally {
+      readers.forEach(SafetensorsReader::close);
+    }
+  }
+
+  /** A saved moment: floats {@code [offset, offset + length)} of a parameter, as tensors m.KEY and v.KEY. */
+  private record SavedPiece(SafetensorsReader reader, String key, long offset, long length) {}
+
+  /** The floats of {@code piece} of moment {@code moment}, copied from the saved pieces that overlap it. */
+  private static float[] read(Map<String, List<SavedPiece>> saved, char moment, OptimizerShard.Piece piece,
+      String checkpoint) {
+    byte[] bytes = new byte[Math.multiplyExact(piece.length(), Float.BYTES)];
+    long covered = 0;
+    for (SavedPiece s : saved.getOrDefault(piece.parameter(), List.of())) {
+      long from = Math.max(s.offset(), piece.offset());
+      long to = Math.min(s.offset() + s.length(), piece.offset() + piece.length());
+      if (from < to) {
+        String name = moment + "." + s.key();
+        if (s.reader().info(name).dtype() != DType.F32) {
+          throw new IllegalArgumentException(s.reader().file() + ": optimizer tensor " + name + " is not F32");
+        }
+        s.reader().readRaw(name, (from - s.offset()) * Float.BYTES, ByteBuffer.wrap(bytes,
+            Math.toIntExact((from - piece.offset()) * Float.BYTES), Math.toIntExact((to - from) * Float.BYTES)));
+        covered += to - from;
+      }
+    }
+    if (covered != piece.length()) {
+      throw new IllegalArgumentException(checkpoint + ": the optimizer state holds " + covered + " of the "
+          + piece.length() + " floats of moment " + moment + " of " + piece.parameter() + " from " + piece.offset());
+    }
+    float[] values = new float[piece.length()];
+    ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
+    return values;
   }
 }

@@ -3,7 +3,9 @@ package dev.distillery.distill;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import dev.distillery.collective.DirectFloats;
 import dev.distillery.model.LlamaModel;
 import java.util.ArrayList;
@@ -121,13 +123,15 @@ public final class TrainingStep {
       }
       double[] totals = {sums.kdSum(), sums.ceSum(), sums.kdTokens(), hidden[0]};
       reducer.sumInPlace(totals);
-      Map<String, NDArray> gradients = reducedGradients(scope, parameters);
-      double norm = globalNorm(gradients.values());
-      if (maxGradientNorm > 0 && norm > maxGradientNorm) {
-        float scale = (float) (maxGradientNorm / (norm + 1e-6));
-        gradients.values().forEach(g -> g.muli(scale));
+      double norm;
+      if (optimizer.shard() == null) {
+        Map<String, NDArray> gradients = reducedGradients(scope, parameters);
+        norm = globalNorm(gradients.values());
+        clip(gradients.values(), norm);
+        optimizer.step(parameters, gradients, learningRate);
+      } else {
+        norm = shardedUpdate(scope, parameters, learningRate);
       }
-      optimizer.step(parameters, gradients, learningRate);
       double kd = totals[0] / globalKd;
       double ce = globalCe == 0 ? 0 : totals[1] / globalCe;
       LossSpec spec = loss.spec();
@@ -212,21 +216,117 @@ public final class TrainingStep {
   /** Every parameter's gradient, summed over ranks in buckets of {@link #BUCKET_FLOATS}, as arrays in scope. */
   private Map<String, NDArray> reducedGradients(NDManager scope, Map<String, NDArray> parameters) {
     Map<String, NDArray> reduced = new LinkedHashMap<>();
+    List<List<Map.Entry<String, NDArray>>> buckets = buckets(parameters);
+    for (int b = 0; b < buckets.size(); b++) {
+      List<Map.Entry<String, NDArray>> bucket = buckets.get(b);
+      DirectFloats flat = fillBucket(scope, bucket, bucketBuffer(b, floats(bucket)));
+      reducer.sumInPlace(flat);
+      int offset = 0;
+      for (Map.Entry<String, NDArray> p : bucket) {
+        NDArray parameter = p.getValue();
+        int n = Math.toIntExact(parameter.size());
+        reduced.put(p.getKey(), scope.create(flat.bytes(offset, n), parameter.getShape(), DataType.FLOAT32)
+            .toDevice(parameter.getDevice(), false));
+        offset += n;
+      }
+    }
+    return reduced;
+  }
+
+  /**
+   * The parameters in order, grouped into gradient buckets of at most {@link #BUCKET_FLOATS} (a larger parameter
+   * makes a bucket of its own).
+   */
+  static List<List<Map.Entry<String, NDArray>>> buckets(Map<String, NDArray> parameters) {
+    List<List<Map.Entry<String, NDArray>>> buckets = new ArrayList<>();
     List<Map.Entry<String, NDArray>> bucket = new ArrayList<>();
     long bucketSize = 0;
-    int bucketIndex = 0;
     for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
       long size = p.getValue().size();
       if (!bucket.isEmpty() && bucketSize + size > BUCKET_FLOATS) {
-        reduceBucket(scope, bucket, bucketBuffer(bucketIndex++, bucketSize), reduced);
-        bucket.clear();
+        buckets.add(bucket);
+        bucket = new ArrayList<>();
         bucketSize = 0;
       }
       bucket.add(p);
       bucketSize += size;
     }
-    reduceBucket(scope, bucket, bucketBuffer(bucketIndex, bucketSize), reduced);
-    return reduced;
+    buckets.add(bucket);
+    return buckets;
+  }
+
+  private static long floats(List<Map.Entry<String, NDArray>> bucket) {
+    return bucket.stream().mapToLong(p -> p.getValue().size()).sum();
+  }
+
+  /**
+   * ZeRO stage 1: each bucket's gradients are reduce-scattered, so this replica gets the sums of its shard only; the
+   * global norm is the square root of the shards' squared norms summed over replicas; this replica's AdamW updates
+   * its shard of the parameters, and the updated shards are all-gathered into every replica's parameters, which so
+   * stay identical. Returns the global gradient norm.
+   */
+  private double shardedUpdate(NDManager scope, Map<String, NDArray> parameters, double learningRate) {
+    OptimizerShard shard = optimizer.shard();
+    List<List<Map.Entry<String, NDArray>>> buckets = buckets(parameters);
+    Map<String, NDArray> gradients = new LinkedHashMap<>();
+    Map<String, NDArray> values = new LinkedHashMap<>();
+    double[] squares = {0};
+    for (int b = 0; b < buckets.size(); b++) {
+      DirectFloats flat = fillBucket(scope, buckets.get(b), bucketBuffer(b, floats(buckets.get(b))));
+      reducer.reduceScatterSum(flat);
+      for (OptimizerShard.Piece piece : shard.pieces()) {
+        if (piece.bucket() == b) {
+          NDArray gradient = scope.create(flat.bytes(piece.bucketOffset(), piece.length()), new Shape(piece.length()),
+              DataType.FLOAT32).toDevice(student.device(), false);
+          squares[0] += gradient.square().sum().getFloat();
+          gradients.put(piece.key(), gradient);
+        }
+      }
+    }
+    reducer.sumInPlace(squares);
+    double norm = Math.sqrt(squares[0]);
+    clip(gradients.values(), norm);
+    try (Autograd.Scope off = Autograd.pause()) {
+      for (OptimizerShard.Piece piece : shard.pieces()) {
+        try (NDArray flatParameter = parameters.get(piece.parameter()).reshape(-1);
+            NDArray view = flatParameter.get(new NDIndex("{}:{}", piece.offset(), piece.offset() + piece.length()))) {
+          NDArray value = view.duplicate(); // views are closed, the parameter's memory stays
+          value.attach(scope);
+          values.put(piece.key(), value);
+        }
+      }
+    }
+    optimizer.step(values, gradients, learningRate);
+    for (int b = 0; b < buckets.size(); b++) {
+      DirectFloats flat = bucketBuffer(b, floats(buckets.get(b))).prefix(Math.toIntExact(floats(buckets.get(b))));
+      for (OptimizerShard.Piece piece : shard.pieces()) {
+        if (piece.bucket() == b) {
+          flat.bytes(piece.bucketOffset(), piece.length()).put(values.get(piece.key()).toByteBuffer(true));
+        }
+      }
+      reducer.allGather(flat);
+      int offset = 0;
+      try (Autograd.Scope off = Autograd.pause()) {
+        for (Map.Entry<String, NDArray> p : buckets.get(b)) {
+          NDArray parameter = p.getValue();
+          int n = Math.toIntExact(parameter.size());
+          try (NDManager copy = scope.newSubManager()) {
+            // index_put_ copies into the parameter's own memory (NDArray.set(Buffer) would alias the buffer)
+            parameter.set(new NDIndex(":"), copy.create(flat.bytes(offset, n), parameter.getShape(), DataType.FLOAT32)
+                .toDevice(parameter.getDevice(), false));
+          }
+          offset += n;
+        }
+      }
+    }
+    return norm;
+  }
+
+  private void clip(Iterable<NDArray> gradients, double norm) {
+    if (maxGradientNorm > 0 && norm > maxGradientNorm) {
+      float scale = (float) (maxGradientNorm / (norm + 1e-6));
+      gradients.forEach(g -> g.muli(scale));
+    }
   }
 
   /**
@@ -247,8 +347,9 @@ public final class TrainingStep {
     return buffer;
   }
 
-  private void reduceBucket(NDManager scope, List<Map.Entry<String, NDArray>> bucket, DirectFloats buffer,
-      Map<String, NDArray> out) {
+  /** Copies the bucket's gradients, as float32, into {@code buffer}; returns the filled prefix. */
+  private static DirectFloats fillBucket(NDManager scope, List<Map.Entry<String, NDArray>> bucket,
+      DirectFloats buffer) {
     int offset = 0;
     for (Map.Entry<String, NDArray> p : bucket) {
       try (NDManager conversion = scope.newSubManager()) {
@@ -260,16 +361,7 @@ public final class TrainingStep {
         offset += n;
       }
     }
-    DirectFloats flat = buffer.prefix(offset);
-    reducer.sumInPlace(flat);
-    offset = 0;
-    for (Map.Entry<String, NDArray> p : bucket) {
-      NDArray parameter = p.getValue();
-      int n = Math.toIntExact(parameter.size());
-      out.put(p.getKey(), scope.create(flat.bytes(offset, n), parameter.getShape(), DataType.FLOAT32)
-          .toDevice(parameter.getDevice(), false));
-      offset += n;
-    }
+    return buffer.prefix(offset);
   }
 
   private static double globalNorm(Iterable<NDArray> gradients) {

@@ -63,7 +63,7 @@ public final class RecomputationBenchmark {
     }
   }
 
-  private static long statusKb(String field) throws IOException {
+  static long statusKb(String field) throws IOException {
     for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
       if (line.startsWith(field + ":")) {
         return Long.parseLong(line.replaceAll("[^0-9]", ""));

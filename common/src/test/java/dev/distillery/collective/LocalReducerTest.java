@@ -49,6 +49,56 @@ class LocalReducerTest {
         .allSatisfy(r -> assertThat(r).containsExactly(0 + 1 + 10 + 11, 4)));
   }
 
+  /**
+   * 2 processes x 2 devices: each of the four replicas owns a quarter (the shards tile the buffer), holds its sum
+   * after the reduce-scatter, and the all-gather gives everyone every replica's quarter.
+   */
+  @Test
+  void reduceScatterAndAllGatherAcrossDevicesAndProcesses() {
+    int length = 11;
+    List<List<Object[]>> perProcess = Ranks.run(2, ring -> {
+      LocalReducer reducer = new LocalReducer(2, ring::allReduceSum, values -> {}, ring, TIMEOUT);
+      List<CompletableFuture<Object[]>> devices = new ArrayList<>();
+      for (int d = 0; d < 2; d++) {
+        int device = d;
+        devices.add(CompletableFuture.supplyAsync(() -> {
+          float[] values = new float[length];
+          for (int i = 0; i < length; i++) {
+            values[i] = i + 100 * (ring.rank() * 2 + device);
+          }
+          DirectFloats data = DirectFloats.of(values);
+          reducer.reduceScatterSum(device, data);
+          Shard shard = reducer.shard(device, length);
+          float[] summed = java.util.Arrays.copyOfRange(data.toArray(), shard.from(), shard.to());
+          for (int i = shard.from(); i < shard.to(); i++) {
+            data.put(i, -(ring.rank() * 2 + device));
+          }
+          reducer.allGather(device, data);
+          return new Object[] {shard, summed, data.toArray()};
+        }, runnable -> new Thread(runnable).start()));
+      }
+      return devices.stream().map(CompletableFuture::join).toList();
+    });
+    float[] gathered = new float[length];
+    int covered = 0;
+    for (int r = 0; r < 2; r++) {
+      for (int d = 0; d < 2; d++) {
+        Object[] result = perProcess.get(r).get(d);
+        Shard shard = (Shard) result[0];
+        covered += shard.length();
+        float[] expected = new float[shard.length()];
+        for (int i = 0; i < expected.length; i++) {
+          expected[i] = 4 * (shard.from() + i) + 100 * (0 + 1 + 2 + 3);
+          gathered[shard.from() + i] = -(r * 2 + d);
+        }
+        assertThat((float[]) result[1]).as("rank %d device %d", r, d).containsExactly(expected);
+      }
+    }
+    assertThat(covered).isEqualTo(length);
+    assertThat(perProcess).allSatisfy(devices -> assertThat(devices)
+        .allSatisfy(r -> assertThat((float[]) r[2]).containsExactly(gathered)));
+  }
+
   @Test
   void scalarsAreSummedOverDevicesThenProcesses() {
     List<List<double[]>> perProcess = Ranks.run(2, ring -> {

@@ -58,6 +58,51 @@ class RingAllReduceTest {
     }
   }
 
+  /**
+   * Reduce-scatter leaves each rank its shard summed, the shards tiling the buffer; all-gather then gives every rank
+   * every rank's shard (here overwritten with values that name the rank).
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {1, 2, 3, 4})
+  void reduceScatterSumsEachRanksShardAndAllGatherSharesThem(int worldSize) {
+    List<List<Object[]>> results = Ranks.run(worldSize, ring -> {
+      List<Object[]> out = new ArrayList<>();
+      for (int length : LENGTHS) {
+        DirectFloats data = DirectFloats.of(integers(ring.rank(), length));
+        ring.reduceScatterSum(data);
+        Shard shard = ring.shard(length);
+        float[] summed = Arrays.copyOfRange(data.toArray(), shard.from(), shard.to());
+        for (int i = shard.from(); i < shard.to(); i++) {
+          data.put(i, ring.rank() * 10_000 + i);
+        }
+        ring.allGather(data);
+        out.add(new Object[] {shard, summed, data.toArray()});
+      }
+      return out;
+    });
+    for (int i = 0; i < LENGTHS.length; i++) {
+      int length = LENGTHS[i];
+      float[] expected = new float[length];
+      float[] gathered = new float[length];
+      int covered = 0;
+      for (int r = 0; r < worldSize; r++) {
+        add(expected, integers(r, length));
+        Shard shard = (Shard) results.get(r).get(i)[0];
+        covered += shard.length();
+        for (int j = shard.from(); j < shard.to(); j++) {
+          gathered[j] = r * 10_000 + j;
+        }
+      }
+      assertThat(covered).as("the shards tile a buffer of %d", length).isEqualTo(length);
+      for (int r = 0; r < worldSize; r++) {
+        Shard shard = (Shard) results.get(r).get(i)[0];
+        assertThat((float[]) results.get(r).get(i)[1]).as("rank %d's summed shard of %d", r, length)
+            .containsExactly(Arrays.copyOfRange(expected, shard.from(), shard.to()));
+        assertThat((float[]) results.get(r).get(i)[2]).as("gathered on rank %d", r).containsExactly(gathered);
+      }
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(ints = {2, 3, 4})
   void randomSumsAreBitIdenticalAcrossRanksAndRuns(int worldSize) {

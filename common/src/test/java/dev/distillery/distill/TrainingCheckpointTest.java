@@ -9,9 +9,9 @@ import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.WeightSource;
+import dev.distillery.testing.ShardOnlyReducer;
 import dev.distillery.testing.TestModels;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -46,6 +46,75 @@ class TrainingCheckpointTest {
     }
   }
 
+  /**
+   * Moments saved whole are restored into 3 shards, those shards saved and restored whole and into 2 shards: every
+   * moment float comes back exactly, whatever the layouts on either side.
+   */
+  @Test
+  void optimizerStateReshardsExactlyBetweenLayouts(@TempDir Path dir) {
+    Storage storage = Storage.of(dir.toString());
+    String checkpoints = dir.resolve("checkpoints").toString();
+    train(WeightSource.of(studentWeights), null, 0, 2, checkpoints);
+    String whole = TrainingCheckpoint.latest(storage, checkpoints).orElseThrow();
+    try (LlamaModel student = LlamaModel.load(config, WeightSource.of(studentWeights), Device.cpu());
+        AdamW reference = new AdamW(student.parameters(), settings)) {
+      TrainingCheckpoint.restoreOptimizer(storage, whole, reference);
+      assertThat(reference.steps()).isEqualTo(2);
+      List<AdamW> three = shards(student, 3);
+      for (AdamW shard : three) {
+        TrainingCheckpoint.restoreOptimizer(storage, whole, shard);
+        assertMomentsMatch(shard, reference);
+        TrainingCheckpoint.saveOptimizerShard(storage, checkpoints, 3, shard);
+      }
+      assertThat(three.stream().mapToLong(AdamW::stateBytes).sum()).isEqualTo(reference.stateBytes());
+      TrainingCheckpoint.save(storage, checkpoints, new TrainingCheckpoint.State(3, 12, "test"), config,
+          student.parameters(), three.get(0));
+      String sharded = TrainingCheckpoint.latest(storage, checkpoints).orElseThrow();
+      assertThat(sharded).endsWith("step-3");
+      assertThat(dir.resolve("checkpoints/step-3/optimizer/shard-2-of-3.safetensors")).exists();
+      try (AdamW again = new AdamW(student.parameters(), settings)) {
+        TrainingCheckpoint.restoreOptimizer(storage, sharded, again);
+        for (String name : reference.firstMoments().keySet()) {
+          assertThat(again.firstMoments().get(name).toFloatArray()).as(name)
+              .containsExactly(reference.firstMoments().get(name).toFloatArray());
+          assertThat(again.secondMoments().get(name).toFloatArray()).as(name)
+              .containsExactly(reference.secondMoments().get(name).toFloatArray());
+        }
+      }
+      for (AdamW shard : shards(student, 2)) {
+        TrainingCheckpoint.restoreOptimizer(storage, sharded, shard);
+        assertMomentsMatch(shard, reference);
+        shard.close();
+      }
+      three.forEach(AdamW::close);
+    }
+  }
+
+  /** Sharded optimizers for {@code replicas} replicas, each owning part r of every bucket. */
+  private List<AdamW> shards(LlamaModel student, int replicas) {
+    List<AdamW> shards = new java.util.ArrayList<>();
+    for (int r = 0; r < replicas; r++) {
+      shards.add(new AdamW(OptimizerShard.of(student.parameters(), new ShardOnlyReducer(r, replicas)), Device.cpu(),
+          settings));
+    }
+    return shards;
+  }
+
+  /** Each piece of {@code shard} equals the same floats of the whole moments of {@code reference}. */
+  private static void assertMomentsMatch(AdamW shard, AdamW reference) {
+    assertThat(shard.steps()).isEqualTo(reference.steps());
+    for (OptimizerShard.Piece piece : shard.shard().pieces()) {
+      for (boolean first : new boolean[] {true, false}) {
+        float[] whole = (first ? reference.firstMoments() : reference.secondMoments()).get(piece.parameter())
+            .toFloatArray();
+        float[] expected = java.util.Arrays.copyOfRange(whole, (int) piece.offset(),
+            (int) piece.offset() + piece.length());
+        assertThat((first ? shard.firstMoments() : shard.secondMoments()).get(piece.key()).toFloatArray())
+            .as(piece.key()).containsExactly(expected);
+      }
+    }
+  }
+
   @Test
   void latestIgnoresUncommittedCheckpoints(@TempDir Path dir) {
     Storage storage = Storage.of(dir.toString());
@@ -63,7 +132,7 @@ class TrainingCheckpointTest {
         LlamaModel student = LlamaModel.load(config, start, Device.cpu());
         AdamW adam = new AdamW(student.parameters(), settings)) {
       if (resumeFrom != null) {
-        TrainingCheckpoint.restoreOptimizer(storage, resumeFrom, adam, new ArrayList<>(student.parameters().keySet()));
+        TrainingCheckpoint.restoreOptimizer(storage, resumeFrom, adam);
       }
       TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.minitron(), 32), adam,
           GradientReducer.single(), 1.0);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.Device;
 import dev.distillery.collective.DirectFloats;
+import dev.distillery.collective.Shard;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.WeightSource;
@@ -158,16 +159,63 @@ class TrainingStepTest {
     }
   }
 
+  /**
+   * The sharded optimizer (two ranks, each with half of every bucket's moments, gradients reduce-scattered and
+   * parameters all-gathered) takes the same steps as the replicated one on one rank, and both ranks end with the
+   * same weights.
+   */
+  @Test
+  void aShardedOptimizerAgreesWithTheReplicatedOne() throws Exception {
+    int steps = 6;
+    double[] single = trainWith(GradientReducer.single(), 0, 1, steps, 2, true, false, null);
+    double[] singleSharded = trainWith(GradientReducer.single(), 0, 1, steps, 2, true, true, null);
+    InProcessReducer.Group group = new InProcessReducer.Group(2, new CyclicBarrier(2));
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    List<Map<String, float[]>> weights = List.of(new java.util.HashMap<>(), new java.util.HashMap<>());
+    try {
+      List<Future<double[]>> ranks = new ArrayList<>();
+      for (int r = 0; r < 2; r++) {
+        int rank = r;
+        ranks.add(pool.submit(() -> trainWith(new InProcessReducer(group, rank), rank, 2, steps, 1, true, true,
+            weights.get(rank))));
+      }
+      for (Future<double[]> rank : ranks) {
+        double[] losses = rank.get();
+        for (int s = 0; s < steps; s++) {
+          assertThat(losses[s]).as("step %d", s).isCloseTo(single[s], within(1e-5));
+          assertThat(singleSharded[s]).as("one replica, step %d", s).isCloseTo(single[s], within(1e-6));
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(weights.get(0)).isNotEmpty();
+    for (String name : weights.get(0).keySet()) {
+      assertThat(weights.get(1).get(name)).as(name).containsExactly(weights.get(0).get(name));
+    }
+  }
+
   private double[] trainWith(GradientReducer reducer, int rank, int world, int steps, int microBatch) {
     return trainWith(reducer, rank, world, steps, microBatch, false);
   }
 
-  /** Global batch of 4 sequences per step; this rank takes every worldSize-th of them. */
   private double[] trainWith(GradientReducer reducer, int rank, int world, int steps, int microBatch,
       boolean recompute) {
+    return trainWith(reducer, rank, world, steps, microBatch, recompute, false, null);
+  }
+
+  /**
+   * Global batch of 4 sequences per step; this rank takes every worldSize-th of them.
+   *
+   * @param finalWeights receives the trained weights, or null
+   */
+  private double[] trainWith(GradientReducer reducer, int rank, int world, int steps, int microBatch,
+      boolean recompute, boolean sharded, Map<String, float[]> finalWeights) {
+    AdamW.Settings settings = new AdamW.Settings(0.9, 0.95, 1e-8, 0.01);
     try (LlamaModel teacher = LlamaModel.load(config, WeightSource.of(teacherWeights), Device.cpu());
         LlamaModel student = LlamaModel.load(config, WeightSource.of(studentWeights), Device.cpu());
-        AdamW adam = new AdamW(student.parameters(), new AdamW.Settings(0.9, 0.95, 1e-8, 0.01))) {
+        AdamW adam = sharded ? new AdamW(OptimizerShard.of(student.parameters(), reducer), Device.cpu(), settings)
+            : new AdamW(student.parameters(), settings)) {
       TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.minitron(), 16), null,
           adam, reducer, 1.0, recompute);
       double[] losses = new double[steps];
@@ -184,6 +232,9 @@ class TrainingStepTest {
           micro.add(mine.subList(i, Math.min(mine.size(), i + microBatch)).toArray(long[][]::new));
         }
         losses[s] = step.run(micro, 3e-3).loss();
+      }
+      if (finalWeights != null) {
+        student.parameters().forEach((name, p) -> finalWeights.put(name, p.toFloatArray()));
       }
       return losses;
     }
@@ -235,6 +286,33 @@ class TrainingStepTest {
           }
         }
       });
+    }
+
+    @Override
+    public Shard shard(int length) {
+      return Shard.part(length, rank, group.size);
+    }
+
+    @Override
+    public void allGather(DirectFloats values) {
+      exchange(values.toArray(), all -> {
+        for (int r = 0; r < all.length; r++) {
+          Shard theirs = Shard.part(values.length(), r, group.size);
+          for (int i = theirs.from(); i < theirs.to(); i++) {
+            values.put(i, ((float[]) all[r])[i]);
+          }
+        }
+      });
+    }
+
+    @Override
+    public int replica() {
+      return rank;
+    }
+
+    @Override
+    public int replicas() {
+      return group.size;
     }
 
     private void exchange(Object mine, java.util.function.Consumer<Object[]> combine) {

@@ -2,15 +2,48 @@ package dev.distillery.distill;
 
 import dev.distillery.collective.DirectFloats;
 import dev.distillery.collective.LocalReducer;
+import dev.distillery.collective.Shard;
 
 /** One device's gradient reducer when a rank trains on several: sums over the rank's devices, then the ring. */
 final class DeviceReducer implements GradientReducer {
   private final LocalReducer devices;
   private final int device;
+  private final int replica;
+  private final int replicas;
 
-  DeviceReducer(LocalReducer devices, int device) {
+  /**
+   * @param replica this device's index among all the job's {@code replicas} (rank x devices per rank + device)
+   */
+  DeviceReducer(LocalReducer devices, int device, int replica, int replicas) {
     this.devices = devices;
     this.device = device;
+    this.replica = replica;
+    this.replicas = replicas;
+  }
+
+  @Override
+  public Shard shard(int length) {
+    return devices.shard(device, length);
+  }
+
+  @Override
+  public void reduceScatterSum(DirectFloats values) {
+    devices.reduceScatterSum(device, values);
+  }
+
+  @Override
+  public void allGather(DirectFloats values) {
+    devices.allGather(device, values);
+  }
+
+  @Override
+  public int replica() {
+    return replica;
+  }
+
+  @Override
+  public int replicas() {
+    return replicas;
   }
 
   @Override

@@ -19,7 +19,7 @@ public record DistillSettings(
     double weightDecay, double beta1, double beta2, double clip, int chunkTokens, int checkpointEvery,
     int validateEvery, int validSequences, long seed, String teacherDtype, int collectiveTimeoutSeconds,
     boolean restart, double hiddenWeight, String hiddenLayerMap, String devices, boolean recomputeLayers,
-    String teacherLogits) implements Serializable {
+    String teacherLogits, boolean shardOptimizer) implements Serializable {
 
   static final ConfigOption<String> RUN = ConfigOption.string("run").required()
       .doc("Run directory on any Hadoop file system; inputs and outputs default to paths under it.");
@@ -108,13 +108,21 @@ public record DistillSettings(
           + "'kl+ce' at temperature 1 and no hidden-state loss; the table must belong to these token shards (and to "
           + "'teacher', when it is also given).");
 
+  static final ConfigOption<Boolean> SHARD_OPTIMIZER = ConfigOption.bool("shard-optimizer").defaultValue(false)
+      .doc("Shard the AdamW moments over all replicas of the job (world-size x devices per rank, ZeRO stage 1): "
+          + "gradients are reduce-scattered so each replica sums only its 1/N of every bucket, updates that part, "
+          + "and the updated weights are all-gathered; optimizer memory per replica drops from 8 to 8/N bytes per "
+          + "parameter for the same traffic as the all-reduce. Checkpoints hold one optimizer shard file per "
+          + "replica, each written by its replica; a run resumes exactly with another world size, devices or "
+          + "setting of this option. Same losses as unsharded within float rounding.");
+
   /** The options of {@code distill}. */
   public static final ConfigSchema SCHEMA = new ConfigSchema("distill",
       "Distil (or fine-tune) a student on the token shards in a Spark barrier stage, synchronous data-parallel.",
       RUN, TEACHER, STUDENT, TOKENS, OUTPUT, CHECKPOINTS, METRICS, STEPS, GLOBAL_BATCH, MICRO_BATCH, WORLD_SIZE,
       LOSS, KD_WEIGHT, CE_WEIGHT, TEMPERATURE, HIDDEN_WEIGHT, HIDDEN_LAYER_MAP, LR, MIN_LR, WARMUP, WEIGHT_DECAY,
       BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
-      VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART, DEVICES, RECOMPUTE, TEACHER_LOGITS);
+      VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART, DEVICES, RECOMPUTE, TEACHER_LOGITS, SHARD_OPTIMIZER);
 
   /** Resolves defaults against the run directory and checks the options that depend on each other. */
   static DistillSettings from(Config c) {
@@ -157,7 +165,7 @@ public record DistillSettings(
         c.get(WEIGHT_DECAY), c.get(BETA1), c.get(BETA2), c.get(CLIP), c.get(CHUNK), c.get(CHECKPOINT_EVERY),
         c.get(VALIDATE_EVERY), c.get(VALID_SEQUENCES), c.get(SEED), c.get(TEACHER_DTYPE), c.get(TIMEOUT),
         c.get(RESTART), c.get(HIDDEN_WEIGHT), c.get(HIDDEN_LAYER_MAP), devices,
-        c.get(RECOMPUTE), teacherLogits);
+        c.get(RECOMPUTE), teacherLogits, c.get(SHARD_OPTIMIZER));
   }
 
   /** The losses stored distributions can give: forward KL at temperature 1, no teacher hidden states. */

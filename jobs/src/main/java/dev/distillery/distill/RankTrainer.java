@@ -119,6 +119,13 @@ final class RankTrainer {
           line.put("val_loss", validationLoss);
           ring.checkSame(fingerprint(replicas), "student weights after step " + (s + 1));
         }
+        boolean checkpoint = (s + 1) % settings.checkpointEvery() == 0 && !final_;
+        if (checkpoint && settings.shardOptimizer()) { // every replica writes its shard, then rank 0 commits
+          int step = s + 1;
+          threads.runOnEach(d -> TrainingCheckpoint.saveOptimizerShard(storage, settings.checkpoints(), step,
+              replicas.get(d).optimizer));
+          ring.barrier();
+        }
         if (rank == 0) {
           LOG.info("distill step {}/{}: loss {} (kd {}, ce {}), lr {}, grad norm {}{}, {} tokens/s, ETA {}",
               s + 1, settings.steps(), f(last.loss()), f(last.kdLoss()), f(last.ceLoss()), String.format("%.2e", lr),
@@ -128,7 +135,7 @@ final class RankTrainer {
           if (line.has("val_loss") || final_) {
             writeMetrics(metrics);
           }
-          if ((s + 1) % settings.checkpointEvery() == 0 && !final_) {
+          if (checkpoint) {
             TrainingCheckpoint.save(storage, settings.checkpoints(), new TrainingCheckpoint.State(s + 1,
                 (long) (s + 1) * settings.globalBatch(), settings.fingerprint()), studentConfig,
                 lead.student.parameters(), lead.optimizer);
@@ -162,11 +169,11 @@ final class RankTrainer {
     if (devices.size() == 1) {
       return List.of(global);
     }
-    LocalReducer local = new LocalReducer(devices.size(), global::sumInPlace, global::sumInPlace,
+    LocalReducer local = new LocalReducer(devices.size(), global::sumInPlace, global::sumInPlace, ring,
         Duration.ofSeconds(settings.collectiveTimeoutSeconds()));
     List<GradientReducer> reducers = new ArrayList<>();
     for (int d = 0; d < devices.size(); d++) {
-      reducers.add(new DeviceReducer(local, d));
+      reducers.add(new DeviceReducer(local, d, ring.rank() * devices.size() + d, ring.worldSize() * devices.size()));
     }
     return reducers;
   }

@@ -6,9 +6,13 @@ import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaModel;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** One device's copy of the student within a rank, with its optimizer state and training step. */
 final class Replica implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Replica.class);
+
   final Device device;
   final LlamaModel student;
   final AdamW optimizer;
@@ -34,12 +38,15 @@ final class Replica implements AutoCloseable {
       student = LlamaModel.load(reader.config(), (name, shape) -> reader.readFloats(name), device);
     }
     // a vocab_size difference was checked to be padding of one tokenizer (DistillJob.checkInputs, VocabAlignment)
-    AdamW optimizer = new AdamW(student.parameters(), new AdamW.Settings(settings.beta1(), settings.beta2(), 1e-8,
-        settings.weightDecay()));
+    AdamW.Settings adam = new AdamW.Settings(settings.beta1(), settings.beta2(), 1e-8, settings.weightDecay());
+    AdamW optimizer = settings.shardOptimizer()
+        ? new AdamW(OptimizerShard.of(student.parameters(), reducer), device, adam)
+        : new AdamW(student.parameters(), adam);
+    LOG.info("{}: optimizer state {} MB{}", device, String.format("%.1f", optimizer.stateBytes() / 1e6),
+        optimizer.shard() == null ? "" : " (shard " + optimizer.shard().replica() + " of "
+            + optimizer.shard().replicas() + ")");
     if (checkpoint != null) {
-      Storage storage = Storage.of(checkpoint);
-      TrainingCheckpoint.restoreOptimizer(storage, checkpoint, optimizer,
-          new ArrayList<>(student.parameters().keySet()));
+      TrainingCheckpoint.restoreOptimizer(Storage.of(checkpoint), checkpoint, optimizer);
     }
     TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(settings.lossSpec(),
         settings.chunkTokens()), settings.hiddenStateLoss(), optimizer, reducer, settings.clip(),

@@ -2,6 +2,7 @@ package dev.distillery.distill;
 
 import dev.distillery.collective.DirectFloats;
 import dev.distillery.collective.RingAllReduce;
+import dev.distillery.collective.Shard;
 
 /** The training step's gradient reducer on top of the TCP ring. */
 final class RingReducer implements GradientReducer {
@@ -14,6 +15,31 @@ final class RingReducer implements GradientReducer {
   @Override
   public void sumInPlace(DirectFloats values) {
     ring.allReduceSum(values);
+  }
+
+  @Override
+  public Shard shard(int length) {
+    return ring.shard(length);
+  }
+
+  @Override
+  public void reduceScatterSum(DirectFloats values) {
+    ring.reduceScatterSum(values);
+  }
+
+  @Override
+  public void allGather(DirectFloats values) {
+    ring.allGather(values);
+  }
+
+  @Override
+  public int replica() {
+    return ring.rank();
+  }
+
+  @Override
+  public int replicas() {
+    return ring.worldSize();
   }
 
   @Override

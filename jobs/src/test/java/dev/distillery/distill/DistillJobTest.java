@@ -28,6 +28,8 @@ import org.apache.spark.scheduler.SparkListenerTaskStart;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** DistillJob end to end in local mode: the barrier stage, 1 vs 2 ranks, resume, bad input. */
 class DistillJobTest {
@@ -56,16 +58,21 @@ class DistillJobTest {
 
   /**
    * Same global batch and seed on 1 rank, 2 ranks, and 1 rank with two device replicas (CPU here), over 20 steps
-   * (a little more than three passes over the training sequences).
+   * (a little more than three passes over the training sequences); and with the optimizer sharded (and layers
+   * recomputed) on 1 rank, 2 ranks and 2 ranks x 2 devices, against the unsharded single rank.
    */
   @Test
   void oneAndTwoRanksAndTwoDevicesAgreeStepByStep(@TempDir Path run) throws IOException {
     distill(run.resolve("one"), "world-size=1", "steps=20");
     distill(run.resolve("two"), "world-size=2", "steps=20");
     distill(run.resolve("devices"), "world-size=1", "devices=cpu,cpu", "steps=20");
+    String[] sharded = {"shard-optimizer=true", "recompute-layers=true", "steps=20"};
+    distill(run.resolve("one-sharded"), with(sharded, "world-size=1"));
+    distill(run.resolve("two-sharded"), with(sharded, "world-size=2"));
+    distill(run.resolve("two-by-two-sharded"), with(sharded, "world-size=2", "devices=cpu,cpu", "micro-batch=1"));
     List<JsonNode> one = metrics(run.resolve("one"));
     assertThat(one).hasSize(20);
-    for (String other : List.of("two", "devices")) {
+    for (String other : List.of("two", "devices", "one-sharded", "two-sharded", "two-by-two-sharded")) {
       List<JsonNode> lines = metrics(run.resolve(other));
       assertThat(lines).hasSize(20);
       for (int s = 0; s < 20; s++) {
@@ -139,9 +146,11 @@ class DistillJobTest {
    * at once, Spark retries the barrier stage whole, and the retry resumes from the last checkpoint and ends with
    * the same losses and weights, bit for bit, as a run that never failed.
    */
-  @Test
-  void aKilledRankFailsTheStageAndTheRetryResumesFromTheLastCheckpoint(@TempDir Path run) throws Exception {
-    String[] settings = {"world-size=2", "checkpoint-every=2", "steps=12"};
+  @ParameterizedTest(name = "shard-optimizer={0}")
+  @ValueSource(booleans = {false, true})
+  void aKilledRankFailsTheStageAndTheRetryResumesFromTheLastCheckpoint(boolean shardOptimizer, @TempDir Path run)
+      throws Exception {
+    String[] settings = {"world-size=2", "checkpoint-every=2", "steps=12", "shard-optimizer=" + shardOptimizer};
     distill(run.resolve("straight"), settings);
     Path retried = run.resolve("retried");
     SparkContext spark = SharedSpark.session().sparkContext();
@@ -188,6 +197,35 @@ class DistillJobTest {
         assertThat(b.readFloats(name)).as(name).containsExactly(a.readFloats(name));
       }
     }
+  }
+
+  /**
+   * A sharded run of 2 ranks resumed by 1 rank with 2 devices (another layout of the shards): the optimizer state
+   * is re-sharded exactly, so the resumed steps match the uninterrupted 2-rank run within float rounding.
+   */
+  @Test
+  void aShardedCheckpointResumesOnAnotherWorldSize(@TempDir Path run) throws IOException {
+    String[] settings = {"shard-optimizer=true", "checkpoint-every=4"};
+    distill(run.resolve("straight"), with(settings, "world-size=2"));
+    Path resumed = run.resolve("resumed");
+    distill(resumed, with(settings, "world-size=2"));
+    assertThat(resumed.resolve("checkpoints/step-4/optimizer/shard-1-of-2.safetensors")).exists();
+    Files.delete(resumed.resolve("student/_COMMITTED"));
+    List<String> summary = distill(resumed, with(settings, "world-size=1", "devices=cpu,cpu"));
+    assertThat(JSON.readTree(summary.get(0)).get("start_step").asInt()).isEqualTo(4);
+    List<JsonNode> straight = metrics(run.resolve("straight"));
+    List<JsonNode> again = metrics(resumed);
+    assertThat(again).extracting(m -> m.get("step").asInt()).containsExactly(1, 2, 3, 4, 5, 6);
+    for (int s = 4; s < 6; s++) {
+      assertThat(again.get(s).get("loss").asDouble()).as("loss of step %d", s + 1)
+          .isCloseTo(straight.get(s).get("loss").asDouble(), within(1e-5));
+    }
+  }
+
+  private static String[] with(String[] settings, String... more) {
+    List<String> all = new ArrayList<>(List.of(settings));
+    all.addAll(List.of(more));
+    return all.toArray(String[]::new);
   }
 
   @Test
