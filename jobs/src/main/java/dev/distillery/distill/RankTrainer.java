@@ -36,6 +36,8 @@ import org.slf4j.LoggerFactory;
 final class RankTrainer {
   private static final Logger LOG = LoggerFactory.getLogger(RankTrainer.class);
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** Steps of sequences read ahead of the step being trained. */
+  static final int READ_AHEAD_STEPS = 2;
 
   private final DistillSettings settings;
   private final RingAllReduce ring;
@@ -58,12 +60,12 @@ final class RankTrainer {
   /**
    * Trains and returns this rank's summary (JSON).
    *
-   * @param mine this rank's training sequences: global sequence {@code i} (with {@code i % worldSize == rank}) is
-   *     {@code mine.get(i / worldSize)}
+   * @param data the training sequences in the data order; this rank reads global sequences {@code i} with
+   *     {@code i % worldSize == rank}, at most {@value #READ_AHEAD_STEPS} steps ahead of training
    * @param usableSequences global sequences in the data order (a multiple of the global batch)
    * @param validation every validation sequence; this rank evaluates those with index ≡ rank (mod world)
    */
-  String train(List<long[]> mine, long usableSequences, long[][] validation) {
+  String train(OrderedSequences data, long usableSequences, long[][] validation) {
     int rank = ring.rank();
     int world = ring.worldSize();
     DistillSettings.checkDeviceShare(settings.globalBatch() / world / settings.microBatch(), devices.size(),
@@ -78,7 +80,9 @@ final class RankTrainer {
     String source = resume.map(r -> Storage.resolve(r, "model")).orElse(settings.student());
     List<String> metrics = rank == 0 ? existingMetrics(startStep) : new ArrayList<>();
     List<Replica> replicas = new ArrayList<>();
-    try (ReplicaThreads threads = new ReplicaThreads(devices.size(), rank)) {
+    try (ReplicaThreads threads = new ReplicaThreads(devices.size(), rank);
+        StepReadAhead ahead = new StepReadAhead(s -> sequencesOf(data, usableSequences, s, rank, world), startStep,
+            settings.steps(), READ_AHEAD_STEPS)) {
       List<GradientReducer> reducers = reducers();
       for (int d = 0; d < devices.size(); d++) {
         LlamaModel teacher = settings.lossSpec().needsTeacher() || settings.hiddenWeight() > 0
@@ -96,7 +100,7 @@ final class RankTrainer {
         // A cancelled job or a preempted task stops here; the ring's closing fails the other ranks at once.
         task.killTaskIfInterrupted();
         double lr = schedule.at(s);
-        List<long[][]> microBatches = microBatches(mine, usableSequences, s, rank, world);
+        List<long[][]> microBatches = microBatches(ahead.take(s));
         last = threads.runOnEach(d -> replicas.get(d).step.run(Replica.share(microBatches, d, replicas.size()), lr)).get(0);
         boolean final_ = s + 1 == settings.steps();
         ObjectNode line = JSON.createObjectNode();
@@ -177,16 +181,21 @@ final class RankTrainer {
   }
 
 
-  /** This rank's sequences of global step {@code step}, in micro-batches. */
-  private List<long[][]> microBatches(List<long[]> mine, long usable, int step, int rank, int world) {
-    List<long[]> batch = new ArrayList<>();
+  /** This rank's sequences of global step {@code step}: global batch slots {@code j ≡ rank (mod world)}. */
+  private List<int[]> sequencesOf(OrderedSequences data, long usable, int step, int rank, int world) {
+    List<int[]> batch = new ArrayList<>();
     for (int j = rank; j < settings.globalBatch(); j += world) {
-      long global = ((long) step * settings.globalBatch() + j) % usable;
-      batch.add(mine.get(Math.toIntExact(global / world)));
+      batch.add(data.get(((long) step * settings.globalBatch() + j) % usable));
     }
+    return batch;
+  }
+
+  /** A step's sequences in micro-batches, as the long ids the model takes. */
+  private List<long[][]> microBatches(List<int[]> batch) {
     List<long[][]> micro = new ArrayList<>();
     for (int i = 0; i < batch.size(); i += settings.microBatch()) {
-      micro.add(batch.subList(i, Math.min(batch.size(), i + settings.microBatch())).toArray(long[][]::new));
+      micro.add(batch.subList(i, Math.min(batch.size(), i + settings.microBatch())).stream()
+          .map(ids -> Arrays.stream(ids).asLongStream().toArray()).toArray(long[][]::new));
     }
     return micro;
   }

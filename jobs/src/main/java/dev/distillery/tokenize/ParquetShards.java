@@ -37,6 +37,16 @@ public final class ParquetShards {
     return ids;
   }
 
+  /** {@link #ids}, kept as int32. */
+  public static int[] intIds(Row row) {
+    List<Integer> values = row.getList(0);
+    int[] ids = new int[values.size()];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = values.get(i);
+    }
+    return ids;
+  }
+
   /**
    * Writes partition {@code i} of {@code rows} as the file {@code files.apply(i)}.
    *
