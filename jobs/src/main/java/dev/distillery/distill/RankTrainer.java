@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.distillery.collective.LocalReducer;
 import dev.distillery.collective.RingAllReduce;
+import dev.distillery.io.BadInputException;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.CheckpointWriter;
 import dev.distillery.io.DType;
@@ -100,7 +101,7 @@ final class RankTrainer {
         // A cancelled job or a preempted task stops here; the ring's closing fails the other ranks at once.
         task.killTaskIfInterrupted();
         double lr = schedule.at(s);
-        List<long[][]> microBatches = microBatches(ahead.take(s));
+        List<long[][]> microBatches = microBatches(ahead.take(s), studentConfig.vocabSize(), s);
         last = threads.runOnEach(d -> replicas.get(d).step.run(Replica.share(microBatches, d, replicas.size()), lr)).get(0);
         boolean final_ = s + 1 == settings.steps();
         ObjectNode line = JSON.createObjectNode();
@@ -190,8 +191,25 @@ final class RankTrainer {
     return batch;
   }
 
-  /** A step's sequences in micro-batches, as the long ids the model takes. */
-  private List<long[][]> microBatches(List<int[]> batch) {
+  /**
+   * A step's sequences in micro-batches, as the long ids the model takes.
+   *
+   * @throws BadInputException on an empty sequence or an id outside the student's vocabulary
+   */
+  private List<long[][]> microBatches(List<int[]> batch, int vocabSize, int step) {
+    for (int[] ids : batch) {
+      if (ids.length == 0) {
+        throw new BadInputException(settings.trainTokens() + ": an empty row of input_ids in step " + (step + 1)
+            + "; every row needs at least one token");
+      }
+      for (int t = 0; t < ids.length; t++) {
+        if (ids[t] < 0 || ids[t] >= vocabSize) {
+          throw new BadInputException(settings.trainTokens() + ": input_ids holds token id " + ids[t]
+              + " at position " + t + " (a row of step " + (step + 1) + "), outside the student's vocab_size "
+              + vocabSize + " (config.json); were the shards tokenized with another tokenizer?");
+        }
+      }
+    }
     List<long[][]> micro = new ArrayList<>();
     for (int i = 0; i < batch.size(); i += settings.microBatch()) {
       micro.add(batch.subList(i, Math.min(batch.size(), i + settings.microBatch())).stream()

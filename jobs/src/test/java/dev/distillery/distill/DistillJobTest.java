@@ -246,6 +246,55 @@ class DistillJobTest {
     }
   }
 
+  /**
+   * A token id outside the vocabulary fails the barrier stage at once with that one line: no stage attempt after
+   * the first (Spark would otherwise retry the barrier stage up to spark.stage.maxConsecutiveAttempts times).
+   */
+  @Test
+  void aCorruptRowFailsAtOnceWithoutBarrierStageRetries(@TempDir Path run) throws Exception {
+    long[][] rows = TestModels.randomTokens(8, 17, CONFIG.vocabSize(), 48);
+    rows[5][9] = CONFIG.vocabSize() + 5;
+    Path corrupt = run.resolve("corrupt-tokens");
+    TokenShardFiles.write(corrupt.resolve("train"), rows);
+    TokenShardFiles.write(corrupt.resolve("valid"), TestModels.randomTokens(2, 17, CONFIG.vocabSize(), 49));
+    SparkContext spark = SharedSpark.session().sparkContext();
+    List<Integer> laterAttempts = new java.util.concurrent.CopyOnWriteArrayList<>();
+    SparkListener stages = new SparkListener() {
+      @Override
+      public void onStageSubmitted(org.apache.spark.scheduler.SparkListenerStageSubmitted submitted) {
+        if (submitted.stageInfo().attemptNumber() > 0) {
+          laterAttempts.add(submitted.stageInfo().stageId());
+        }
+      }
+    };
+    spark.addSparkListener(stages);
+    Throwable failure;
+    try {
+      failure = org.assertj.core.api.Assertions.catchThrowable(() -> distill(run.resolve("run"), "world-size=2",
+          "tokens=" + corrupt, "steps=2", "checkpoint-every=1"));
+      Thread.sleep(1000); // longer than Spark's 200 ms delay before it resubmits a failed stage
+    } finally {
+      spark.removeSparkListener(stages);
+    }
+    assertThat(failure).isNotNull();
+    assertThat(dev.distillery.spark.TaskFailures.oneLine(failure)).isEqualTo(corrupt.resolve("train")
+        + ": input_ids holds token id " + (CONFIG.vocabSize() + 5) + " at position 9 (a row of step "
+        + oneBasedStepOf(rows[5], corrupt) + "), outside the student's vocab_size " + CONFIG.vocabSize()
+        + " (config.json); were the shards tokenized with another tokenizer?");
+    assertThat(laterAttempts).as("stages submitted again").isEmpty();
+  }
+
+  /** The step (global batch 4) in which the data order puts {@code row}. */
+  private static int oneBasedStepOf(long[] row, Path tokens) {
+    List<long[]> order = DistillJob.ordered(SharedSpark.session(), tokens.resolve("train").toString(), 1234).collect();
+    for (int p = 0; p < order.size(); p++) {
+      if (java.util.Arrays.equals(order.get(p), row)) {
+        return p / 4 + 1;
+      }
+    }
+    throw new AssertionError("row not found");
+  }
+
   @Test
   void badSettingsAndInputsAreNamed(@TempDir Path run) {
     assertThatThrownBy(() -> distill(run, "global-batch=5"))
