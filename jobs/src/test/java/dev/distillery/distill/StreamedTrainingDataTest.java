@@ -4,17 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distillery.io.DType;
 import dev.distillery.model.LlamaConfig;
-import dev.distillery.s3.CommandSequence;
+import dev.distillery.spark.ForkedDistillery;
 import dev.distillery.spark.SharedSpark;
 import dev.distillery.testing.TestModels;
 import dev.distillery.tokenize.ParquetShards;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Row;
@@ -48,25 +45,14 @@ class StreamedTrainingDataTest {
 
     Path log = dir.resolve("distill.log");
     Path run = dir.resolve("run");
-    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx" + HEAP_MB + "m", "-Xlog:gc", "-Dspark.testing.memory=" + (512L << 20), "-Dspark.master=local[2]",
-        "-Dspark.sql.shuffle.partitions=4", "-Dspark.ui.enabled=false"));
-    ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-        .filter(a -> a.startsWith("--add-opens") || a.startsWith("-XX:+IgnoreUnrecognized")
-            || a.startsWith("-Djdk.reflect"))
-        .forEach(command::add);
-    command.addAll(List.of("-cp", System.getProperty("java.class.path"), CommandSequence.class.getName(),
-        "distill", "--run", run.toString(), "--teacher", teacher.toString(), "--student", student.toString(),
-        "--tokens", tokens.toString(), "--steps", "3", "--global-batch", "4", "--micro-batch", "2",
-        "--set", "world-size=2", "--set", "validate-every=3", "--set", "valid-sequences=2"));
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
-    builder.environment().put("DJL_OFFLINE", "true");
-    Process process = builder.start();
-    if (!process.waitFor(10, TimeUnit.MINUTES)) {
-      process.destroyForcibly();
-    }
+    int status = ForkedDistillery.run(List.of("-Xmx" + HEAP_MB + "m", "-Xlog:gc",
+        "-Dspark.testing.memory=" + (512L << 20), "-Dspark.master=local[2]", "-Dspark.sql.shuffle.partitions=4",
+        "-Dspark.ui.enabled=false"), List.of("distill", "--run", run.toString(), "--teacher", teacher.toString(),
+        "--student", student.toString(), "--tokens", tokens.toString(), "--steps", "3", "--global-batch", "4",
+        "--micro-batch", "2", "--set", "world-size=2", "--set", "validate-every=3", "--set", "valid-sequences=2",
+        "--set", "preflight=false"), log, 10);
     String output = Files.readString(log);
-    assertThat(process.exitValue()).as(output).isZero();
+    assertThat(status).as(output).isZero();
     assertThat(output).contains("wrote the data order of").contains(ROWS + " sequences, " + (long) ROWS * ROW_TOKENS
         + " tokens");
     assertThat(Files.readAllLines(run.resolve("metrics/distill.jsonl"))).hasSize(3);

@@ -4,14 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distillery.io.DType;
 import dev.distillery.model.LlamaConfig;
-import dev.distillery.s3.CommandSequence;
 import dev.distillery.testing.TestModels;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,24 +29,12 @@ class BadInputIsNotRetriedTest {
     TokenShardFiles.write(run.resolve("tokens/train"), rows);
 
     Path log = dir.resolve("calibrate.log");
-    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx1g", "-Dspark.master=local[2,4]", "-Dspark.ui.enabled=false", "-Dspark.driver.host=127.0.0.1",
-        "-Dspark.driver.bindAddress=127.0.0.1"));
-    ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-        .filter(a -> a.startsWith("--add-opens") || a.startsWith("-XX:+IgnoreUnrecognized")
-            || a.startsWith("-Djdk.reflect"))
-        .forEach(command::add);
-    command.addAll(List.of("-cp", System.getProperty("java.class.path"), CommandSequence.class.getName(),
-        "calibrate", "--run", run.toString(), "--teacher", teacher.toString(), "--samples", "4", "--seq-len", "16",
-        "--partitions", "2", "--set", "preflight=false"));
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
-    builder.environment().put("DJL_OFFLINE", "true");
-    Process process = builder.start();
-    if (!process.waitFor(5, TimeUnit.MINUTES)) {
-      process.destroyForcibly();
-    }
+    int status = ForkedDistillery.run(List.of("-Xmx1g", "-Dspark.master=local[2,4]", "-Dspark.ui.enabled=false",
+        "-Dspark.driver.host=127.0.0.1", "-Dspark.driver.bindAddress=127.0.0.1"), List.of("calibrate", "--run",
+        run.toString(), "--teacher", teacher.toString(), "--samples", "4", "--seq-len", "16", "--partitions", "2",
+        "--set", "preflight=false"), log, 5);
     String output = Files.readString(log);
-    assertThat(process.exitValue()).as(output).isEqualTo(1);
+    assertThat(status).as(output).isEqualTo(1);
     String error = output.lines().filter(l -> l.startsWith("distillery calibrate: error: ")).findFirst().orElseThrow();
     assertThat(error).contains("input_ids holds token id " + (config.vocabSize() + 5) + " at position 3, outside "
         + "the teacher's vocab_size " + config.vocabSize()).doesNotContain("\tat ", "Job aborted", "Exception");
