@@ -73,8 +73,9 @@ final class CalibrateCommand implements Command {
     SparkSession spark = SparkSessions.forJob("calibrate");
     CalibrationSettings settings = settings(config);
     if (config.get(Preflight.OPTION) && !settings.weightsOnly()) {
-      Preflight.check(spark, "calibrate", settings.run(), settings.teacher(), ModelOptions.dataType(
-          config.get(ModelOptions.DTYPE)), Storage.resolve(new Path(settings.tokens()).getParent().toString(), "valid"));
+      String valid = Storage.resolve(new Path(settings.tokens()).getParent().toString(), "valid");
+      Preflight.check(spark, "calibrate", settings.run(), settings.teacher(),
+          ModelOptions.dataType(config.get(ModelOptions.DTYPE)), valid);
     }
     new CalibrateJob(spark, settings).run();
   }

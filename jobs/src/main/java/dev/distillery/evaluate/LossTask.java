@@ -19,8 +19,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One Spark task of EvaluateJob: the summed loss of its partition's sequences, in padded batches of rows of any length. The
- * model is loaded once per executor JVM and device and shared by the tasks there (inference only).
+ * One Spark task of EvaluateJob: the summed loss of its partition's sequences, in padded batches of rows of any
+ * length. The model is loaded once per executor JVM and device and shared by the tasks there (inference only).
  */
 final class LossTask implements FlatMapFunction<Iterator<long[]>, LossSum> {
   private static final Logger LOG = LoggerFactory.getLogger(LossTask.class);

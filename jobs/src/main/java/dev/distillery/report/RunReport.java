@@ -139,7 +139,8 @@ final class RunReport {
       JsonNode p = json(file);
       html.append(String.format("<tr><td>%s</td><td>%d</td><td>%d</td><td>%.4f</td><td>%s</td><td>%.4f</td>"
           + "<td>%s</td></tr>%n", escape(p.path("stage").asText()), p.path("rows").asInt(), p.path("tokens").asLong(),
-          p.path("loss").asDouble(), p.path("bos_loss").isNumber() ? String.format("%.4f", p.path("bos_loss").asDouble()) : escape(p.path("bos_check_skipped").asText()),
+          p.path("loss").asDouble(), p.path("bos_loss").isNumber() ? String.format("%.4f", p.path("bos_loss").asDouble())
+              : escape(p.path("bos_check_skipped").asText()),
           p.path("log_vocab").asDouble(), p.path("passed").asBoolean() ? "passed" : "failed"));
     }
     html.append("</table>\n");

@@ -1,8 +1,13 @@
 package dev.distillery.spark;
 
 import dev.distillery.io.BadInputException;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.spark.ExceptionFailure;
 import org.apache.spark.SparkContext;
 import org.apache.spark.SparkException;
@@ -22,6 +27,14 @@ public final class TaskFailures extends SparkListener {
   private static final Logger LOG = LoggerFactory.getLogger(TaskFailures.class);
   private static final String MARKER = "bad input, not retried: ";
   private static final Set<String> INSTALLED = ConcurrentHashMap.newKeySet();
+  private static final Pattern STAGE = Pattern.compile("(?:ShuffleMapStage|ResultStage) (\\d+) ");
+  /** The first task failure of recent stages, which Spark's message for a failed barrier stage leaves out. */
+  private static final Map<Integer, String> FIRST_FAILURES = Collections.synchronizedMap(new LinkedHashMap<>() {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Integer, String> eldest) {
+      return size() > 64;
+    }
+  });
 
   private final SparkContext spark;
 
@@ -38,8 +51,12 @@ public final class TaskFailures extends SparkListener {
 
   @Override
   public void onTaskEnd(SparkListenerTaskEnd end) {
-    if (end.reason() instanceof ExceptionFailure failure
-        && failure.className().equals(BadInputException.class.getName())) {
+    if (!(end.reason() instanceof ExceptionFailure failure)) {
+      return;
+    }
+    recordFailure(end.stageId(), failure.className().substring(failure.className().lastIndexOf('.') + 1) + ": "
+        + firstLine(String.valueOf(failure.description())));
+    if (failure.className().equals(BadInputException.class.getName())) {
       LOG.error("stage {}: task {} failed on bad input; cancelling the stage instead of retrying: {}", end.stageId(),
           end.taskInfo().id(), failure.description());
       spark.cancelStage(end.stageId(), MARKER + firstLine(failure.description()));
@@ -48,7 +65,8 @@ public final class TaskFailures extends SparkListener {
 
   /**
    * The root cause of a failure in one line: Spark's wrappers (whose messages carry the remote stack trace) are
-   * unwrapped to the task's exception, and a job cancelled for bad input gives that input's message.
+   * unwrapped to the task's exception, a job cancelled for bad input gives that input's message, and a failed stage
+   * whose message names no task exception (a barrier stage) gets its first task failure appended.
    */
   public static String oneLine(Throwable e) {
     Throwable root = e;
@@ -59,7 +77,18 @@ public final class TaskFailures extends SparkListener {
     if (message.contains(MARKER)) {
       return firstLine(message.substring(message.indexOf(MARKER) + MARKER.length()));
     }
-    return root instanceof SparkException ? firstLine(message) : message.replaceAll("\\s*\\n\\s*", "; ");
+    if (!(root instanceof SparkException)) {
+      return message.replaceAll("\\s*\\n\\s*", "; ");
+    }
+    String line = firstLine(message);
+    Matcher stage = STAGE.matcher(line);
+    String first = stage.find() ? FIRST_FAILURES.get(Integer.parseInt(stage.group(1))) : null;
+    return first == null || line.contains(first) ? line : line + " First task failure: " + first;
+  }
+
+  /** Keeps the first task failure of {@code stageId}. */
+  static void recordFailure(int stageId, String failure) {
+    FIRST_FAILURES.putIfAbsent(stageId, failure);
   }
 
   private static String firstLine(String message) {

@@ -100,7 +100,8 @@ class PreflightTest {
     JsonNode figures = new ObjectMapper().readTree(Files.readString(dir.resolve("matched/preflight/distill.json")));
     assertThat(figures.get("passed").asBoolean()).isTrue();
     assertThat(figures.get("loss").asDouble()).isLessThan(0.2);
-    assertThat(figures.get("log_vocab").asDouble()).isCloseTo(Math.log(VOCAB), org.assertj.core.api.Assertions.within(1e-9));
+    assertThat(figures.get("log_vocab").asDouble())
+        .isCloseTo(Math.log(VOCAB), org.assertj.core.api.Assertions.within(1e-9));
     assertThat(figures.get("bos_check_skipped").asText()).isEqualTo("rows start with BOS");
   }
 
@@ -119,7 +120,8 @@ class PreflightTest {
         .hasMessageContaining("on BOS-started windows of the same rows (more than 1.5)")
         .hasMessageContaining("packing=packed-bos")
         .hasMessageNotContaining("not below log(vocab_size)");
-    JsonNode figures = new ObjectMapper().readTree(Files.readString(dir.resolve("mid-document/preflight/distill.json")));
+    JsonNode figures =
+        new ObjectMapper().readTree(Files.readString(dir.resolve("mid-document/preflight/distill.json")));
     assertThat(figures.get("passed").asBoolean()).isFalse();
     assertThat(figures.get("bos_loss").asDouble()).as("the same rows after BOS").isLessThan(0.1);
     assertThat(figures.get("loss").asDouble()).isGreaterThan(0.5).isLessThan(Math.log(VOCAB));
