@@ -2,6 +2,7 @@ package dev.distillery.calibrate;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.distillery.io.BadInputException;
 import dev.distillery.io.Fingerprints;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
@@ -74,14 +75,14 @@ public final class TokenShards {
    */
   static long[] sample(java.util.List<?> ids, String file, int seqLength, int vocabSize) {
     if (ids == null || ids.isEmpty()) {
-      throw new IllegalArgumentException(file + ": a row of input_ids is empty; every row needs at least one token");
+      throw new BadInputException(file + ": a row of input_ids is empty; every row needs at least one token");
     }
     int length = Math.min(ids.size(), seqLength);
     long[] sample = new long[length];
     for (int t = 0; t < length; t++) {
       long id = ((Number) ids.get(t)).longValue();
       if (id < 0 || id >= vocabSize) {
-        throw new IllegalArgumentException(file + ": input_ids holds token id " + id + " at position " + t
+        throw new BadInputException(file + ": input_ids holds token id " + id + " at position " + t
             + ", outside the teacher's vocab_size " + vocabSize + " (config.json); were the shards tokenized with "
             + "another tokenizer?");
       }

@@ -7,11 +7,13 @@ import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.importance.Aggregation;
 import dev.distillery.io.Storage;
+import dev.distillery.preflight.Preflight;
 import dev.distillery.spark.SparkSessions;
 import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.stream.Collectors;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.SparkSession;
 
 /** {@code distillery calibrate}: CalibrateJob. */
@@ -54,7 +56,7 @@ final class CalibrateCommand implements Command {
   private static final ConfigSchema SCHEMA = new ConfigSchema("calibrate",
       "Score heads, neurons, channels and layers of the teacher on calibration data (Spark) into RUN/importance/.",
       RUN, TEACHER, TOKENIZER, TOKENS, METHOD, SAMPLES, SEQ_LEN, BATCH, PARTITIONS, SEQUENCE_AGG, BATCH_AGG,
-      ModelOptions.DTYPE, LOSS_SAMPLES, LOSS_BLOCKS, OVERWRITE);
+      ModelOptions.DTYPE, LOSS_SAMPLES, LOSS_BLOCKS, OVERWRITE, Preflight.OPTION);
 
   @Override
   public ConfigSchema schema() {
@@ -69,7 +71,13 @@ final class CalibrateCommand implements Command {
   @Override
   public void run(Config config, PrintStream out) {
     SparkSession spark = SparkSessions.forJob("calibrate");
-    new CalibrateJob(spark, settings(config)).run();
+    CalibrationSettings settings = settings(config);
+    if (config.get(Preflight.OPTION) && !settings.weightsOnly()) {
+      String valid = Storage.resolve(new Path(settings.tokens()).getParent().toString(), "valid");
+      Preflight.check(spark, "calibrate", settings.run(), settings.teacher(),
+          ModelOptions.dataType(config.get(ModelOptions.DTYPE)), valid);
+    }
+    new CalibrateJob(spark, settings).run();
   }
 
   static CalibrationSettings settings(Config config) {

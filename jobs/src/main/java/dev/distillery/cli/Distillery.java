@@ -10,6 +10,7 @@ import dev.distillery.evaluate.EvaluateCommand;
 import dev.distillery.pipeline.PipelineCommand;
 import dev.distillery.report.ReportCommand;
 import dev.distillery.spark.HadoopConf;
+import dev.distillery.spark.TaskFailures;
 import dev.distillery.teacher.TeacherLogitsCommand;
 import dev.distillery.tokenize.TokenizeCommand;
 import java.io.PrintStream;
@@ -110,15 +111,11 @@ public final class Distillery {
       return USAGE;
     } catch (Exception | Error e) {
       LOG.error("distillery {} failed", name, e);
-      err.println("distillery " + name + ": error: " + oneLine(e));
+      err.println("distillery " + name + ": error: " + TaskFailures.oneLine(e));
       return FAILED;
     }
   }
 
-  private static String oneLine(Throwable e) {
-    String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    return message.replaceAll("\\s*\\n\\s*", "; ");
-  }
 
   private String usage() {
     StringBuilder sb = new StringBuilder();

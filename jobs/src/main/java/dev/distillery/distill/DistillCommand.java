@@ -1,11 +1,15 @@
 package dev.distillery.distill;
 
+import ai.djl.ndarray.types.DataType;
 import dev.distillery.cli.Command;
 import dev.distillery.config.Config;
 import dev.distillery.config.ConfigSchema;
+import dev.distillery.io.Storage;
+import dev.distillery.preflight.Preflight;
 import dev.distillery.spark.SparkSessions;
 import java.io.PrintStream;
 import java.util.List;
+import org.apache.spark.sql.SparkSession;
 
 /** {@code distillery distill}: knowledge distillation (or teacher correction with loss 'ce'). */
 public final class DistillCommand implements Command {
@@ -22,7 +26,14 @@ public final class DistillCommand implements Command {
   @Override
   public void run(Config config, PrintStream out) {
     DistillSettings settings = DistillSettings.from(config);
-    List<String> summaries = DistillJob.run(SparkSessions.forJob("distill"), settings);
+    SparkSession spark = SparkSessions.forJob("distill");
+    boolean done = !settings.restart() && Storage.of(settings.output()).isCommitted(settings.output());
+    if (config.get(Preflight.OPTION) && !done && settings.teacher() != null && settings.lossSpec().needsTeacher()
+        && settings.teacherLogits() == null) { // stored logits: the teacher is not loaded here at all
+      Preflight.check(spark, "distill", config.get(DistillSettings.RUN), settings.teacher(),
+          settings.teacherDtype().equals("float16") ? DataType.FLOAT16 : DataType.FLOAT32, settings.validTokens());
+    }
+    List<String> summaries = DistillJob.run(spark, settings);
     summaries.forEach(out::println);
     out.println("student: " + settings.output());
   }

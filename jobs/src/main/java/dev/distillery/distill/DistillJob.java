@@ -1,8 +1,6 @@
 package dev.distillery.distill;
 
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.xxhash64;
 
 import dev.distillery.collective.RingSecret;
 import dev.distillery.io.CheckpointReader;
@@ -12,24 +10,20 @@ import dev.distillery.model.LlamaConfig;
 import dev.distillery.spark.HadoopConf;
 import dev.distillery.tokenize.ParquetShards;
 import java.util.List;
-import org.apache.spark.Partitioner;
 import org.apache.spark.SparkContext;
-import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Row;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import scala.Tuple2;
 import scala.reflect.ClassTag$;
 
 /**
- * Synchronous data-parallel distillation in a Spark barrier stage. The driver fixes the data order (a seeded hash
- * of each sequence, so it does not depend on file layout or partitioning), numbers the sequences, and deals
- * sequence {@code i} to rank {@code i mod world}; the barrier stage runs one {@link DistillTask} per rank. The
- * stage ends in a shuffle, so Spark retries it whole when a task fails, and the retry resumes from the latest
- * committed checkpoint.
+ * Synchronous data-parallel distillation in a Spark barrier stage. The data order (a seeded hash of each sequence,
+ * so it does not depend on file layout or partitioning) is written once per split and seed by {@link DataOrderJob};
+ * the barrier stage runs one {@link DistillTask} per rank, which streams global sequences {@code i ≡ rank (mod
+ * world)} from it as it trains. The stage ends in a shuffle, so Spark retries it whole when a task fails, and the
+ * retry resumes from the latest committed checkpoint.
  */
 public final class DistillJob {
   private static final Logger LOG = LoggerFactory.getLogger(DistillJob.class);
@@ -90,11 +84,11 @@ public final class DistillJob {
     }
     LlamaConfig student = checkInputs(settings);
     checkSlots(spark.sparkContext(), settings.worldSize());
-    JavaRDD<Tuple2<long[], TopKLogits>> train = settings.teacherLogits() == null
-        ? ordered(spark, settings.trainTokens(), settings.seed()).map(ids -> new Tuple2<>(ids, null))
-        : StoredTeacher.ordered(spark, StoredTeacher.check(settings, student), settings.teacherLogits(),
-            settings.seed());
-    long available = train.count();
+    String dataOrder = dataOrder(settings);
+    long available = (settings.teacherLogits() == null
+        ? DataOrderJob.prepare(spark, hadoop, settings.trainTokens(), settings.seed(), dataOrder)
+        : StoredTeacher.prepareOrder(spark, hadoop, StoredTeacher.check(settings, student), settings.teacherLogits(),
+            settings.seed(), dataOrder)).sequences();
     long usable = available / settings.globalBatch() * settings.globalBatch();
     if (usable == 0) {
       throw new IllegalArgumentException(settings.trainTokens() + ": " + available
@@ -105,12 +99,12 @@ public final class DistillJob {
         + " {} ranks, {} steps, student {} ({} parameters)", available, usable, settings.globalBatch(),
         validation.length, settings.worldSize(), settings.steps(), settings.student(), student.parameterCount());
 
-    JavaPairRDD<Long, Tuple2<long[], TopKLogits>> numbered = train.zipWithIndex()
-        .mapToPair(pair -> new Tuple2<>(pair._2(), pair._1()))
-        .filter(pair -> pair._1() < usable)
-        .repartitionAndSortWithinPartitions(new RankPartitioner(settings.worldSize()));
-    JavaRDD<String> summaries = numbered.rdd().barrier()
-        .mapPartitions(new DistillTask(hadoop, settings, usable, validation, ringSecret(spark)), false, ClassTag$.MODULE$.apply(String.class))
+    List<Integer> ranks = java.util.stream.IntStream.range(0, settings.worldSize()).boxed().toList();
+    JavaRDD<Integer> oneRowPerRank = JavaSparkContext.fromSparkContext(spark.sparkContext())
+        .parallelize(ranks, settings.worldSize());
+    JavaRDD<String> summaries = oneRowPerRank.rdd().barrier()
+        .mapPartitions(new DistillTask(hadoop, settings, dataOrder, usable, validation, ringSecret(spark)), false,
+            ClassTag$.MODULE$.apply(String.class))
         .toJavaRDD();
     List<String> result = summaries.repartition(1).collect();
     LOG.info("distill finished: {}", result);
@@ -158,18 +152,17 @@ public final class DistillJob {
     return storage.exists(path) ? Fingerprints.sha256(storage, path) : null;
   }
 
-  /** The sequences of a split in the run's data order: a seeded hash of each sequence, ties by content. */
-  static JavaRDD<long[]> ordered(SparkSession spark, String path, long seed) {
-    return inDataOrder(spark.read().parquet(path).select(col(ParquetShards.COLUMN)), seed).javaRDD()
-        .map(ParquetShards::ids);
+  /** Where the training split is kept in the run's data order ({@link OrderedSequences}). */
+  static String dataOrder(DistillSettings settings) {
+    return Storage.resolve(settings.checkpoints(), "data-order");
   }
 
-  /**
-   * Rows holding an {@link ParquetShards#COLUMN} column in the run's data order; a table whose rows repeat the
-   * token rows (the teacher-logits table) comes out in the token rows' order.
-   */
-  static Dataset<Row> inDataOrder(Dataset<Row> rows, long seed) {
-    return rows.orderBy(xxhash64(lit(seed), col(ParquetShards.COLUMN)), col(ParquetShards.COLUMN));
+  /** The sequences of a split in the run's data order: a seeded hash of each sequence, ties by content. */
+  static JavaRDD<long[]> ordered(SparkSession spark, String path, long seed) {
+    return spark.read().parquet(path).select(col(ParquetShards.COLUMN))
+        .orderBy(DataOrderJob.order(seed))
+        .javaRDD()
+        .map(ParquetShards::ids);
   }
 
   private static long[][] validation(SparkSession spark, DistillSettings settings) {
@@ -179,35 +172,5 @@ public final class DistillJob {
     }
     return ordered(spark, settings.validTokens(), settings.seed()).take(settings.validSequences())
         .toArray(long[][]::new);
-  }
-
-
-  /** Sequence {@code i} goes to rank {@code i mod world}. */
-  static final class RankPartitioner extends Partitioner {
-    private final int world;
-
-    RankPartitioner(int world) {
-      this.world = world;
-    }
-
-    @Override
-    public int numPartitions() {
-      return world;
-    }
-
-    @Override
-    public int getPartition(Object key) {
-      return (int) ((Long) key % world);
-    }
-
-    @Override
-    public boolean equals(Object other) {
-      return other instanceof RankPartitioner p && p.world == world;
-    }
-
-    @Override
-    public int hashCode() {
-      return world;
-    }
   }
 }

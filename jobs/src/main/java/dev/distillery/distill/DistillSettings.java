@@ -5,6 +5,7 @@ import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.io.Storage;
+import dev.distillery.preflight.Preflight;
 import dev.distillery.spark.TaskDevices;
 import java.io.Serializable;
 
@@ -122,7 +123,8 @@ public record DistillSettings(
       RUN, TEACHER, STUDENT, TOKENS, OUTPUT, CHECKPOINTS, METRICS, STEPS, GLOBAL_BATCH, MICRO_BATCH, WORLD_SIZE,
       LOSS, KD_WEIGHT, CE_WEIGHT, TEMPERATURE, HIDDEN_WEIGHT, HIDDEN_LAYER_MAP, LR, MIN_LR, WARMUP, WEIGHT_DECAY,
       BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
-      VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART, DEVICES, RECOMPUTE, TEACHER_LOGITS, SHARD_OPTIMIZER);
+      VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART, DEVICES, RECOMPUTE, TEACHER_LOGITS, SHARD_OPTIMIZER,
+      Preflight.OPTION);
 
   /** Resolves defaults against the run directory and checks the options that depend on each other. */
   static DistillSettings from(Config c) {

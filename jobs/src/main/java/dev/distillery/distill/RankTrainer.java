@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.distillery.collective.LocalReducer;
 import dev.distillery.collective.RingAllReduce;
+import dev.distillery.io.BadInputException;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.CheckpointWriter;
 import dev.distillery.io.DType;
@@ -36,6 +37,8 @@ import org.slf4j.LoggerFactory;
 final class RankTrainer {
   private static final Logger LOG = LoggerFactory.getLogger(RankTrainer.class);
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** Steps of sequences read ahead of the step being trained. */
+  static final int READ_AHEAD_STEPS = 2;
 
   private final DistillSettings settings;
   private final RingAllReduce ring;
@@ -58,13 +61,13 @@ final class RankTrainer {
   /**
    * Trains and returns this rank's summary (JSON).
    *
-   * @param mine this rank's training sequences: global sequence {@code i} (with {@code i % worldSize == rank}) is
-   *     {@code mine.get(i / worldSize)}
-   * @param stored the teacher's stored distribution of each of {@code mine}, or null for the online teacher
+   * @param data the training sequences in the data order (with {@code teacher-logits}, {@link StoredRow} records);
+   *     this rank reads global sequences {@code i} with {@code i % worldSize == rank}, at most
+   *     {@value #READ_AHEAD_STEPS} steps ahead of training
    * @param usableSequences global sequences in the data order (a multiple of the global batch)
    * @param validation every validation sequence; this rank evaluates those with index ≡ rank (mod world)
    */
-  String train(List<long[]> mine, List<TopKLogits> stored, long usableSequences, long[][] validation) {
+  String train(OrderedSequences data, long usableSequences, long[][] validation) {
     int rank = ring.rank();
     int world = ring.worldSize();
     DistillSettings.checkDeviceShare(settings.globalBatch() / world / settings.microBatch(), devices.size(),
@@ -79,10 +82,13 @@ final class RankTrainer {
     String source = resume.map(r -> Storage.resolve(r, "model")).orElse(settings.student());
     List<String> metrics = rank == 0 ? existingMetrics(startStep) : new ArrayList<>();
     List<Replica> replicas = new ArrayList<>();
-    try (ReplicaThreads threads = new ReplicaThreads(devices.size(), rank)) {
+    try (ReplicaThreads threads = new ReplicaThreads(devices.size(), rank);
+        StepReadAhead ahead = new StepReadAhead(s -> sequencesOf(data, usableSequences, s, rank, world), startStep,
+            settings.steps(), READ_AHEAD_STEPS)) {
       List<GradientReducer> reducers = reducers();
       for (int d = 0; d < devices.size(); d++) {
-        LlamaModel teacher = (settings.lossSpec().needsTeacher() && stored == null) || settings.hiddenWeight() > 0
+        LlamaModel teacher = (settings.lossSpec().needsTeacher() && settings.teacherLogits() == null)
+            || settings.hiddenWeight() > 0
             ? teacher(devices.get(d)) : null;
         replicas.add(Replica.load(settings, source, resume.orElse(null), devices.get(d), teacher, reducers.get(d)));
       }
@@ -97,12 +103,18 @@ final class RankTrainer {
         // A cancelled job or a preempted task stops here; the ring's closing fails the other ranks at once.
         task.killTaskIfInterrupted();
         double lr = schedule.at(s);
-        List<int[]> rows = microBatchRows(usableSequences, s, rank, world);
-        List<long[][]> microBatches = rows.stream().map(r -> select(mine, r).toArray(long[][]::new)).toList();
-        List<TopKLogits[]> teacherLogits = stored == null ? null
-            : rows.stream().map(r -> select(stored, r).toArray(TopKLogits[]::new)).toList();
+        List<int[]> records = ahead.take(s);
+        List<TopKLogits[]> teacherLogits = null;
+        if (settings.teacherLogits() != null) {
+          List<StoredRow> rows = records.stream().map(r -> StoredRow.fromRecord(r, settings.teacherLogits())).toList();
+          records = rows.stream().map(StoredRow::ids).toList();
+          teacherLogits = inMicroBatches(rows.stream().map(StoredRow::logits).toList()).stream()
+              .map(m -> m.toArray(TopKLogits[]::new)).toList();
+        }
+        List<long[][]> microBatches = microBatches(records, studentConfig.vocabSize(), s);
+        List<TopKLogits[]> stored = teacherLogits;
         last = threads.runOnEach(d -> replicas.get(d).step.run(Replica.share(microBatches, d, replicas.size()),
-            Replica.share(teacherLogits, d, replicas.size()), lr)).get(0);
+            Replica.share(stored, d, replicas.size()), lr)).get(0);
         boolean final_ = s + 1 == settings.steps();
         ObjectNode line = JSON.createObjectNode();
         line.put("step", s + 1);
@@ -189,23 +201,45 @@ final class RankTrainer {
   }
 
 
-  /** This rank's sequences of global step {@code step}, in micro-batches, as indices into its own sequences. */
-  private List<int[]> microBatchRows(long usable, int step, int rank, int world) {
-    List<Integer> batch = new ArrayList<>();
+  /** This rank's sequences of global step {@code step}: global batch slots {@code j ≡ rank (mod world)}. */
+  private List<int[]> sequencesOf(OrderedSequences data, long usable, int step, int rank, int world) {
+    List<int[]> batch = new ArrayList<>();
     for (int j = rank; j < settings.globalBatch(); j += world) {
-      long global = ((long) step * settings.globalBatch() + j) % usable;
-      batch.add(Math.toIntExact(global / world));
+      batch.add(data.get(((long) step * settings.globalBatch() + j) % usable));
     }
-    List<int[]> micro = new ArrayList<>();
-    for (int i = 0; i < batch.size(); i += settings.microBatch()) {
-      micro.add(batch.subList(i, Math.min(batch.size(), i + settings.microBatch())).stream().mapToInt(x -> x)
-          .toArray());
-    }
-    return micro;
+    return batch;
   }
 
-  private static <T> java.util.stream.Stream<T> select(List<T> items, int[] indices) {
-    return Arrays.stream(indices).mapToObj(items::get);
+  /**
+   * A step's sequences in micro-batches, as the long ids the model takes.
+   *
+   * @throws BadInputException on an empty sequence or an id outside the student's vocabulary
+   */
+  private List<long[][]> microBatches(List<int[]> batch, int vocabSize, int step) {
+    for (int[] ids : batch) {
+      if (ids.length == 0) {
+        throw new BadInputException(settings.trainTokens() + ": an empty row of input_ids in step " + (step + 1)
+            + "; every row needs at least one token");
+      }
+      for (int t = 0; t < ids.length; t++) {
+        if (ids[t] < 0 || ids[t] >= vocabSize) {
+          throw new BadInputException(settings.trainTokens() + ": input_ids holds token id " + ids[t]
+              + " at position " + t + " (a row of step " + (step + 1) + "), outside the student's vocab_size "
+              + vocabSize + " (config.json); were the shards tokenized with another tokenizer?");
+        }
+      }
+    }
+    return inMicroBatches(batch).stream()
+        .map(m -> m.stream().map(ids -> Arrays.stream(ids).asLongStream().toArray()).toArray(long[][]::new)).toList();
+  }
+
+  /** A step's items in consecutive micro-batches of {@code micro-batch}. */
+  private <T> List<List<T>> inMicroBatches(List<T> batch) {
+    List<List<T>> micro = new ArrayList<>();
+    for (int i = 0; i < batch.size(); i += settings.microBatch()) {
+      micro.add(batch.subList(i, Math.min(batch.size(), i + settings.microBatch())));
+    }
+    return micro;
   }
 
   /** Mean next-token cross-entropy of the student on the validation sequences, over all ranks. */

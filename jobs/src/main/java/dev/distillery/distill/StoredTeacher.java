@@ -1,20 +1,16 @@
 package dev.distillery.distill;
 
-import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.input_file_name;
 
 import dev.distillery.calibrate.TokenShards;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.Fingerprints;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
+import dev.distillery.spark.HadoopConf;
 import dev.distillery.teacher.TeacherLogitsTable;
 import dev.distillery.tokenize.ParquetShards;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.sql.Column;
 import org.apache.spark.sql.SparkSession;
-import scala.Tuple2;
 
 /**
  * Distill's side of a teacher-logits table: checks, before any training, that it belongs to the run's token shards
@@ -77,15 +73,17 @@ final class StoredTeacher {
     return manifest;
   }
 
-  /** Each row's token ids and stored distribution, in the run's data order (that of {@link DistillJob#ordered}). */
-  static JavaRDD<Tuple2<long[], TopKLogits>> ordered(SparkSession spark, TeacherLogitsManifest manifest, String dir,
-      long seed) {
+  /**
+   * The table written in the run's data order to {@code dataOrder}, each record a {@link StoredRow}: the order of
+   * the token rows it repeats (the same sort), so distillation streams rows and distributions together.
+   */
+  static OrderedSequences.Manifest prepareOrder(SparkSession spark, HadoopConf hadoop,
+      TeacherLogitsManifest manifest, String dir, long seed, String dataOrder) {
     int k = manifest.entries();
     TopKLogits.Values values = manifest.values();
-    Column[] columns = TeacherLogitsTable.COLUMNS.stream().map(c -> col(c)).toArray(Column[]::new);
-    return DistillJob.inDataOrder(spark.read().parquet(Storage.resolve(dir, TeacherLogitsTable.SPLIT))
-        .select(columns).withColumn("file", input_file_name()), seed).javaRDD()
-        .map(row -> new Tuple2<>(ParquetShards.ids(row), TeacherLogitsTable.distribution(row, k, values,
-            row.getString(4))));
+    String split = Storage.resolve(dir, TeacherLogitsTable.SPLIT);
+    return DataOrderJob.prepare(spark, hadoop, split, TeacherLogitsTable.COLUMNS,
+        row -> new StoredRow(ParquetShards.intIds(row), TeacherLogitsTable.distribution(row, k, values, split))
+            .toRecord(), seed, dataOrder);
   }
 }

@@ -14,6 +14,7 @@ import dev.distillery.model.LlamaModel;
 import dev.distillery.tokenize.TextTokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.SparkSession;
@@ -49,7 +50,7 @@ public final class EvaluateJob {
           + " (run the tokenize job first, or set 'tokens')");
     }
     long start = System.nanoTime();
-    LossSum sum = sequences(spark, settings)
+    LossSum sum = sequences(spark, settings, config.maxPositionEmbeddings())
         .mapPartitions(new LossTask(hadoop, settings.model(), fingerprint, settings.batchSize(), settings.chunkTokens()))
         .fold(LossSum.ZERO, LossSum::plus);
     double seconds = (System.nanoTime() - start) / 1e9;
@@ -64,8 +65,12 @@ public final class EvaluateJob {
     return result;
   }
 
-  /** The split's sequences, the first max-sequences in file order, spread over the configured partitions. */
-  static JavaRDD<long[]> sequences(SparkSession spark, EvaluateSettings settings) {
+  /**
+   * The split's sequences, the first max-sequences in file order, spread over the configured partitions; a row
+   * longer than the model's context ({@code window}, max_position_embeddings) is cut into windows of it, each
+   * scored on its own; windows and rows of one token (nothing to predict) are left out.
+   */
+  static JavaRDD<long[]> sequences(SparkSession spark, EvaluateSettings settings, int window) {
     JavaRDD<long[]> rows = spark.read().parquet(settings.tokens()).select(col(ParquetShards.COLUMN)).javaRDD()
         .map(ParquetShards::ids);
     if (settings.maxSequences() > 0) {
@@ -73,7 +78,22 @@ public final class EvaluateJob {
       rows = rows.zipWithIndex().filter(pair -> pair._2() < max).map(pair -> pair._1());
     }
     int partitions = settings.partitions() > 0 ? settings.partitions() : spark.sparkContext().defaultParallelism();
-    return rows.repartition(partitions);
+    return rows.flatMap(row -> windows(row, window).iterator()).repartition(partitions);
+  }
+
+  /** {@code row} in consecutive windows of at most {@code window} tokens; none of one token (nothing to predict). */
+  static List<long[]> windows(long[] row, int window) {
+    if (row.length <= window) {
+      return row.length < 2 ? List.of() : List.of(row);
+    }
+    List<long[]> windows = new ArrayList<>();
+    for (int start = 0; start < row.length; start += window) {
+      int end = Math.min(row.length, start + window);
+      if (end - start >= 2) {
+        windows.add(Arrays.copyOfRange(row, start, end));
+      }
+    }
+    return windows;
   }
 
 

@@ -24,7 +24,9 @@ final class GreedyGenerator {
     int length = promptIds.length;
     try (NDManager manager = NDManager.newBaseManager(model.device())) {
       while (length < ids.length) {
-        long next = nextToken(manager, Arrays.copyOf(ids, length));
+        // A context longer than the model's positions keeps its last max_position_embeddings tokens.
+        long next = nextToken(manager, Arrays.copyOfRange(ids, Math.max(0, length - model.config()
+            .maxPositionEmbeddings()), length));
         if (next == model.config().eosTokenId()) {
           break;
         }

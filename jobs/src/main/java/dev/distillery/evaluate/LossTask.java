@@ -11,6 +11,7 @@ import dev.distillery.spark.ExecutorCache;
 import dev.distillery.spark.HadoopConf;
 import dev.distillery.spark.TaskDevices;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import org.apache.spark.api.java.function.FlatMapFunction;
@@ -18,8 +19,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One Spark task of EvaluateJob: the summed loss of its partition's sequences, in batches of equal-length rows. The
- * model is loaded once per executor JVM and device and shared by the tasks there (inference only).
+ * One Spark task of EvaluateJob: the summed loss of its partition's sequences, in padded batches of rows of any
+ * length. The model is loaded once per executor JVM and device and shared by the tasks there (inference only).
  */
 final class LossTask implements FlatMapFunction<Iterator<long[]>, LossSum> {
   private static final Logger LOG = LoggerFactory.getLogger(LossTask.class);
@@ -45,15 +46,11 @@ final class LossTask implements FlatMapFunction<Iterator<long[]>, LossSum> {
     LossSum total = LossSum.ZERO;
     List<long[]> batch = new ArrayList<>();
     while (rows.hasNext()) {
-      long[] row = rows.next();
-      if (!batch.isEmpty() && (batch.size() == batchSize || batch.get(0).length != row.length)) {
+      batch.add(rows.next());
+      if (batch.size() == batchSize || !rows.hasNext()) {
         total = total.plus(loss(llama, batch));
         batch.clear();
       }
-      batch.add(row);
-    }
-    if (!batch.isEmpty()) {
-      total = total.plus(loss(llama, batch));
     }
     return List.of(total).iterator();
   }
@@ -68,19 +65,25 @@ final class LossTask implements FlatMapFunction<Iterator<long[]>, LossSum> {
     });
   }
 
-  /** The summed loss of equal-length sequences. */
+  /**
+   * The summed loss of sequences of any length: right-padded to the longest, the padded positions' labels ignored
+   * (causal attention keeps the padding out of every real token's output).
+   */
   LossSum loss(LlamaModel llama, List<long[]> batch) {
-    int length = batch.get(0).length;
-    long[] flat = new long[batch.size() * length];
+    int length = batch.stream().mapToInt(r -> r.length).max().orElseThrow();
+    long[] ids = new long[batch.size() * length];
+    long[] labels = new long[ids.length];
+    Arrays.fill(labels, LanguageModelLoss.IGNORE_INDEX);
     for (int i = 0; i < batch.size(); i++) {
-      System.arraycopy(batch.get(i), 0, flat, i * length, length);
+      System.arraycopy(batch.get(i), 0, ids, i * length, batch.get(i).length);
+      System.arraycopy(batch.get(i), 0, labels, i * length, batch.get(i).length);
     }
     try (NDManager manager = NDManager.newBaseManager(llama.device())) {
-      NDArray ids = manager.create(flat).reshape(batch.size(), length);
-      NDArray hidden = llama.forwardHidden(ids);
-      TokenLoss loss = LanguageModelLoss.crossEntropyChunked(hidden, llama.lmHeadWeight(), ids,
-          LanguageModelLoss.IGNORE_INDEX, chunkTokens);
-      return new LossSum((double) loss.mean().getFloat() * loss.tokens(), loss.tokens(), batch.size());
+      NDArray hidden = llama.forwardHidden(manager.create(ids).reshape(batch.size(), length));
+      TokenLoss loss = LanguageModelLoss.crossEntropyChunked(hidden, llama.lmHeadWeight(),
+          manager.create(labels).reshape(batch.size(), length), LanguageModelLoss.IGNORE_INDEX, chunkTokens);
+      double nats = loss.tokens() == 0 ? 0 : (double) loss.mean().getFloat() * loss.tokens();
+      return new LossSum(nats, loss.tokens(), batch.size());
     }
   }
 }

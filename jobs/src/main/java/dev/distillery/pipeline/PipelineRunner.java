@@ -1,5 +1,6 @@
 package dev.distillery.pipeline;
 
+import dev.distillery.spark.TaskFailures;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,7 +37,7 @@ final class PipelineRunner {
       try {
         stage.command().run(stage.config(), out);
       } catch (Exception e) {
-        throw new IllegalStateException("stage '" + stage.name() + "' failed: " + e.getMessage(), e);
+        throw new IllegalStateException("stage '" + stage.name() + "' failed: " + TaskFailures.oneLine(e), e);
       }
       anyRan = true;
       double seconds = (System.nanoTime() - start) / 1e9;

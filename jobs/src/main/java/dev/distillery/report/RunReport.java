@@ -1,9 +1,12 @@
 package dev.distillery.report;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.distillery.evaluate.Evaluation;
 import dev.distillery.evaluate.EvaluateSettings;
 import dev.distillery.io.StagedDirectory;
 import dev.distillery.io.Storage;
+import dev.distillery.preflight.Preflight;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.ArrayList;
@@ -44,6 +47,7 @@ final class RunReport {
           + escape(storage.qualify(run)) + "</p>\n");
       lossSection(html, staged);
       qualitySection(html);
+      preflightSection(html);
       architectureSection(html);
       importanceSection(html, staged);
       html.append("</body></html>\n");
@@ -121,6 +125,32 @@ final class RunReport {
             .append(escape(g.text())).append("</li>\n"));
         html.append("</ul>\n");
       }
+    }
+  }
+
+  private void preflightSection(StringBuilder html) {
+    List<String> files = files(Storage.resolve(run, Preflight.DIR), ".json");
+    if (files.isEmpty()) {
+      return;
+    }
+    html.append("<h2>Teacher preflight</h2>\n<table><tr><th>stage</th><th>rows</th><th>tokens</th><th>loss</th>"
+        + "<th>loss with BOS</th><th>log(vocab)</th><th>result</th></tr>\n");
+    for (String file : files) {
+      JsonNode p = json(file);
+      html.append(String.format("<tr><td>%s</td><td>%d</td><td>%d</td><td>%.4f</td><td>%s</td><td>%.4f</td>"
+          + "<td>%s</td></tr>%n", escape(p.path("stage").asText()), p.path("rows").asInt(), p.path("tokens").asLong(),
+          p.path("loss").asDouble(), p.path("bos_loss").isNumber() ? String.format("%.4f", p.path("bos_loss").asDouble())
+              : escape(p.path("bos_check_skipped").asText()),
+          p.path("log_vocab").asDouble(), p.path("passed").asBoolean() ? "passed" : "failed"));
+    }
+    html.append("</table>\n");
+  }
+
+  private JsonNode json(String file) {
+    try {
+      return new ObjectMapper().readTree(storage.readText(file));
+    } catch (IOException e) {
+      throw new IllegalArgumentException(file + ": not valid JSON: " + e.getMessage(), e);
     }
   }
 

@@ -16,7 +16,9 @@ public final class SparkSessions {
     if (!conf.contains("spark.master")) {
       applyLocalDefaults(conf, "local[*]");
     }
-    return SparkSession.builder().appName("distillery-" + jobName).config(conf).getOrCreate();
+    SparkSession session = SparkSession.builder().appName("distillery-" + jobName).config(conf).getOrCreate();
+    TaskFailures.install(session.sparkContext());
+    return session;
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.distillery.tokenize;
 
+import dev.distillery.io.BadInputException;
 import dev.distillery.io.Storage;
 import java.util.List;
 import java.util.function.IntFunction;
@@ -33,6 +34,27 @@ public final class ParquetShards {
     long[] ids = new long[values.size()];
     for (int i = 0; i < ids.length; i++) {
       ids[i] = values.get(i);
+    }
+    return ids;
+  }
+
+  /**
+   * {@link #ids}, kept as int32.
+   *
+   * @throws BadInputException when the row or one of its ids is null
+   */
+  public static int[] intIds(Row row) {
+    if (row.isNullAt(0)) {
+      throw new BadInputException("a row of " + COLUMN + " is null; every row needs at least one token id");
+    }
+    List<Integer> values = row.getList(0);
+    int[] ids = new int[values.size()];
+    for (int i = 0; i < ids.length; i++) {
+      Integer id = values.get(i);
+      if (id == null) {
+        throw new BadInputException("a row of " + COLUMN + " holds a null token id at position " + i);
+      }
+      ids[i] = id;
     }
     return ids;
   }

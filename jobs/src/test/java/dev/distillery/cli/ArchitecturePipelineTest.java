@@ -32,6 +32,7 @@ class ArchitecturePipelineTest {
     Path samples = Files.isDirectory(Path.of("../data-samples")) ? Path.of("../data-samples") : Path.of("data-samples");
     Path run = dir.resolve("run");
     Path file = dir.resolve("pipeline.yaml");
+    // The teacher is a random checkpoint, which does no better than uniform guessing: no preflight.
     Files.writeString(file, """
         run: %s
         corpus: %s
@@ -39,9 +40,9 @@ class ArchitecturePipelineTest {
         tokenize: {format: text, document-boundary: wikitext, seq-length: 16, valid-fraction: 0.3}
         teacher-init: {%s, hidden-size: 32, intermediate-size: 64, layers: 2, heads: 4, kv-heads: 2,
                        head-dim: 8, vocab-size: 2048, dtype: bf16}
-        calibrate: {samples: 8, seq-len: 16, batch-size: 4}
+        calibrate: {samples: 8, seq-len: 16, batch-size: 4, preflight: false}
         plan: {target: {hidden-size: 16, ffn-size: 32, kv-heads: 1}, hidden-multiple: 8, ffn-multiple: 16}
-        distill: {steps: 2, global-batch: 4, micro-batch: 4, warmup-steps: 1, validate-every: 1}
+        distill: {steps: 2, global-batch: 4, micro-batch: 4, warmup-steps: 1, validate-every: 1, preflight: false}
         evaluate: {max-sequences: 8, max-new: 3}
         """.formatted(run, samples.resolve("wikitext-2-valid-sample.txt").toAbsolutePath(),
         samples.resolve("tokenizer.json").toAbsolutePath(), architecture));

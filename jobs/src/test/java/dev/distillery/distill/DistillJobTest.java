@@ -228,6 +228,111 @@ class DistillJobTest {
     return all.toArray(String[]::new);
   }
 
+  /**
+   * The data order written once for the ranks to stream is the global sort by seeded hash (the order the job always
+   * had), the same whatever the file layout, reused by a rerun and rebuilt for another seed.
+   */
+  @Test
+  void theDataOrderIsTheSeededSortWrittenOnceAndIndependentOfTheFileLayout(@TempDir Path run) throws IOException {
+    long[][] rows = new long[40][];
+    java.util.Random random = new java.util.Random(47);
+    for (int i = 0; i < rows.length; i++) {
+      rows[i] = TestModels.randomTokens(1, 1 + random.nextInt(12), CONFIG.vocabSize(), 200 + i)[0];
+    }
+    rows[7] = rows[3].clone(); // a duplicate row
+    Path twoFiles = run.resolve("two/train");
+    TokenShardFiles.write(twoFiles, rows);
+    Path fiveFiles = run.resolve("five/train");
+    List<org.apache.spark.sql.Row> reversed = new ArrayList<>();
+    for (int i = rows.length - 1; i >= 0; i--) {
+      reversed.add(org.apache.spark.sql.RowFactory.create(
+          java.util.Arrays.stream(rows[i]).mapToInt(v -> (int) v).boxed().toList()));
+    }
+    SharedSpark.session().createDataFrame(reversed, dev.distillery.tokenize.ParquetShards.SCHEMA).repartition(5)
+        .write().parquet(fiveFiles.toString());
+    var hadoop = dev.distillery.spark.HadoopConf.install(SharedSpark.session());
+
+    String orderA = run.resolve("a").toString();
+    String orderB = run.resolve("b").toString();
+    OrderedSequences.Manifest a = DataOrderJob.prepare(SharedSpark.session(), hadoop, twoFiles.toString(), 9, orderA);
+    DataOrderJob.prepare(SharedSpark.session(), hadoop, fiveFiles.toString(), 9, orderB);
+    assertThat(a.sequences()).isEqualTo(40);
+    List<long[]> sorted = DistillJob.ordered(SharedSpark.session(), twoFiles.toString(), 9).collect();
+    List<long[]> streamedA = new ArrayList<>();
+    List<long[]> streamedB = new ArrayList<>();
+    try (OrderedSequences readA = OrderedSequences.open(dev.distillery.io.Storage.of(orderA), orderA);
+        OrderedSequences readB = OrderedSequences.open(dev.distillery.io.Storage.of(orderB), orderB)) {
+      for (long p = 0; p < 40; p++) {
+        streamedA.add(java.util.Arrays.stream(readA.get(p)).asLongStream().toArray());
+        streamedB.add(java.util.Arrays.stream(readB.get(p)).asLongStream().toArray());
+      }
+    }
+    assertThat(streamedA).containsExactlyElementsOf(sorted);
+    assertThat(streamedB).as("five files, rows reversed").containsExactlyElementsOf(sorted);
+
+    Path manifest = run.resolve("a").resolve(OrderedSequences.MANIFEST);
+    long written = Files.getLastModifiedTime(manifest).toMillis();
+    Files.setLastModifiedTime(manifest, java.nio.file.attribute.FileTime.fromMillis(written - 60_000));
+    DataOrderJob.prepare(SharedSpark.session(), hadoop, twoFiles.toString(), 9, orderA);
+    assertThat(Files.getLastModifiedTime(manifest).toMillis()).as("reused, not rewritten").isEqualTo(written - 60_000);
+    OrderedSequences.Manifest reseeded =
+        DataOrderJob.prepare(SharedSpark.session(), hadoop, twoFiles.toString(), 10, orderA);
+    assertThat(reseeded.source()).isNotEqualTo(a.source());
+    try (OrderedSequences read = OrderedSequences.open(dev.distillery.io.Storage.of(orderA), orderA)) {
+      assertThat(java.util.Arrays.stream(read.get(0)).asLongStream().toArray())
+          .containsExactly(DistillJob.ordered(SharedSpark.session(), twoFiles.toString(), 10).first());
+    }
+  }
+
+  /**
+   * A token id outside the vocabulary fails the barrier stage at once with that one line: no stage attempt after
+   * the first (Spark would otherwise retry the barrier stage up to spark.stage.maxConsecutiveAttempts times).
+   */
+  @Test
+  void aCorruptRowFailsAtOnceWithoutBarrierStageRetries(@TempDir Path run) throws Exception {
+    long[][] rows = TestModels.randomTokens(8, 17, CONFIG.vocabSize(), 48);
+    rows[5][9] = CONFIG.vocabSize() + 5;
+    Path corrupt = run.resolve("corrupt-tokens");
+    TokenShardFiles.write(corrupt.resolve("train"), rows);
+    TokenShardFiles.write(corrupt.resolve("valid"), TestModels.randomTokens(2, 17, CONFIG.vocabSize(), 49));
+    SparkContext spark = SharedSpark.session().sparkContext();
+    List<Integer> laterAttempts = new java.util.concurrent.CopyOnWriteArrayList<>();
+    SparkListener stages = new SparkListener() {
+      @Override
+      public void onStageSubmitted(org.apache.spark.scheduler.SparkListenerStageSubmitted submitted) {
+        if (submitted.stageInfo().attemptNumber() > 0) {
+          laterAttempts.add(submitted.stageInfo().stageId());
+        }
+      }
+    };
+    spark.addSparkListener(stages);
+    Throwable failure;
+    try {
+      failure = org.assertj.core.api.Assertions.catchThrowable(() -> distill(run.resolve("run"), "world-size=2",
+          "tokens=" + corrupt, "steps=2", "checkpoint-every=1"));
+      Thread.sleep(1000); // longer than Spark's 200 ms delay before it resubmits a failed stage
+    } finally {
+      spark.removeSparkListener(stages);
+    }
+    assertThat(failure).isNotNull();
+    assertThat(dev.distillery.spark.TaskFailures.oneLine(failure)).isEqualTo(corrupt.resolve("train")
+        + ": input_ids holds token id " + (CONFIG.vocabSize() + 5) + " at position 9 (a row of step "
+        + oneBasedStepOf(rows[5], corrupt) + "), outside the student's vocab_size " + CONFIG.vocabSize()
+        + " (config.json); were the shards tokenized with another tokenizer?");
+    assertThat(laterAttempts).as("stages submitted again").isEmpty();
+  }
+
+  /** The step (global batch 4) in which the data order puts {@code row}. */
+  private static int oneBasedStepOf(long[] row, Path tokens) {
+    List<long[]> order = DistillJob.ordered(SharedSpark.session(), tokens.resolve("train").toString(), 1234).collect();
+    for (int p = 0; p < order.size(); p++) {
+      if (java.util.Arrays.equals(order.get(p), row)) {
+        return p / 4 + 1;
+      }
+    }
+    throw new AssertionError("row not found");
+  }
+
   @Test
   void badSettingsAndInputsAreNamed(@TempDir Path run) {
     assertThatThrownBy(() -> distill(run, "global-batch=5"))

@@ -50,6 +50,43 @@ class EvaluateJobTest {
     assertThat(written.checkpoint()).isEqualTo(model.toString());
   }
 
+  /**
+   * Document rows of 1 to 40 tokens, batched with padding, and a row longer than max_position_embeddings (256), cut
+   * into windows of 256, 256 and 88 tokens: the same loss and token count as each row or window alone.
+   */
+  @Test
+  void documentRowsArePaddedAndLongRowsCutIntoWindows(@TempDir Path run) {
+    Path model = run.resolve("model");
+    TestModels.writeCheckpoint(model, CONFIG, TestModels.randomWeights(CONFIG, 7), DType.F32);
+    java.util.Random random = new java.util.Random(8);
+    long[][] rows = new long[9][];
+    for (int i = 0; i < 8; i++) {
+      rows[i] = TestModels.randomTokens(1, 1 + random.nextInt(40), CONFIG.vocabSize(), 20 + i)[0];
+    }
+    rows[0] = new long[] {5};
+    rows[8] = TestModels.randomTokens(1, 600, CONFIG.vocabSize(), 30)[0];
+    TokenShardFiles.write(run.resolve("tokens/valid"), rows);
+    EvaluateSettings settings = new EvaluateSettings(model.toString(), "teacher",
+        run.resolve("tokens/valid").toString(), EvaluateSettings.outputFile(run.toString(), "teacher"), 0, 4, 2, 7,
+        null, List.of(), 4, false);
+    Evaluation result = EvaluateJob.run(SharedSpark.session(), settings);
+
+    double nats = 0;
+    long tokens = 0;
+    List<long[]> alone = new java.util.ArrayList<>(Arrays.asList(rows).subList(1, 8));
+    alone.add(Arrays.copyOfRange(rows[8], 0, 256));
+    alone.add(Arrays.copyOfRange(rows[8], 256, 512));
+    alone.add(Arrays.copyOfRange(rows[8], 512, 600));
+    for (long[] row : alone) {
+      double loss = directLoss(model, new long[][] {row});
+      nats += loss * (row.length - 1);
+      tokens += row.length - 1;
+    }
+    assertThat(result.targetTokens()).isEqualTo(tokens);
+    assertThat(result.sequences()).as("7 rows of 2 tokens or more, 3 windows").isEqualTo(10);
+    assertThat(result.loss()).isCloseTo(nats / tokens, within(1e-5));
+  }
+
   private static double directLoss(Path dir, long[][] sequences) {
     try (CheckpointReader reader = CheckpointReader.open(dir.toString());
         LlamaModel model = LlamaModel.load(reader.config(), (name, shape) -> reader.readFloats(name), Device.cpu());

@@ -29,6 +29,12 @@ class RunReportTest {
           List.of(new Evaluation.Generation("The <b>", "x & y")));
       Files.writeString(Path.of(EvaluateSettings.outputFile(run.toString(), name)), e.toJson());
     }
+    Files.createDirectories(run.resolve("preflight"));
+    Files.writeString(run.resolve("preflight/calibrate.json"), "{\"stage\":\"calibrate\",\"rows\":4,\"tokens\":"
+        + "1020,\"loss\":2.5,\"bos_loss\":2.25,\"log_vocab\":4.5643,\"passed\":true}");
+    Files.writeString(run.resolve("preflight/distill.json"), "{\"stage\":\"distill\",\"rows\":4,\"tokens\":"
+        + "1020,\"loss\":2.5,\"bos_loss\":null,\"bos_check_skipped\":\"rows start with BOS\",\"log_vocab\":"
+        + "4.5643,\"passed\":true}");
     Files.writeString(run.resolve("prune-plan.md"), "| | teacher | student | student / teacher |\n"
         + "|---|---:|---:|---:|\n| layers | 4 | 4 | 1.000 |\n");
 
@@ -48,6 +54,9 @@ class RunReportTest {
     }
     assertThat(count).isEqualTo(2);
     assertThat(html).contains("<td>layers</td>", "x &amp; y", "The &lt;b&gt;");
+    assertThat(html).contains("<h2>Teacher preflight</h2>",
+        "<tr><td>calibrate</td><td>4</td><td>1020</td><td>2.5000</td><td>2.2500</td><td>4.5643</td><td>passed</td>",
+        "<td>rows start with BOS</td>");
     String quality = html.substring(html.indexOf("<h2>Quality"));
     assertThat(quality.indexOf("<td>teacher</td>")).isLessThan(quality.indexOf("<td>distilled</td>"));
     assertThat(quality.indexOf("<td>distilled</td>")).isLessThan(quality.indexOf("<td>scratch</td>"));

@@ -19,6 +19,7 @@ public final class SharedSpark {
       SparkSessions.applyLocalDefaults(conf, "local[2]");
       conf.set("spark.sql.shuffle.partitions", "4");
       session = SparkSession.builder().appName("distillery-tests").config(conf).getOrCreate();
+      TaskFailures.install(session.sparkContext());
       Runtime.getRuntime().addShutdownHook(new Thread(session::stop));
     }
     return session;
