@@ -18,7 +18,7 @@ import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.TokenLoss;
 import dev.distillery.prune.CheckpointPruner;
-import dev.distillery.spark.TeacherModels;
+import dev.distillery.spark.ExecutorModels;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -178,7 +178,7 @@ final class RankTrainer {
     try (CheckpointReader reader = CheckpointReader.open(Storage.of(path), path)) {
       fingerprint = Fingerprints.checkpoint(Storage.of(path), reader);
     }
-    return TeacherModels.get(path, fingerprint, device, dtype);
+    return ExecutorModels.get(path, fingerprint, device, dtype);
   }
 
 
