@@ -77,7 +77,7 @@ final class RankTrainer {
       LOG.info("rank {}: resuming from {} at step {}", rank, resume.get(), startStep);
     }
     String source = resume.map(r -> Storage.resolve(r, "model")).orElse(settings.student());
-    List<String> metrics = rank == 0 ? existingMetrics(startStep) : new ArrayList<>();
+    List<StepMetrics> metrics = rank == 0 ? existingMetrics(startStep) : new ArrayList<>();
     List<Replica> replicas = new ArrayList<>();
     try (ReplicaThreads threads = new ReplicaThreads(devices.size(), rank)) {
       List<GradientReducer> reducers = reducers();
@@ -104,28 +104,20 @@ final class RankTrainer {
         last = threads.runOnEach(d -> replicas.get(d).step.run(Replica.share(microBatches, d, replicas.size()),
             Replica.share(teacherLogits, d, replicas.size()), lr)).get(0);
         boolean final_ = s + 1 == settings.steps();
-        ObjectNode line = JSON.createObjectNode();
-        line.put("step", s + 1);
-        line.put("lr", lr);
-        line.put("loss", last.loss());
-        line.put("kd_loss", last.kdLoss());
-        line.put("ce_loss", last.ceLoss());
-        line.put("hidden_loss", last.hiddenLoss());
-        line.put("grad_norm", last.gradientNorm());
-        line.put("tokens", last.tokens());
-        line.put("tokens_per_s", progress.step(last.tokens()));
+        StepMetrics line = new StepMetrics(s + 1, lr, last.loss(), last.kdLoss(), last.ceLoss(), last.hiddenLoss(),
+            last.gradientNorm(), last.tokens(), progress.step(last.tokens()), null);
         if ((s + 1) % settings.validateEvery() == 0 || final_) {
           validationLoss = validate(lead, validation, rank, world);
-          line.put("val_loss", validationLoss);
+          line = line.withValidationLoss(validationLoss);
           ring.checkSame(fingerprint(replicas), "student weights after step " + (s + 1));
         }
         if (rank == 0) {
           LOG.info("distill step {}/{}: loss {} (kd {}, ce {}), lr {}, grad norm {}{}, {} tokens/s, ETA {}",
               s + 1, settings.steps(), f(last.loss()), f(last.kdLoss()), f(last.ceLoss()), String.format("%.2e", lr),
-              f(last.gradientNorm()), line.has("val_loss") ? ", val loss " + f(validationLoss) : "",
-              String.format("%.0f", line.get("tokens_per_s").asDouble()), progress.eta());
-          metrics.add(line.toString());
-          if (line.has("val_loss") || final_) {
+              f(last.gradientNorm()), line.validationLoss() != null ? ", val loss " + f(validationLoss) : "",
+              String.format("%.0f", line.tokensPerSecond()), progress.eta());
+          metrics.add(line);
+          if (line.validationLoss() != null || final_) {
             writeMetrics(metrics);
           }
           if ((s + 1) % settings.checkpointEvery() == 0 && !final_) {
@@ -244,29 +236,17 @@ final class RankTrainer {
     return hash;
   }
 
-  private List<String> existingMetrics(int upToStep) {
-    List<String> kept = new ArrayList<>();
-    if (upToStep > 0 && storage.exists(settings.metrics())) {
-      for (String line : storage.readText(settings.metrics()).split("\n")) {
-        if (!line.isBlank() && parse(line).path("step").asInt() <= upToStep) {
-          kept.add(line);
-        }
-      }
+  private List<StepMetrics> existingMetrics(int upToStep) {
+    if (upToStep == 0 || !storage.exists(settings.metrics())) {
+      return new ArrayList<>();
     }
-    return kept;
-  }
-
-  private static com.fasterxml.jackson.databind.JsonNode parse(String line) {
-    try {
-      return JSON.readTree(line);
-    } catch (java.io.IOException e) {
-      throw new IllegalArgumentException("unreadable metrics line: " + line, e);
-    }
+    return new ArrayList<>(StepMetrics.parseLines(storage.readText(settings.metrics()), settings.metrics()).stream()
+        .filter(m -> m.step() <= upToStep).toList());
   }
 
   /** Rewrites the metrics file (small: one line per step) whole. */
-  private void writeMetrics(List<String> lines) {
-    storage.replaceText(settings.metrics(), String.join("\n", lines) + "\n");
+  private void writeMetrics(List<StepMetrics> lines) {
+    storage.replaceText(settings.metrics(), StepMetrics.toJsonLines(lines));
   }
 
   /** The trained student as an HF checkpoint in the dtype the student started in, tokenizer files copied. */
