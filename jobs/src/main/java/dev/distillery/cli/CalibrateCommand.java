@@ -6,7 +6,7 @@ import dev.distillery.config.Config;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.importance.Aggregation;
-import dev.distillery.io.Storage;
+import dev.distillery.run.RunLayout;
 import dev.distillery.spark.SparkSessions;
 import java.io.PrintStream;
 import java.util.Arrays;
@@ -75,7 +75,7 @@ final class CalibrateCommand implements Command {
   static CalibrationSettings settings(Config config) {
     String run = config.get(RUN);
     return new CalibrationSettings(run, config.get(TEACHER), config.isSet(TOKENIZER) ? config.get(TOKENIZER) : null,
-        config.isSet(TOKENS) ? config.get(TOKENS) : Storage.resolve(run, "tokens/train"),
+        config.isSet(TOKENS) ? config.get(TOKENS) : new RunLayout(run).tokens("train"),
         config.get(METHOD).equals("weights"), config.get(SAMPLES), config.get(SEQ_LEN), config.get(BATCH),
         config.get(PARTITIONS), Aggregation.fromName(config.get(SEQUENCE_AGG)),
         Aggregation.fromName(config.get(BATCH_AGG)), config.get(ModelOptions.DTYPE).equals("float16"),

@@ -13,6 +13,7 @@ import dev.distillery.config.Config;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.io.StagedDirectory;
 import dev.distillery.io.Storage;
+import dev.distillery.run.RunLayout;
 import dev.distillery.spark.HadoopConf;
 import java.io.IOException;
 import java.io.InputStream;
@@ -65,7 +66,7 @@ public final class TokenizeJob {
     long start = System.nanoTime();
     String run = config.get(TokenizeOptions.RUN);
     Storage storage = Storage.of(run);
-    String output = Storage.resolve(run, "tokens");
+    String output = new RunLayout(run).tokens();
     boolean force = config.get(TokenizeOptions.FORCE);
     if (!force && storage.isCommitted(output)) {
       LOG.info("{} is already committed; nothing to do (force=true redoes it)", output);
