@@ -161,6 +161,26 @@ class ClusterConfigsTest {
       Pattern.compile("(?i)\"?token\"?\\s*[:=]\\s*\"[A-Za-z0-9_\\-]{20,}\""));
 
   @Test
+  void theJava17OptionsHaveOneSourceThatTheBuildTheScriptsAndBaseConfUse() throws IOException {
+    List<String> options = List.of(Files.readString(Scripts.ROOT.resolve("conf/java17.args")).trim().split("\\s+"));
+    assertThat(options).contains("--add-opens=java.base/sun.nio.ch=ALL-UNNAMED");
+    assertThat(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+        .as("the test JVM, started by surefire with pom.xml's argLine").containsAll(options);
+    for (String line : Files.readAllLines(Scripts.ROOT.resolve("conf/spark/base.conf"))) {
+      if (line.startsWith("spark.driver.extraJavaOptions") || line.startsWith("spark.executor.extraJavaOptions")) {
+        List<String> value = List.of(line.trim().split("\\s+"));
+        assertThat(value.subList(1, value.size())).as(line.split("\\s")[0]).isEqualTo(options);
+      }
+    }
+    assertThat(Files.readString(Scripts.ROOT.resolve("conf/spark/base.conf")))
+        .contains("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions");
+    assertThat(Files.readString(Scripts.ROOT.resolve("submit-scripts/distillery")))
+        .contains("\"@$ROOT/conf/java17.args\"").doesNotContain("--add-opens");
+    assertThat(Files.readString(Scripts.ROOT.resolve("pom.xml"))).contains("conf/java17.args")
+        .doesNotContain("--add-opens");
+  }
+
+  @Test
   void noSecretsInConfOrSubmitScripts() throws IOException {
     List<String> hits = new ArrayList<>();
     for (String dir : List.of("conf", "submit-scripts")) {
