@@ -66,7 +66,7 @@ final class CalibrationTask implements FlatMapFunction<Iterator<Row>, Importance
           }
         }
         if (shortRows > 0) {
-          LOG.info("Calibration task: {} rows shorter than seq-len {} were used at their own length", shortRows,
+          LOG.info("Calibration task: {} rows shorter than seq-length {} were used at their own length", shortRows,
               settings.seqLength());
         }
         ImportanceStatistics statistics = collector.statistics();

@@ -31,8 +31,8 @@ final class CalibrateCommand implements Command {
           + "weights, no data needed (no layer scores).");
   static final ConfigOption<Integer> SAMPLES = ConfigOption.integer("samples").defaultValue(1024).atLeast(1)
       .doc("Calibration sequences.");
-  static final ConfigOption<Integer> SEQ_LEN = ConfigOption.integer("seq-len").defaultValue(4096).atLeast(2)
-      .doc("Tokens per calibration sequence: the first seq-len ids of each row; shorter rows (document rows) are "
+  static final ConfigOption<Integer> SEQ_LEN = ConfigOption.integer("seq-length").deprecatedAlias("seq-len").defaultValue(4096).atLeast(2)
+      .doc("Tokens per calibration sequence: the first seq-length ids of each row; shorter rows (document rows) are "
           + "used whole, batched with rows of their own length.");
   static final ConfigOption<Integer> BATCH = ConfigOption.integer("batch-size").defaultValue(1).atLeast(1)
       .doc("Sequences per forward pass.");

@@ -19,12 +19,12 @@ import java.util.Locale;
  */
 final class PruneCommand implements Command {
   static final ConfigOption<String> RUN = ConfigOption.string("run")
-      .doc("Run directory; 'plan' and 'out' default to files in it.");
+      .doc("Run directory; 'plan' and 'output' default to files in it.");
   static final ConfigOption<String> TEACHER = ConfigOption.string("teacher").required()
       .doc("Teacher Hugging Face checkpoint directory, on any Hadoop file system.");
   static final ConfigOption<String> PLAN = ConfigOption.string("plan")
       .doc("Prune plan JSON (default: RUN/" + RunLayout.PLAN_FILE + ").");
-  static final ConfigOption<String> OUT = ConfigOption.string("out")
+  static final ConfigOption<String> OUT = ConfigOption.string("output").deprecatedAlias("out")
       .doc("Student checkpoint directory to write, committed atomically (default: RUN/" + RunLayout.STUDENT_INIT + ").");
   static final ConfigOption<String> DTYPE = ConfigOption.choice("dtype", "teacher", "f32", "f16", "bf16")
       .defaultValue("teacher")
@@ -35,7 +35,7 @@ final class PruneCommand implements Command {
       .defaultValue(CheckpointPruner.DEFAULT_CHUNK_BYTES).atLeast(1)
       .doc("Teacher rows read at once, in bytes; bounds the memory used (about twice this).");
   static final ConfigOption<Boolean> OVERWRITE = ConfigOption.bool("overwrite").defaultValue(false)
-      .doc("Replace an existing committed student checkpoint at 'out'.");
+      .doc("Replace an existing committed student checkpoint at 'output'.");
 
   private static final ConfigSchema SCHEMA = new ConfigSchema("prune",
       "Write the pruned student checkpoint: the teacher sliced by the prune plan, streamed tensor by tensor.", RUN,

@@ -143,7 +143,7 @@ final class PipelinePlanner {
     add("tokenize", "tokenize", "tokenize", layout.tokens(), false, Map.of("input", root.get("corpus").asText()));
     String teacher = root.hasNonNull("teacher") ? root.get("teacher").asText() : layout.teacherInit();
     if (root.has("teacher-init")) {
-      add("teacher-init", "teacher-init", "random-checkpoint", teacher, false, Map.of("out", teacher));
+      add("teacher-init", "teacher-init", "random-checkpoint", teacher, false, Map.of("output", teacher));
     }
     if (root.has("teacher-training")) {
       String trained = layout.trainedTeacher();
@@ -167,7 +167,7 @@ final class PipelinePlanner {
     if (scratch && distill != null) {
       Map<String, Object> budget = distill.effective();
       add("scratch-init", null, "scratch-init", layout.scratchInit(), false,
-          Map.of("like", layout.studentInit(), "out", layout.scratchInit()));
+          Map.of("like", layout.studentInit(), "output", layout.scratchInit()));
       add("scratch", "scratch", "distill", layout.scratch(), false, Map.of("student", layout.scratchInit(), "output",
           layout.scratch(), "loss", "ce", "checkpoints", layout.scratchCheckpoints(), "metrics", layout.metrics("scratch"),
           "steps", budget.get("steps"), "global-batch", budget.get("global-batch")));

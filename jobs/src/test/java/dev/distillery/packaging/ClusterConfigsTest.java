@@ -130,7 +130,7 @@ class ClusterConfigsTest {
       assertThat(s.at("/tokenize/seq-length").asInt()).isEqualTo(8192);
       assertThat(s.has("teacher-training")).as("teacher correction").isTrue();
       assertThat(s.at("/calibrate/samples").asInt()).isEqualTo(1024);
-      assertThat(s.at("/calibrate/seq-len").asInt()).isEqualTo(4096);
+      assertThat(s.at("/calibrate/seq-length").asInt()).isEqualTo(4096);
       assertThat(s.at("/distill/loss").asText()).isEqualTo("kl");
       assertThat(s.at("/distill/lr").asDouble()).isEqualTo(1e-4);
       assertThat(s.at("/distill/min-lr").asDouble()).isEqualTo(1e-5);
