@@ -9,7 +9,7 @@ trap 'rm -rf "$work"' EXIT
 mvn -q -B -o -DskipTests install
 mvn -q -B -o -pl jobs test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
   -Dmdep.includeScope=test
-opens=$(sed -n 's:.*<spark.java17.opens>\(.*\)</spark.java17.opens>.*:\1:p' pom.xml)
+opens=@conf/java17.args
 # shellcheck disable=SC2086
 DJL_OFFLINE=true java -Xmx4g $opens -Dlog4j2.configurationFile=conf/log4j2.properties \
   -cp "jobs/target/test-classes:jobs/target/classes:$(cat jobs/target/bench.classpath)" \

@@ -9,15 +9,19 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The validated configuration of one job: values from a YAML file (nested maps flatten to dotted keys),
  * overridden by {@code key=value} pairs from the command line, checked against the job's
  * {@link ConfigSchema}. Every problem is reported at once, each naming the key, the value and what was
- * expected; unknown keys are errors, with the closest known key suggested.
+ * expected; unknown keys are errors, with the closest known key suggested. A former name of an option
+ * ({@link ConfigOption#deprecatedAlias}) is read as the option, with a warning.
  */
 public final class Config {
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  private static final Logger LOG = LoggerFactory.getLogger(Config.class);
 
   private final ConfigSchema schema;
   private final Map<String, Object> values;
@@ -46,8 +50,19 @@ public final class Config {
           if (!root.isObject()) {
             throw new ConfigException(source + ": expected a YAML mapping of options at the top level");
           }
-          flatten("", root, raw);
-          raw.keySet().forEach(k -> origin.put(k, source));
+          Map<String, Object> file = new LinkedHashMap<>();
+          flatten("", root, file);
+          Map<String, String> spelled = new LinkedHashMap<>();
+          file.forEach((key, value) -> {
+            String canonical = canonicalKey(schema, key, source);
+            String earlier = spelled.put(canonical, key);
+            if (earlier != null) {
+              problems.add("options '" + earlier + "' and '" + key + "' are one option (from " + source
+                  + "); set '" + canonical + "' only");
+            }
+            raw.put(canonical, value);
+            origin.put(canonical, source);
+          });
         }
       } catch (IOException e) {
         throw new ConfigException(source + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
@@ -59,7 +74,7 @@ public final class Config {
         problems.add("override '" + override + "': expected key=value");
         continue;
       }
-      String key = override.substring(0, eq).trim();
+      String key = canonicalKey(schema, override.substring(0, eq).trim(), "the command line");
       raw.put(key, scalar(override.substring(eq + 1)));
       origin.put(key, "the command line");
     }
@@ -88,6 +103,16 @@ public final class Config {
           + String.join("\n  - ", problems));
     }
     return new Config(schema, parsed);
+  }
+
+  /** The option key {@code key} names: itself, or for a deprecated alias (with a warning) the option's key. */
+  private static String canonicalKey(ConfigSchema schema, String key, String from) {
+    ConfigOption<?> option = schema.optionOrAlias(key);
+    if (option == null || option.key().equals(key)) {
+      return key;
+    }
+    LOG.warn("{}: option '{}' of '{}' is deprecated; use '{}'", from, key, schema.name(), option.key());
+    return option.key();
   }
 
   private static void flatten(String prefix, JsonNode node, Map<String, Object> out) {

@@ -23,6 +23,7 @@ public final class ConfigDocs {
         if (o.constraint() != null && !o.type().startsWith("one of")) {
           meaning += " Must be " + o.constraint() + ".";
         }
+        meaning += o.aliasNote();
         sb.append("| `").append(o.key()).append("` | ").append(o.type().replace("|", "\\|")).append(" | ")
             .append(dflt.replace("|", "\\|")).append(" | ").append(meaning.replace("|", "\\|")).append(" |\n");
       }

@@ -22,9 +22,15 @@ public final class ConfigOption<T> {
   private final String doc;
   private final Predicate<T> check;
   private final String expected;
+  private final List<String> aliases;
 
   private ConfigOption(String key, String type, Function<Object, T> parser, T defaultValue, boolean required,
       String doc, Predicate<T> check, String expected) {
+    this(key, type, parser, defaultValue, required, doc, check, expected, List.of());
+  }
+
+  private ConfigOption(String key, String type, Function<Object, T> parser, T defaultValue, boolean required,
+      String doc, Predicate<T> check, String expected, List<String> aliases) {
     this.key = key;
     this.type = type;
     this.parser = parser;
@@ -33,6 +39,7 @@ public final class ConfigOption<T> {
     this.doc = doc;
     this.check = check;
     this.expected = expected;
+    this.aliases = aliases;
   }
 
   /** A text option (paths and URIs are strings too). */
@@ -78,24 +85,34 @@ public final class ConfigOption<T> {
 
   /** Returns this option with its documentation. */
   public ConfigOption<T> doc(String text) {
-    return new ConfigOption<>(key, type, parser, defaultValue, required, text, check, expected);
+    return new ConfigOption<>(key, type, parser, defaultValue, required, text, check, expected, aliases);
   }
 
   /** Returns this option with a default, used when no file or override sets it. */
   public ConfigOption<T> defaultValue(T value) {
-    return new ConfigOption<>(key, type, parser, Objects.requireNonNull(value), false, doc, check, expected);
+    return new ConfigOption<>(key, type, parser, Objects.requireNonNull(value), false, doc, check, expected, aliases);
   }
 
   /** Returns this option as one that must be set. */
   public ConfigOption<T> required() {
-    return new ConfigOption<>(key, type, parser, null, true, doc, check, expected);
+    return new ConfigOption<>(key, type, parser, null, true, doc, check, expected, aliases);
   }
 
   /** Returns this option with an extra constraint, described by {@code description} in errors and docs. */
   public ConfigOption<T> check(Predicate<T> constraint, String description) {
     Predicate<T> both = check.and(constraint);
     String text = expected == null ? description : expected + ", " + description;
-    return new ConfigOption<>(key, type, parser, defaultValue, required, doc, both, text);
+    return new ConfigOption<>(key, type, parser, defaultValue, required, doc, both, text, aliases);
+  }
+
+  /**
+   * Returns this option also read under {@code oldKey}, a former name: a setting under it is taken with a warning
+   * naming the new key.
+   */
+  public ConfigOption<T> deprecatedAlias(String oldKey) {
+    List<String> all = new java.util.ArrayList<>(aliases);
+    all.add(oldKey);
+    return new ConfigOption<>(key, type, parser, defaultValue, required, doc, check, expected, List.copyOf(all));
   }
 
   /** Returns this (numeric) option constrained to {@code >= min}. */
@@ -122,6 +139,17 @@ public final class ConfigOption<T> {
 
   public String doc() {
     return doc;
+  }
+
+  /** The option's former names, still read with a warning. */
+  public List<String> deprecatedAliases() {
+    return aliases;
+  }
+
+  /** A sentence naming the deprecated aliases, or "" when there are none (for {@code --help} and the reference). */
+  String aliasNote() {
+    return aliases.isEmpty() ? ""
+        : " Deprecated alias" + (aliases.size() > 1 ? "es" : "") + ": '" + String.join("', '", aliases) + "'.";
   }
 
   public boolean isRequired() {

@@ -14,6 +14,7 @@ public final class ConfigSchema {
   private final String name;
   private final String summary;
   private final Map<String, ConfigOption<?>> options = new LinkedHashMap<>();
+  private final Map<String, ConfigOption<?>> aliases = new LinkedHashMap<>();
 
   /**
    * @param name the command that takes this configuration, e.g. {@code tokenize}
@@ -25,6 +26,14 @@ public final class ConfigSchema {
     for (ConfigOption<?> option : options) {
       if (this.options.put(option.key(), option) != null) {
         throw new IllegalArgumentException("option '" + option.key() + "' declared twice in " + name);
+      }
+      for (String alias : option.deprecatedAliases()) {
+        aliases.put(alias, option);
+      }
+    }
+    for (String alias : aliases.keySet()) {
+      if (this.options.containsKey(alias)) {
+        throw new IllegalArgumentException("deprecated alias '" + alias + "' is also an option of " + name);
       }
     }
   }
@@ -43,6 +52,12 @@ public final class ConfigSchema {
 
   ConfigOption<?> option(String key) {
     return options.get(key);
+  }
+
+  /** The option that {@code key} names, as its key or as a deprecated alias; null when none. */
+  ConfigOption<?> optionOrAlias(String key) {
+    ConfigOption<?> option = options.get(key);
+    return option != null ? option : aliases.get(key);
   }
 
   /** The known key closest to {@code unknown} in edit distance, for "did you mean" hints, or null. */
@@ -94,6 +109,7 @@ public final class ConfigSchema {
       if (o.constraint() != null && !o.type().startsWith("one of")) {
         sb.append(" Must be ").append(o.constraint()).append('.');
       }
+      sb.append(o.aliasNote());
       sb.append('\n');
     }
     return sb.toString();

@@ -224,7 +224,7 @@ public final class LlamaModel implements AutoCloseable {
     return parameters;
   }
 
-  /** Makes every parameter record gradients (under a {@code GradientCollector}), or stops it. */
+  /** Makes every parameter record gradients (in a thread's {@code Autograd.record()} scope), or stops it. */
   public void setTrainable(boolean trainable) {
     for (NDArray parameter : parameters.values()) {
       parameter.setRequiresGradient(trainable);

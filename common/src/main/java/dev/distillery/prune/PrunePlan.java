@@ -12,8 +12,8 @@ import java.util.List;
 
 /**
  * What structured pruning keeps of a teacher: the layers (depth), the hidden channels (embedding width), and per
- * kept layer its attention heads and FFN neurons (width). {@code prune-plan.json} is this record; PruneJob applies
- * it to the teacher's checkpoint. Construction validates it against both configs, so an invalid plan never
+ * kept layer its attention heads and FFN neurons (width). {@code prune-plan.json} is this record; {@link CheckpointPruner}
+ * applies it to the teacher's checkpoint. Construction validates it against both configs, so an invalid plan never
  * reaches the writer.
  *
  * @param source the teacher's config

@@ -10,6 +10,7 @@ import dev.distillery.io.Fingerprints;
 import dev.distillery.io.StagedDirectory;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
+import dev.distillery.run.RunLayout;
 import dev.distillery.spark.HadoopConf;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -33,9 +34,6 @@ import org.slf4j.LoggerFactory;
  * driver merges with a tree reduction; layer-skip candidates are scored as independent tasks.
  */
 public final class CalibrateJob {
-  public static final String OUTPUT_DIR = "importance";
-  public static final String SCORES_FILE = "importance.json";
-  public static final String PLOT_FILE = "importance.png";
   private static final Logger LOG = LoggerFactory.getLogger(CalibrateJob.class);
   private static final int TREE_DEPTH = 2;
 
@@ -52,7 +50,7 @@ public final class CalibrateJob {
   /** Runs the job, commits the output and returns the scores it wrote. */
   public ImportanceScores run() {
     Storage storage = Storage.of(settings.run());
-    String output = Storage.resolve(settings.run(), OUTPUT_DIR);
+    String output = new RunLayout(settings.run()).importance();
     if (storage.isCommitted(output) && !settings.overwrite()) {
       throw new IllegalStateException(output + " is already committed; set overwrite=true to replace it");
     }
@@ -128,11 +126,11 @@ public final class CalibrateJob {
 
   private void write(Storage storage, String output, ImportanceScores scores) {
     try (StagedDirectory staged = storage.stage(output, settings.overwrite())) {
-      storage.writeText(staged.file(SCORES_FILE), scores.toJson());
-      try (OutputStream out = storage.create(staged.file(PLOT_FILE), true)) {
+      storage.writeText(staged.file(RunLayout.IMPORTANCE_SCORES), scores.toJson());
+      try (OutputStream out = storage.create(staged.file(RunLayout.IMPORTANCE_PLOT), true)) {
         out.write(ImportancePlot.png(scores));
       } catch (IOException e) {
-        throw new UncheckedIOException("Cannot write " + staged.file(PLOT_FILE), e);
+        throw new UncheckedIOException("Cannot write " + staged.file(RunLayout.IMPORTANCE_PLOT), e);
       }
       staged.commit();
     }

@@ -5,9 +5,9 @@ import ai.djl.ndarray.types.DataType;
 import dev.distillery.importance.ActivationCollector;
 import dev.distillery.importance.ImportanceStatistics;
 import dev.distillery.model.LlamaModel;
+import dev.distillery.spark.ExecutorModels;
 import dev.distillery.spark.HadoopConf;
 import dev.distillery.spark.TaskDevices;
-import dev.distillery.spark.TeacherModels;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -41,7 +41,7 @@ final class CalibrationTask implements FlatMapFunction<Iterator<Row>, Importance
   @Override
   public Iterator<ImportanceStatistics> call(Iterator<Row> rows) {
     hadoop.install();
-    LlamaModel model = TeacherModels.get(settings.teacher(), fingerprint, TaskDevices.current(),
+    LlamaModel model = ExecutorModels.get(settings.teacher(), fingerprint, TaskDevices.current(),
         settings.float16() ? DataType.FLOAT16 : DataType.FLOAT32);
     long start = System.nanoTime();
     synchronized (model) {
@@ -66,7 +66,7 @@ final class CalibrationTask implements FlatMapFunction<Iterator<Row>, Importance
           }
         }
         if (shortRows > 0) {
-          LOG.info("Calibration task: {} rows shorter than seq-len {} were used at their own length", shortRows,
+          LOG.info("Calibration task: {} rows shorter than seq-length {} were used at their own length", shortRows,
               settings.seqLength());
         }
         ImportanceStatistics statistics = collector.statistics();

@@ -3,9 +3,9 @@ package dev.distillery.calibrate;
 import ai.djl.ndarray.types.DataType;
 import dev.distillery.importance.LayerSkipLoss;
 import dev.distillery.model.LlamaModel;
+import dev.distillery.spark.ExecutorModels;
 import dev.distillery.spark.HadoopConf;
 import dev.distillery.spark.TaskDevices;
-import dev.distillery.spark.TeacherModels;
 import org.apache.spark.api.java.function.Function;
 
 /** One Spark task of depth scoring: the teacher's summed loss and token count with one candidate block skipped. */
@@ -27,7 +27,7 @@ final class LayerLossTask implements Function<LayerSkipLoss.Candidate, double[]>
   @Override
   public double[] call(LayerSkipLoss.Candidate candidate) {
     hadoop.install();
-    LlamaModel model = TeacherModels.get(settings.teacher(), fingerprint, TaskDevices.current(),
+    LlamaModel model = ExecutorModels.get(settings.teacher(), fingerprint, TaskDevices.current(),
         settings.float16() ? DataType.FLOAT16 : DataType.FLOAT32);
     synchronized (model) {
       return LayerSkipLoss.sumAndCount(model, sequences, candidate.layers());

@@ -56,7 +56,7 @@ public final class TokenShards {
     JsonNode seq = field(manifest, null, "seq_length", "seq_length");
     boolean packed = !"documents".equals(manifest.path("packing").asText());
     if (packed && seq != null && seq.asInt() + 1 < seqLength) {
-      LOG.warn("{}: packed rows hold {} tokens, fewer than the calibration seq-len {}; calibrating on rows of {} tokens",
+      LOG.warn("{}: packed rows hold {} tokens, fewer than the calibration seq-length {}; calibrating on rows of {} tokens",
           manifestPath, seq.asInt() + 1, seqLength, seq.asInt() + 1);
     }
   }

@@ -8,6 +8,7 @@ import dev.distillery.config.ConfigSchema;
 import dev.distillery.importance.Aggregation;
 import dev.distillery.io.Storage;
 import dev.distillery.preflight.Preflight;
+import dev.distillery.run.RunLayout;
 import dev.distillery.spark.SparkSessions;
 import java.io.PrintStream;
 import java.util.Arrays;
@@ -33,8 +34,8 @@ final class CalibrateCommand implements Command {
           + "weights, no data needed (no layer scores).");
   static final ConfigOption<Integer> SAMPLES = ConfigOption.integer("samples").defaultValue(1024).atLeast(1)
       .doc("Calibration sequences.");
-  static final ConfigOption<Integer> SEQ_LEN = ConfigOption.integer("seq-len").defaultValue(4096).atLeast(2)
-      .doc("Tokens per calibration sequence: the first seq-len ids of each row; shorter rows (document rows) are "
+  static final ConfigOption<Integer> SEQ_LEN = ConfigOption.integer("seq-length").deprecatedAlias("seq-len").defaultValue(4096).atLeast(2)
+      .doc("Tokens per calibration sequence: the first seq-length ids of each row; shorter rows (document rows) are "
           + "used whole, batched with rows of their own length.");
   static final ConfigOption<Integer> BATCH = ConfigOption.integer("batch-size").defaultValue(1).atLeast(1)
       .doc("Sequences per forward pass.");
@@ -83,7 +84,7 @@ final class CalibrateCommand implements Command {
   static CalibrationSettings settings(Config config) {
     String run = config.get(RUN);
     return new CalibrationSettings(run, config.get(TEACHER), config.isSet(TOKENIZER) ? config.get(TOKENIZER) : null,
-        config.isSet(TOKENS) ? config.get(TOKENS) : Storage.resolve(run, "tokens/train"),
+        config.isSet(TOKENS) ? config.get(TOKENS) : new RunLayout(run).tokens("train"),
         config.get(METHOD).equals("weights"), config.get(SAMPLES), config.get(SEQ_LEN), config.get(BATCH),
         config.get(PARTITIONS), Aggregation.fromName(config.get(SEQUENCE_AGG)),
         Aggregation.fromName(config.get(BATCH_AGG)), config.get(ModelOptions.DTYPE).equals("float16"),

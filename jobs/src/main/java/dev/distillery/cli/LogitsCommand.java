@@ -19,7 +19,7 @@ import java.io.IOException;
 final class LogitsCommand implements Command {
   static final ConfigOption<String> TOKENS = ConfigOption.string("tokens").required()
       .doc("JSON file holding an array of equal-length arrays of token ids, e.g. [[1, 2, 3], [4, 5, 6]].");
-  static final ConfigOption<String> OUT = ConfigOption.string("out").required()
+  static final ConfigOption<String> OUT = ConfigOption.string("output").deprecatedAlias("out").required()
       .doc("Output .safetensors file; holds one F32 tensor 'logits' of shape [batch, seq, vocab].");
 
   private static final ConfigSchema SCHEMA = new ConfigSchema("logits",

@@ -1,6 +1,5 @@
 package dev.distillery.cli;
 
-import dev.distillery.calibrate.CalibrateJob;
 import dev.distillery.config.Config;
 import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigOption;
@@ -12,15 +11,13 @@ import dev.distillery.prune.PlanFile;
 import dev.distillery.prune.PrunePlan;
 import dev.distillery.prune.PrunePlanner;
 import dev.distillery.prune.PruneTarget;
+import dev.distillery.run.RunLayout;
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.Set;
 
 /** {@code distillery plan}: the pruning plan from importance scores and a target (driver only). */
 final class PlanCommand implements Command {
-  static final String PLAN_FILE = "prune-plan.json";
-  static final String SIZE_TABLE_FILE = "prune-plan.md";
-
   static final ConfigOption<String> RUN = ConfigOption.string("run").required()
       .doc("Run directory; writes RUN/prune-plan.json and RUN/prune-plan.md (size table).");
   static final ConfigOption<String> IMPORTANCE = ConfigOption.string("importance")
@@ -75,7 +72,7 @@ final class PlanCommand implements Command {
   public void run(Config config, PrintStream out) {
     String run = config.get(RUN);
     String importance = config.isSet(IMPORTANCE) ? config.get(IMPORTANCE)
-        : Storage.resolve(Storage.resolve(run, CalibrateJob.OUTPUT_DIR), CalibrateJob.SCORES_FILE);
+        : new RunLayout(run).importanceScores();
     Storage storage = Storage.of(run);
     if (!storage.exists(importance)) {
       throw new IllegalArgumentException("no importance scores at " + importance + "; run 'distillery calibrate' first");
@@ -83,9 +80,9 @@ final class PlanCommand implements Command {
     ImportanceScores scores = ImportanceScores.fromJson(Storage.of(importance).readText(importance), importance);
     PrunePlan plan = PrunePlanner.plan(scores.info().teacher(), scores, target(config));
     int context = config.get(FLOPS_CONTEXT);
-    storage.replaceText(Storage.resolve(run, PLAN_FILE), PlanFile.json(plan, scores.info(), context));
+    storage.replaceText(new RunLayout(run).planFile(), PlanFile.json(plan, scores.info(), context));
     String table = ModelCost.sizeTable(plan.source(), plan.target(), context);
-    storage.replaceText(Storage.resolve(run, SIZE_TABLE_FILE), table);
+    storage.replaceText(new RunLayout(run).sizeTable(), table);
     out.print(table);
   }
 

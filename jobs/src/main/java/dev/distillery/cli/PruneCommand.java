@@ -9,6 +9,7 @@ import dev.distillery.io.Storage;
 import dev.distillery.prune.CheckpointPruner;
 import dev.distillery.prune.PrunePlan;
 import dev.distillery.prune.StudentCheckpoint;
+import dev.distillery.run.RunLayout;
 import java.io.PrintStream;
 import java.util.Locale;
 
@@ -17,17 +18,14 @@ import java.util.Locale;
  * initial checkpoint. One streaming pass in the driver: it is bound by storage throughput, not CPU.
  */
 final class PruneCommand implements Command {
-  static final String PLAN_FILE = "prune-plan.json";
-  static final String STUDENT_DIR = "student-init";
-
   static final ConfigOption<String> RUN = ConfigOption.string("run")
-      .doc("Run directory; 'plan' and 'out' default to files in it.");
+      .doc("Run directory; 'plan' and 'output' default to files in it.");
   static final ConfigOption<String> TEACHER = ConfigOption.string("teacher").required()
       .doc("Teacher Hugging Face checkpoint directory, on any Hadoop file system.");
   static final ConfigOption<String> PLAN = ConfigOption.string("plan")
-      .doc("Prune plan JSON (default: RUN/" + PLAN_FILE + ").");
-  static final ConfigOption<String> OUT = ConfigOption.string("out")
-      .doc("Student checkpoint directory to write, committed atomically (default: RUN/" + STUDENT_DIR + ").");
+      .doc("Prune plan JSON (default: RUN/" + RunLayout.PLAN_FILE + ").");
+  static final ConfigOption<String> OUT = ConfigOption.string("output").deprecatedAlias("out")
+      .doc("Student checkpoint directory to write, committed atomically (default: RUN/" + RunLayout.STUDENT_INIT + ").");
   static final ConfigOption<String> DTYPE = ConfigOption.choice("dtype", "teacher", "f32", "f16", "bf16")
       .defaultValue("teacher")
       .doc("Stored dtype of the student; 'teacher' copies the teacher's raw values without conversion.");
@@ -37,7 +35,7 @@ final class PruneCommand implements Command {
       .defaultValue(CheckpointPruner.DEFAULT_CHUNK_BYTES).atLeast(1)
       .doc("Teacher rows read at once, in bytes; bounds the memory used (about twice this).");
   static final ConfigOption<Boolean> OVERWRITE = ConfigOption.bool("overwrite").defaultValue(false)
-      .doc("Replace an existing committed student checkpoint at 'out'.");
+      .doc("Replace an existing committed student checkpoint at 'output'.");
 
   private static final ConfigSchema SCHEMA = new ConfigSchema("prune",
       "Write the pruned student checkpoint: the teacher sliced by the prune plan, streamed tensor by tensor.", RUN,
@@ -50,8 +48,8 @@ final class PruneCommand implements Command {
 
   @Override
   public void run(Config config, PrintStream out) {
-    String planFile = inRun(config, PLAN, PLAN_FILE);
-    String student = inRun(config, OUT, STUDENT_DIR);
+    String planFile = inRun(config, PLAN, RunLayout.PLAN_FILE);
+    String student = inRun(config, OUT, RunLayout.STUDENT_INIT);
     PrunePlan plan = PrunePlan.fromJson(Storage.of(planFile).readText(planFile), planFile);
     String teacher = config.get(TEACHER);
     DType dtype = config.get(DTYPE).equals("teacher") ? null
@@ -72,6 +70,6 @@ final class PruneCommand implements Command {
       throw new IllegalArgumentException("set '" + option.key() + "' or 'run' (then '" + option.key() + "' is RUN/"
           + name + ")");
     }
-    return Storage.resolve(config.get(RUN), name);
+    return new RunLayout(config.get(RUN)).resolve(name);
   }
 }

@@ -15,7 +15,7 @@ import java.util.Map;
 
 /** {@code distillery random-checkpoint}: a seeded random HF Llama, Mistral or Qwen2 checkpoint of any shape. */
 final class RandomCheckpointCommand implements Command {
-  static final ConfigOption<String> OUT = ConfigOption.string("out").required()
+  static final ConfigOption<String> OUT = ConfigOption.string("output").deprecatedAlias("out").required()
       .doc("Checkpoint directory to create (any Hadoop file system); committed atomically.");
   static final ConfigOption<String> PRESET = ConfigOption.choice("preset", "tiny", "llama-3.1-8b").defaultValue("tiny")
       .doc("Starting shape: 'tiny' (2 layers, hidden 64, vocab 128256) or the exact Llama-3.1-8B shapes; the shape "

@@ -6,6 +6,7 @@ import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.io.Storage;
 import dev.distillery.preflight.Preflight;
+import dev.distillery.run.RunLayout;
 import dev.distillery.spark.TaskDevices;
 import java.io.Serializable;
 
@@ -158,10 +159,11 @@ public record DistillSettings(
         throw new ConfigException("option 'hidden-layer-map': " + e.getMessage());
       }
     }
-    String tokens = orDefault(c.get(TOKENS), run, "tokens");
-    return new DistillSettings(teacher, orDefault(c.get(STUDENT), run, "student-init"),
-        Storage.resolve(tokens, "train"), Storage.resolve(tokens, "valid"), orDefault(c.get(OUTPUT), run, "student"),
-        orDefault(c.get(CHECKPOINTS), run, "checkpoints"), orDefault(c.get(METRICS), run, "metrics/distill.jsonl"),
+    RunLayout layout = new RunLayout(run);
+    String tokens = orDefault(c.get(TOKENS), layout.tokens());
+    return new DistillSettings(teacher, orDefault(c.get(STUDENT), layout.studentInit()),
+        Storage.resolve(tokens, "train"), Storage.resolve(tokens, "valid"), orDefault(c.get(OUTPUT), layout.student()),
+        orDefault(c.get(CHECKPOINTS), layout.checkpoints()), orDefault(c.get(METRICS), layout.metrics("distill")),
         c.get(STEPS), global, micro,
         world, loss, c.get(KD_WEIGHT), c.get(CE_WEIGHT), c.get(TEMPERATURE), c.get(LR), c.get(MIN_LR), c.get(WARMUP),
         c.get(WEIGHT_DECAY), c.get(BETA1), c.get(BETA2), c.get(CLIP), c.get(CHUNK), c.get(CHECKPOINT_EVERY),
@@ -200,8 +202,8 @@ public record DistillSettings(
     }
   }
 
-  private static String orDefault(String value, String run, String child) {
-    return value != null ? value : Storage.resolve(run, child);
+  private static String orDefault(String value, String fallback) {
+    return value != null ? value : fallback;
   }
 
   /** The loss these settings describe. */

@@ -51,18 +51,24 @@ final class DistillTask extends AbstractFunction1<Iterator<Integer>, Iterator<St
     List<Device> devices = TaskDevices.forTask(settings.devices());
     LOG.info("rank {}/{} (stage attempt {}): streaming its share of {} sequences from {}, devices {}", rank, world,
         context.stageAttemptNumber(), usableSequences, dataOrder, devices);
-    // Listen on and advertise the executor's host as the driver knows it, prove the job's secret, and refuse peers
-    // of another stage attempt.
-    CollectiveOptions options = CollectiveOptions.defaults()
-        .forHost(SparkRendezvous.executorHost(context))
-        .withSecret(RingSecret.of(ringSecret))
-        .withSessionId("stage " + context.stageId() + " attempt " + context.stageAttemptNumber())
-        .withTimeouts(Duration.ofSeconds(settings.collectiveTimeoutSeconds()),
-            Duration.ofSeconds(settings.collectiveTimeoutSeconds()));
+    CollectiveOptions options = ringOptions(SparkRendezvous.executorHost(context), ringSecret, context.stageId(),
+        context.stageAttemptNumber(), settings.collectiveTimeoutSeconds());
     try (OrderedSequences data = OrderedSequences.open(dev.distillery.io.Storage.of(dataOrder), dataOrder);
         RingAllReduce ring = RingAllReduce.connect(rank, world, new SparkRendezvous(context), options)) {
       String summary = new RankTrainer(settings, ring, devices, context).train(data, usableSequences, validation);
       return JavaConverters.asScalaIterator(List.of(summary).iterator());
     }
+  }
+
+  /**
+   * The ring of one barrier stage attempt: listens on and advertises the executor's host as the driver knows it,
+   * proves the job's secret, and refuses peers of another stage or attempt (a rank left over from a failed attempt).
+   */
+  static CollectiveOptions ringOptions(String host, String secret, int stageId, int attempt, int timeoutSeconds) {
+    return CollectiveOptions.defaults()
+        .forHost(host)
+        .withSecret(RingSecret.of(secret))
+        .withSessionId("stage " + stageId + " attempt " + attempt)
+        .withTimeouts(Duration.ofSeconds(timeoutSeconds), Duration.ofSeconds(timeoutSeconds));
   }
 }

@@ -19,7 +19,7 @@ import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.TokenLoss;
 import dev.distillery.prune.CheckpointPruner;
-import dev.distillery.spark.TeacherModels;
+import dev.distillery.spark.ExecutorModels;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -80,7 +80,7 @@ final class RankTrainer {
       LOG.info("rank {}: resuming from {} at step {}", rank, resume.get(), startStep);
     }
     String source = resume.map(r -> Storage.resolve(r, "model")).orElse(settings.student());
-    List<String> metrics = rank == 0 ? existingMetrics(startStep) : new ArrayList<>();
+    List<StepMetrics> metrics = rank == 0 ? existingMetrics(startStep) : new ArrayList<>();
     List<Replica> replicas = new ArrayList<>();
     try (ReplicaThreads threads = new ReplicaThreads(devices.size(), rank);
         StepReadAhead ahead = new StepReadAhead(s -> sequencesOf(data, usableSequences, s, rank, world), startStep,
@@ -116,19 +116,11 @@ final class RankTrainer {
         last = threads.runOnEach(d -> replicas.get(d).step.run(Replica.share(microBatches, d, replicas.size()),
             Replica.share(stored, d, replicas.size()), lr)).get(0);
         boolean final_ = s + 1 == settings.steps();
-        ObjectNode line = JSON.createObjectNode();
-        line.put("step", s + 1);
-        line.put("lr", lr);
-        line.put("loss", last.loss());
-        line.put("kd_loss", last.kdLoss());
-        line.put("ce_loss", last.ceLoss());
-        line.put("hidden_loss", last.hiddenLoss());
-        line.put("grad_norm", last.gradientNorm());
-        line.put("tokens", last.tokens());
-        line.put("tokens_per_s", progress.step(last.tokens()));
+        StepMetrics line = new StepMetrics(s + 1, lr, last.loss(), last.kdLoss(), last.ceLoss(), last.hiddenLoss(),
+            last.gradientNorm(), last.tokens(), progress.step(last.tokens()), null);
         if ((s + 1) % settings.validateEvery() == 0 || final_) {
           validationLoss = validate(lead, validation, rank, world);
-          line.put("val_loss", validationLoss);
+          line = line.withValidationLoss(validationLoss);
           ring.checkSame(fingerprint(replicas), "student weights after step " + (s + 1));
         }
         boolean checkpoint = (s + 1) % settings.checkpointEvery() == 0 && !final_;
@@ -141,10 +133,10 @@ final class RankTrainer {
         if (rank == 0) {
           LOG.info("distill step {}/{}: loss {} (kd {}, ce {}), lr {}, grad norm {}{}, {} tokens/s, ETA {}",
               s + 1, settings.steps(), f(last.loss()), f(last.kdLoss()), f(last.ceLoss()), String.format("%.2e", lr),
-              f(last.gradientNorm()), line.has("val_loss") ? ", val loss " + f(validationLoss) : "",
-              String.format("%.0f", line.get("tokens_per_s").asDouble()), progress.eta());
-          metrics.add(line.toString());
-          if (line.has("val_loss") || final_) {
+              f(last.gradientNorm()), line.validationLoss() != null ? ", val loss " + f(validationLoss) : "",
+              String.format("%.0f", line.tokensPerSecond()), progress.eta());
+          metrics.add(line);
+          if (line.validationLoss() != null || final_) {
             writeMetrics(metrics);
           }
           if (checkpoint) {
@@ -197,7 +189,7 @@ final class RankTrainer {
     try (CheckpointReader reader = CheckpointReader.open(Storage.of(path), path)) {
       fingerprint = Fingerprints.checkpoint(Storage.of(path), reader);
     }
-    return TeacherModels.get(path, fingerprint, device, dtype);
+    return ExecutorModels.get(path, fingerprint, device, dtype);
   }
 
 
@@ -285,29 +277,17 @@ final class RankTrainer {
     return hash;
   }
 
-  private List<String> existingMetrics(int upToStep) {
-    List<String> kept = new ArrayList<>();
-    if (upToStep > 0 && storage.exists(settings.metrics())) {
-      for (String line : storage.readText(settings.metrics()).split("\n")) {
-        if (!line.isBlank() && parse(line).path("step").asInt() <= upToStep) {
-          kept.add(line);
-        }
-      }
+  private List<StepMetrics> existingMetrics(int upToStep) {
+    if (upToStep == 0 || !storage.exists(settings.metrics())) {
+      return new ArrayList<>();
     }
-    return kept;
-  }
-
-  private static com.fasterxml.jackson.databind.JsonNode parse(String line) {
-    try {
-      return JSON.readTree(line);
-    } catch (java.io.IOException e) {
-      throw new IllegalArgumentException("unreadable metrics line: " + line, e);
-    }
+    return new ArrayList<>(StepMetrics.parseLines(storage.readText(settings.metrics()), settings.metrics()).stream()
+        .filter(m -> m.step() <= upToStep).toList());
   }
 
   /** Rewrites the metrics file (small: one line per step) whole. */
-  private void writeMetrics(List<String> lines) {
-    storage.replaceText(settings.metrics(), String.join("\n", lines) + "\n");
+  private void writeMetrics(List<StepMetrics> lines) {
+    storage.replaceText(settings.metrics(), StepMetrics.toJsonLines(lines));
   }
 
   /** The trained student as an HF checkpoint in the dtype the student started in, tokenizer files copied. */

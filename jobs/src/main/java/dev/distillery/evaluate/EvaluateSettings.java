@@ -3,7 +3,7 @@ package dev.distillery.evaluate;
 import dev.distillery.config.Config;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
-import dev.distillery.io.Storage;
+import dev.distillery.run.RunLayout;
 import java.io.Serializable;
 import java.util.List;
 
@@ -26,9 +26,6 @@ import java.util.List;
 public record EvaluateSettings(String model, String name, String tokens, String output, int maxSequences,
     int batchSize, int partitions, int chunkTokens, String tokenizer, List<String> prompts, int maxNew,
     boolean overwrite) implements Serializable {
-
-  /** Where evaluations go in a run directory. */
-  public static final String EVAL_DIR = "eval";
 
   static final ConfigOption<String> RUN = ConfigOption.string("run").required()
       .doc("Run directory; reads RUN/tokens/valid and writes RUN/eval/NAME.json.");
@@ -68,14 +65,9 @@ public record EvaluateSettings(String model, String name, String tokens, String 
   public static EvaluateSettings from(Config c) {
     String run = c.get(RUN);
     String name = c.get(NAME);
-    String tokens = c.isSet(TOKENS) ? c.get(TOKENS) : Storage.resolve(run, "tokens/valid");
+    String tokens = c.isSet(TOKENS) ? c.get(TOKENS) : new RunLayout(run).tokens("valid");
     List<String> prompts = c.get(PROMPTS);
-    return new EvaluateSettings(c.get(MODEL), name, tokens, outputFile(run, name), c.get(MAX_SEQUENCES),
+    return new EvaluateSettings(c.get(MODEL), name, tokens, new RunLayout(run).evaluation(name), c.get(MAX_SEQUENCES),
         c.get(BATCH), c.get(PARTITIONS), c.get(CHUNK), c.get(TOKENIZER), prompts, c.get(MAX_NEW), c.get(OVERWRITE));
-  }
-
-  /** {@code RUN/eval/NAME.json}. */
-  public static String outputFile(String run, String name) {
-    return Storage.resolve(Storage.resolve(run, EVAL_DIR), name + ".json");
   }
 }

@@ -3,11 +3,10 @@ package dev.distillery.evaluate;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import dev.distillery.io.CheckpointReader;
 import dev.distillery.model.LanguageModelLoss;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.TokenLoss;
-import dev.distillery.spark.ExecutorCache;
+import dev.distillery.spark.ExecutorModels;
 import dev.distillery.spark.HadoopConf;
 import dev.distillery.spark.TaskDevices;
 import java.util.ArrayList;
@@ -15,16 +14,12 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import org.apache.spark.api.java.function.FlatMapFunction;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * One Spark task of EvaluateJob: the summed loss of its partition's sequences, in padded batches of rows of any
  * length. The model is loaded once per executor JVM and device and shared by the tasks there (inference only).
  */
 final class LossTask implements FlatMapFunction<Iterator<long[]>, LossSum> {
-  private static final Logger LOG = LoggerFactory.getLogger(LossTask.class);
-
   private final HadoopConf hadoop;
   private final String model;
   private final String fingerprint;
@@ -56,13 +51,7 @@ final class LossTask implements FlatMapFunction<Iterator<long[]>, LossSum> {
   }
 
   private LlamaModel load() {
-    return ExecutorCache.get("evaluate|" + model + "|" + fingerprint + "|" + TaskDevices.current(), () -> {
-      try (CheckpointReader reader = CheckpointReader.open(model)) {
-        LOG.info("Loading {} for evaluation", model);
-        return LlamaModel.load(reader.config(), (name, shape) -> reader.readFloats(name), TaskDevices.current(),
-            DataType.FLOAT32);
-      }
-    });
+    return ExecutorModels.get(model, fingerprint, TaskDevices.current(), DataType.FLOAT32);
   }
 
   /**

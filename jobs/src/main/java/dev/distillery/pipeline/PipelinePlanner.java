@@ -10,9 +10,7 @@ import dev.distillery.config.Config;
 import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
-import dev.distillery.evaluate.EvaluateSettings;
-import dev.distillery.io.Storage;
-import dev.distillery.teacher.TeacherLogitsTable;
+import dev.distillery.run.RunLayout;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -41,13 +39,13 @@ final class PipelinePlanner {
   private final List<String> problems = new ArrayList<>();
   private final List<PlannedStage> stages = new ArrayList<>();
   private final ObjectNode root;
-  private final String run;
+  private final RunLayout layout;
 
   private PipelinePlanner(Map<String, Command> commands, String yamlText, String source) {
     this.commands = commands;
     this.source = source;
     this.root = parse(yamlText, source);
-    this.run = root.hasNonNull("run") ? root.get("run").asText() : null;
+    this.layout = root.hasNonNull("run") ? new RunLayout(root.get("run").asText()) : null;
   }
 
   /**
@@ -142,49 +140,49 @@ final class PipelinePlanner {
   }
 
   private void planStages() {
-    add("tokenize", "tokenize", "tokenize", in("tokens"), false, Map.of("input", root.get("corpus").asText()));
-    String teacher = root.hasNonNull("teacher") ? root.get("teacher").asText() : in("teacher-init");
+    add("tokenize", "tokenize", "tokenize", layout.tokens(), false, Map.of("input", root.get("corpus").asText()));
+    String teacher = root.hasNonNull("teacher") ? root.get("teacher").asText() : layout.teacherInit();
     if (root.has("teacher-init")) {
-      add("teacher-init", "teacher-init", "random-checkpoint", teacher, false, Map.of("out", teacher));
+      add("teacher-init", "teacher-init", "random-checkpoint", teacher, false, Map.of("output", teacher));
     }
     if (root.has("teacher-training")) {
-      String trained = in("teacher");
+      String trained = layout.trainedTeacher();
       add("teacher-training", "teacher-training", "distill", trained, false, Map.of("student", teacher, "output",
-          trained, "loss", "ce", "checkpoints", in("teacher-checkpoints"), "metrics", in("metrics/teacher.jsonl")));
+          trained, "loss", "ce", "checkpoints", layout.teacherCheckpoints(), "metrics", layout.metrics("teacher")));
       teacher = trained;
     }
     Map<String, Object> withTeacher = Map.of("teacher", teacher);
-    add("calibrate", "calibrate", "calibrate", in("importance"), false, withTeacher);
-    add("plan", "plan", "plan", in("prune-plan.json"), true, Map.of());
-    add("prune", "prune", "prune", in("student-init"), false, withTeacher);
-    Map<String, Object> distillFixed = new LinkedHashMap<>(Map.of("teacher", teacher, "student", in("student-init"),
-        "output", in("student"), "metrics", in("metrics/distill.jsonl")));
+    add("calibrate", "calibrate", "calibrate", layout.importance(), false, withTeacher);
+    add("plan", "plan", "plan", layout.planFile(), true, Map.of());
+    add("prune", "prune", "prune", layout.studentInit(), false, withTeacher);
+    Map<String, Object> distillFixed = new LinkedHashMap<>(Map.of("teacher", teacher, "student", layout.studentInit(),
+        "output", layout.student(), "metrics", layout.metrics("distill")));
     if (root.has("teacher-logits")) {
-      add("teacher-logits", "teacher-logits", "teacher-logits", in(TeacherLogitsTable.DIR), false,
-          Map.of("teacher", teacher, "tokens", in("tokens"), "output", in(TeacherLogitsTable.DIR)));
-      distillFixed.put("teacher-logits", in(TeacherLogitsTable.DIR));
+      add("teacher-logits", "teacher-logits", "teacher-logits", layout.teacherLogits(), false,
+          Map.of("teacher", teacher, "tokens", layout.tokens(), "output", layout.teacherLogits()));
+      distillFixed.put("teacher-logits", layout.teacherLogits());
     }
-    Config distill = add("distill", "distill", "distill", in("student"), false, distillFixed);
+    Config distill = add("distill", "distill", "distill", layout.student(), false, distillFixed);
     boolean scratch = root.has("scratch");
     if (scratch && distill != null) {
       Map<String, Object> budget = distill.effective();
-      add("scratch-init", null, "scratch-init", in("scratch-init"), false,
-          Map.of("like", in("student-init"), "out", in("scratch-init")));
-      add("scratch", "scratch", "distill", in("scratch"), false, Map.of("student", in("scratch-init"), "output",
-          in("scratch"), "loss", "ce", "checkpoints", in("scratch-checkpoints"), "metrics", in("metrics/scratch.jsonl"),
+      add("scratch-init", null, "scratch-init", layout.scratchInit(), false,
+          Map.of("like", layout.studentInit(), "output", layout.scratchInit()));
+      add("scratch", "scratch", "distill", layout.scratch(), false, Map.of("student", layout.scratchInit(), "output",
+          layout.scratch(), "loss", "ce", "checkpoints", layout.scratchCheckpoints(), "metrics", layout.metrics("scratch"),
           "steps", budget.get("steps"), "global-batch", budget.get("global-batch")));
     }
     Map<String, String> evaluated = new LinkedHashMap<>();
     evaluated.put("teacher", teacher);
-    evaluated.put("pruned", in("student-init"));
-    evaluated.put("distilled", in("student"));
+    evaluated.put("pruned", layout.studentInit());
+    evaluated.put("distilled", layout.student());
     if (scratch) {
-      evaluated.put("scratch", in("scratch"));
+      evaluated.put("scratch", layout.scratch());
     }
     planRounds(teacher, evaluated);
     evaluated.forEach((name, model) -> add("evaluate " + name, "evaluate", "evaluate",
-        EvaluateSettings.outputFile(run, name), true, Map.of("model", model, "name", name)));
-    add("report", "report", "report", in("report"), false, Map.of());
+        layout.evaluation(name), true, Map.of("model", model, "name", name)));
+    add("report", "report", "report", layout.report(), false, Map.of());
   }
 
   /**
@@ -194,26 +192,27 @@ final class PipelinePlanner {
    */
   private void planRounds(String original, Map<String, String> evaluated) {
     JsonNode rounds = root.path("rounds");
-    String previous = in("student");
+    String previous = layout.student();
     for (int i = 0; i < rounds.size(); i++) {
       JsonNode round = rounds.get(i);
       String label = "round-" + (i + 2);
-      String dir = in(label);
+      RunLayout roundRun = layout.round(i + 2);
+      String dir = roundRun.run();
       String teacher = round.path("teacher").asText("previous").equals("original") ? original : previous;
       String where = "rounds[" + i + "].";
       add(label + " calibrate", where + "calibrate", merged(round, "calibrate"), "calibrate",
-          Storage.resolve(dir, "importance"), false, Map.of("run", dir, "teacher", teacher, "tokens",
-              in("tokens/train")));
-      add(label + " plan", where + "plan", merged(round, "plan"), "plan", Storage.resolve(dir, "prune-plan.json"),
+          roundRun.importance(), false, Map.of("run", dir, "teacher", teacher, "tokens",
+              layout.tokens("train")));
+      add(label + " plan", where + "plan", merged(round, "plan"), "plan", roundRun.planFile(),
           true, Map.of("run", dir));
-      add(label + " prune", where + "prune", merged(round, "prune"), "prune", Storage.resolve(dir, "student-init"),
+      add(label + " prune", where + "prune", merged(round, "prune"), "prune", roundRun.studentInit(),
           false, Map.of("run", dir, "teacher", teacher));
-      String student = Storage.resolve(dir, "student");
+      String student = roundRun.student();
       Map<String, Object> distillFixed = new LinkedHashMap<>(Map.of("run", dir, "teacher", teacher, "student",
-          Storage.resolve(dir, "student-init"), "output", student, "tokens", in("tokens"), "metrics",
-          in("metrics/" + label + "-distill.jsonl")));
+          roundRun.studentInit(), "output", student, "tokens", layout.tokens(), "metrics",
+          layout.metrics(label + "-distill")));
       if (root.has("teacher-logits") && teacher.equals(original)) { // the run's table serves every such round
-        distillFixed.put("teacher-logits", in(TeacherLogitsTable.DIR));
+        distillFixed.put("teacher-logits", layout.teacherLogits());
       }
       add(label + " distill", where + "distill", merged(round, "distill"), "distill", student, false, distillFixed);
       evaluated.put(label, student);
@@ -231,10 +230,6 @@ final class PipelinePlanner {
       result.setAll((ObjectNode) round.get(section));
     }
     return result;
-  }
-
-  private String in(String child) {
-    return Storage.resolve(run, child);
   }
 
   /**

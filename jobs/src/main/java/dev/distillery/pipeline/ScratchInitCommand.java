@@ -18,7 +18,7 @@ import java.io.PrintStream;
 final class ScratchInitCommand implements Command {
   static final ConfigOption<String> LIKE = ConfigOption.string("like").required()
       .doc("Checkpoint whose architecture is copied (the pruned student).");
-  static final ConfigOption<String> OUT = ConfigOption.string("out").required()
+  static final ConfigOption<String> OUT = ConfigOption.string("output").deprecatedAlias("out").required()
       .doc("Checkpoint directory to write, committed atomically.");
   static final ConfigOption<Long> SEED = ConfigOption.longInteger("seed").defaultValue(7L).doc("Random seed.");
 

@@ -2,6 +2,7 @@ package dev.distillery.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.distillery.distill.StepMetrics;
 import dev.distillery.evaluate.Evaluation;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.Storage;
@@ -51,10 +52,9 @@ final class StageFigures {
     }
     String path = metricsPath.toString();
     String last = "";
-    for (String line : Storage.of(path).readText(path).split("\n")) {
-      JsonNode step = json(line, path);
-      if (step != null && step.has("val_loss")) {
-        last = String.format(", step %d val_loss %.4f", step.get("step").asInt(), step.get("val_loss").asDouble());
+    for (StepMetrics step : StepMetrics.parseLines(Storage.of(path).readText(path), path)) {
+      if (step.validationLoss() != null) {
+        last = String.format(", step %d val_loss %.4f", step.step(), step.validationLoss());
       }
     }
     return last;

@@ -10,9 +10,9 @@ import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.TeacherPreflight;
+import dev.distillery.spark.ExecutorModels;
 import dev.distillery.spark.HadoopConf;
 import dev.distillery.spark.TaskDevices;
-import dev.distillery.spark.TeacherModels;
 import dev.distillery.tokenize.ParquetShards;
 import java.util.List;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -64,7 +64,7 @@ public final class Preflight {
     TeacherPreflight result = JavaSparkContext.fromSparkContext(spark.sparkContext()).parallelize(List.of(0), 1)
         .map(unused -> {
           hadoop.install();
-          LlamaModel model = TeacherModels.get(teacher, fingerprint, TaskDevices.current(), dtype);
+          LlamaModel model = ExecutorModels.get(teacher, fingerprint, TaskDevices.current(), dtype);
           synchronized (model) {
             return TeacherPreflight.measure(model, rows, bos);
           }

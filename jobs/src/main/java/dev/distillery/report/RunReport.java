@@ -3,10 +3,10 @@ package dev.distillery.report;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.distillery.evaluate.Evaluation;
-import dev.distillery.evaluate.EvaluateSettings;
 import dev.distillery.io.StagedDirectory;
 import dev.distillery.io.Storage;
 import dev.distillery.preflight.Preflight;
+import dev.distillery.run.RunLayout;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.ArrayList;
@@ -21,7 +21,6 @@ import org.slf4j.LoggerFactory;
  * inputs are missing say so instead of failing, so a report can be made at any point of a run.
  */
 final class RunReport {
-  static final String REPORT_DIR = "report";
   static final String INDEX = "index.html";
   private static final Logger LOG = LoggerFactory.getLogger(RunReport.class);
   private static final List<String> QUALITY_ORDER = List.of("teacher", "pruned", "distilled", "scratch");
@@ -31,16 +30,18 @@ final class RunReport {
       + ".muted{color:#777}";
 
   private final String run;
+  private final RunLayout layout;
   private final Storage storage;
 
   RunReport(String run) {
     this.run = run;
+    this.layout = new RunLayout(run);
     this.storage = Storage.of(run);
   }
 
   /** Writes RUN/report (replacing an earlier one) and returns the index page's path. */
   String write() {
-    String target = Storage.resolve(run, REPORT_DIR);
+    String target = layout.report();
     try (StagedDirectory staged = storage.stage(target, true)) {
       StringBuilder html = new StringBuilder("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Distillery "
           + "report</title><style>" + STYLE + "</style></head><body>\n<h1>Distillery report</h1>\n<p class=\"muted\">"
@@ -92,7 +93,7 @@ final class RunReport {
 
   private List<TrainingCurve> curves() {
     List<TrainingCurve> curves = new ArrayList<>();
-    for (String file : files(Storage.resolve(run, "metrics"), ".jsonl")) {
+    for (String file : files(layout.metricsDir(), ".jsonl")) {
       String name = new Path(file).getName().replaceFirst("\\.jsonl$", "");
       curves.add(TrainingCurve.parse(name, storage.readText(file), file));
     }
@@ -102,7 +103,7 @@ final class RunReport {
   private void qualitySection(StringBuilder html) {
     html.append("<h2>Quality on the validation split</h2>\n");
     List<Evaluation> evaluations = new ArrayList<>();
-    for (String file : files(Storage.resolve(run, EvaluateSettings.EVAL_DIR), ".json")) {
+    for (String file : files(layout.evalDir(), ".json")) {
       evaluations.add(Evaluation.fromJson(storage.readText(file), file));
     }
     if (evaluations.isEmpty()) {
@@ -156,7 +157,7 @@ final class RunReport {
 
   private void architectureSection(StringBuilder html) {
     html.append("<h2>Architecture before and after pruning</h2>\n");
-    String table = Storage.resolve(run, "prune-plan.md");
+    String table = layout.sizeTable();
     if (!storage.exists(table)) {
       html.append("<p class=\"muted\">No prune plan (RUN/prune-plan.md) yet.</p>\n");
       return;
@@ -166,7 +167,7 @@ final class RunReport {
 
   private void importanceSection(StringBuilder html, StagedDirectory staged) {
     html.append("<h2>Importance per layer</h2>\n");
-    String plot = Storage.resolve(Storage.resolve(run, "importance"), "importance.png");
+    String plot = layout.importancePlot();
     if (!storage.exists(plot)) {
       html.append("<p class=\"muted\">No importance plot (RUN/importance/importance.png) yet.</p>\n");
       return;

@@ -6,20 +6,20 @@ import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.distill.TeacherLogitsManifest;
 import dev.distillery.distill.TopKLogits;
-import dev.distillery.io.Storage;
+import dev.distillery.run.RunLayout;
 import dev.distillery.spark.SparkSessions;
 import java.io.PrintStream;
 
 /** {@code distillery teacher-logits}: TeacherLogitsJob. */
 public final class TeacherLogitsCommand implements Command {
   static final ConfigOption<String> RUN = ConfigOption.string("run").required()
-      .doc("Run directory; the table is committed to RUN/" + TeacherLogitsTable.DIR + "/.");
+      .doc("Run directory; the table is committed to RUN/" + RunLayout.TEACHER_LOGITS + "/.");
   static final ConfigOption<String> TEACHER = ConfigOption.string("teacher").required()
       .doc("Teacher checkpoint directory (config.json + *.safetensors).");
   static final ConfigOption<String> TOKENS = ConfigOption.string("tokens")
       .doc("TokenizeJob output whose train/ shards are scored (default RUN/tokens); its manifest.json is recorded.");
   static final ConfigOption<String> OUTPUT = ConfigOption.string("output")
-      .doc("Where the table is committed (default RUN/" + TeacherLogitsTable.DIR + ").");
+      .doc("Where the table is committed (default RUN/" + RunLayout.TEACHER_LOGITS + ").");
   static final ConfigOption<Integer> TOP_K = ConfigOption.integer("top-k").defaultValue(64).atLeast(1)
       .doc("Most likely next tokens kept per position, with the log of the remaining mass; at most the teacher's "
           + "vocab_size (= vocab_size stores the whole distribution).");
@@ -46,7 +46,7 @@ public final class TeacherLogitsCommand implements Command {
 
   private static final ConfigSchema SCHEMA = new ConfigSchema("teacher-logits",
       "Run the teacher once over the training shards (Spark) and store its top-k next-token distributions in "
-          + "RUN/" + TeacherLogitsTable.DIR + "/ for distill's 'teacher-logits'.",
+          + "RUN/" + RunLayout.TEACHER_LOGITS + "/ for distill's 'teacher-logits'.",
       RUN, TEACHER, TOKENS, OUTPUT, TOP_K, TAIL_SAMPLES, SEED, DTYPE, TEACHER_DTYPE, BATCH, CHUNK, OVERWRITE);
 
   @Override
@@ -65,8 +65,8 @@ public final class TeacherLogitsCommand implements Command {
   static TeacherLogitsSettings settings(Config config) {
     String run = config.get(RUN);
     return new TeacherLogitsSettings(config.get(TEACHER),
-        config.isSet(TOKENS) ? config.get(TOKENS) : Storage.resolve(run, "tokens"),
-        config.isSet(OUTPUT) ? config.get(OUTPUT) : Storage.resolve(run, TeacherLogitsTable.DIR), config.get(TOP_K),
+        config.isSet(TOKENS) ? config.get(TOKENS) : new RunLayout(run).tokens(),
+        config.isSet(OUTPUT) ? config.get(OUTPUT) : new RunLayout(run).teacherLogits(), config.get(TOP_K),
         TopKLogits.Values.of(config.get(DTYPE)), config.get(TAIL_SAMPLES), config.get(SEED),
         config.get(TEACHER_DTYPE).equals("float16"), config.get(BATCH), config.get(CHUNK), config.get(OVERWRITE));
   }

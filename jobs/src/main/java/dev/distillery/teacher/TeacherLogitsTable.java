@@ -24,8 +24,6 @@ import org.apache.spark.sql.types.StructType;
  * columns. Also reads token shards row by row in file order inside a task, and the row counts of shards.
  */
 public final class TeacherLogitsTable {
-  /** The table's directory under the run. */
-  public static final String DIR = "teacher-logits";
   /** The split whose rows the table holds. */
   public static final String SPLIT = "train";
   static final String IDS = "input_ids";

@@ -4,9 +4,9 @@ import ai.djl.ndarray.types.DataType;
 import dev.distillery.distill.TeacherTopK;
 import dev.distillery.distill.TopKLogits;
 import dev.distillery.model.LlamaModel;
+import dev.distillery.spark.ExecutorModels;
 import dev.distillery.spark.HadoopConf;
 import dev.distillery.spark.TaskDevices;
-import dev.distillery.spark.TeacherModels;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -45,7 +45,7 @@ final class TeacherLogitsTask implements FlatMapFunction<Iterator<String>, Row> 
   @Override
   public Iterator<Row> call(Iterator<String> shards) {
     hadoop.install();
-    LlamaModel teacher = TeacherModels.get(settings.teacher(), fingerprint, TaskDevices.current(),
+    LlamaModel teacher = ExecutorModels.get(settings.teacher(), fingerprint, TaskDevices.current(),
         settings.teacherFloat16() ? DataType.FLOAT16 : DataType.FLOAT32);
     TeacherTopK topK = new TeacherTopK(teacher, settings.topK(), settings.tailSamples(), settings.seed(),
         settings.values(), settings.chunkTokens());

@@ -13,6 +13,7 @@ import dev.distillery.config.Config;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.io.StagedDirectory;
 import dev.distillery.io.Storage;
+import dev.distillery.run.RunLayout;
 import dev.distillery.spark.HadoopConf;
 import java.io.IOException;
 import java.io.InputStream;
@@ -55,7 +56,7 @@ public final class TokenizeJob {
   }
 
   /**
-   * Runs the job; a no-op when {@code RUN/tokens} is committed and {@code force} is off.
+   * Runs the job; a no-op when {@code RUN/tokens} is committed and {@code overwrite} is off.
    *
    * @throws IllegalArgumentException for input or options that cannot be used, naming the option and value
    * @throws IllegalStateException when the output path holds something that is not a committed output
@@ -65,15 +66,15 @@ public final class TokenizeJob {
     long start = System.nanoTime();
     String run = config.get(TokenizeOptions.RUN);
     Storage storage = Storage.of(run);
-    String output = Storage.resolve(run, "tokens");
+    String output = new RunLayout(run).tokens();
     boolean force = config.get(TokenizeOptions.FORCE);
     if (!force && storage.isCommitted(output)) {
-      LOG.info("{} is already committed; nothing to do (force=true redoes it)", output);
+      LOG.info("{} is already committed; nothing to do (overwrite=true redoes it)", output);
       return new TokenizeResult(output, null, 0, 0);
     }
     if (!force && storage.exists(output)) {
       throw new IllegalStateException("output path " + output + " exists but is not a committed tokenize output (no "
-          + Storage.COMMIT_MARKER + " marker); delete it or set force=true to replace it");
+          + Storage.COMMIT_MARKER + " marker); delete it or set overwrite=true to replace it");
     }
     String tokenizerPath = config.get(TokenizeOptions.TOKENIZER);
     TokenizerFile tokenizer = TokenizerFile.parse(readTokenizer(tokenizerPath), tokenizerPath);

@@ -75,7 +75,7 @@ public final class TokenizeOptions {
       .doc("Tokenization tasks (both splits together); unset: spark.sql.shuffle.partitions.");
   public static final ConfigOption<Integer> BATCH_SIZE = ConfigOption.integer("batch-size").defaultValue(128)
       .atLeast(1).doc("Documents per native batch-encode call.");
-  public static final ConfigOption<Boolean> FORCE = ConfigOption.bool("force").defaultValue(false)
+  public static final ConfigOption<Boolean> FORCE = ConfigOption.bool("overwrite").deprecatedAlias("force").defaultValue(false)
       .doc("Redo a committed RUN/tokens and replace it atomically; without it a committed output makes the run a "
           + "no-op.");
 

@@ -23,7 +23,7 @@ public record TokenizeResult(String output, TokenizeManifest manifest, double se
   /** The final summary line. */
   public String summary() {
     if (manifest == null) {
-      return "tokenize: " + output + " is already committed; nothing to do (force=true redoes it)";
+      return "tokenize: " + output + " is already committed; nothing to do (overwrite=true redoes it)";
     }
     StringBuilder sb = new StringBuilder(String.format("tokenize: %,d documents, %,d tokens in %.1f s (%,.0f tokens/s)"
         + " -> %s", documents(), tokens(), seconds, tokens() / seconds, output));

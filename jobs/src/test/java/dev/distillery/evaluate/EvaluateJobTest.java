@@ -13,6 +13,7 @@ import dev.distillery.model.LanguageModelLoss;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.TokenLoss;
+import dev.distillery.run.RunLayout;
 import dev.distillery.spark.SharedSpark;
 import dev.distillery.spark.TokenShardFiles;
 import dev.distillery.testing.TestModels;
@@ -35,7 +36,7 @@ class EvaluateJobTest {
 
     EvaluateSettings settings = new EvaluateSettings(model.toString(), "teacher",
         run.resolve("tokens/valid").toString(),
-        EvaluateSettings.outputFile(run.toString(), "teacher"), 0, 3, 3, 5, null, List.of(), 4, false);
+        new RunLayout(run.toString()).evaluation("teacher"), 0, 3, 3, 5, null, List.of(), 4, false);
     Evaluation result = EvaluateJob.run(SharedSpark.session(), settings);
 
     double expected = directLoss(model, sequences);
@@ -67,7 +68,7 @@ class EvaluateJobTest {
     rows[8] = TestModels.randomTokens(1, 600, CONFIG.vocabSize(), 30)[0];
     TokenShardFiles.write(run.resolve("tokens/valid"), rows);
     EvaluateSettings settings = new EvaluateSettings(model.toString(), "teacher",
-        run.resolve("tokens/valid").toString(), EvaluateSettings.outputFile(run.toString(), "teacher"), 0, 4, 2, 7,
+        run.resolve("tokens/valid").toString(), new dev.distillery.run.RunLayout(run.toString()).evaluation("teacher"), 0, 4, 2, 7,
         null, List.of(), 4, false);
     Evaluation result = EvaluateJob.run(SharedSpark.session(), settings);
 

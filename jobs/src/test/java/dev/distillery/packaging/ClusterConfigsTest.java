@@ -130,7 +130,7 @@ class ClusterConfigsTest {
       assertThat(s.at("/tokenize/seq-length").asInt()).isEqualTo(8192);
       assertThat(s.has("teacher-training")).as("teacher correction").isTrue();
       assertThat(s.at("/calibrate/samples").asInt()).isEqualTo(1024);
-      assertThat(s.at("/calibrate/seq-len").asInt()).isEqualTo(4096);
+      assertThat(s.at("/calibrate/seq-length").asInt()).isEqualTo(4096);
       assertThat(s.at("/distill/loss").asText()).isEqualTo("kl");
       assertThat(s.at("/distill/lr").asDouble()).isEqualTo(1e-4);
       assertThat(s.at("/distill/min-lr").asDouble()).isEqualTo(1e-5);
@@ -159,6 +159,26 @@ class ClusterConfigsTest {
       Pattern.compile("dapi[0-9a-f]{32}"),
       Pattern.compile("-----BEGIN [A-Z ]*PRIVATE KEY-----"),
       Pattern.compile("(?i)\"?token\"?\\s*[:=]\\s*\"[A-Za-z0-9_\\-]{20,}\""));
+
+  @Test
+  void theJava17OptionsHaveOneSourceThatTheBuildTheScriptsAndBaseConfUse() throws IOException {
+    List<String> options = List.of(Files.readString(Scripts.ROOT.resolve("conf/java17.args")).trim().split("\\s+"));
+    assertThat(options).contains("--add-opens=java.base/sun.nio.ch=ALL-UNNAMED");
+    assertThat(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+        .as("the test JVM, started by surefire with pom.xml's argLine").containsAll(options);
+    for (String line : Files.readAllLines(Scripts.ROOT.resolve("conf/spark/base.conf"))) {
+      if (line.startsWith("spark.driver.extraJavaOptions") || line.startsWith("spark.executor.extraJavaOptions")) {
+        List<String> value = List.of(line.trim().split("\\s+"));
+        assertThat(value.subList(1, value.size())).as(line.split("\\s")[0]).isEqualTo(options);
+      }
+    }
+    assertThat(Files.readString(Scripts.ROOT.resolve("conf/spark/base.conf")))
+        .contains("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions");
+    assertThat(Files.readString(Scripts.ROOT.resolve("submit-scripts/distillery")))
+        .contains("\"@$ROOT/conf/java17.args\"").doesNotContain("--add-opens");
+    assertThat(Files.readString(Scripts.ROOT.resolve("pom.xml"))).contains("conf/java17.args")
+        .doesNotContain("--add-opens");
+  }
 
   @Test
   void noSecretsInConfOrSubmitScripts() throws IOException {

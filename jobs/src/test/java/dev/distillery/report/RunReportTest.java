@@ -3,7 +3,7 @@ package dev.distillery.report;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distillery.evaluate.Evaluation;
-import dev.distillery.evaluate.EvaluateSettings;
+import dev.distillery.run.RunLayout;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +27,7 @@ class RunReportTest {
     for (String name : List.of("scratch", "teacher", "distilled")) {
       Evaluation e = new Evaluation(name, "/ckpt/" + name, 1000, "valid", 4.0, Math.exp(4.0), 120, 10, 0.5,
           List.of(new Evaluation.Generation("The <b>", "x & y")));
-      Files.writeString(Path.of(EvaluateSettings.outputFile(run.toString(), name)), e.toJson());
+      Files.writeString(Path.of(new RunLayout(run.toString()).evaluation(name)), e.toJson());
     }
     Files.createDirectories(run.resolve("preflight"));
     Files.writeString(run.resolve("preflight/calibrate.json"), "{\"stage\":\"calibrate\",\"rows\":4,\"tokens\":"

@@ -1,7 +1,12 @@
-package dev.distillery.tokenize;
+package dev.distillery.bench;
 
 import dev.distillery.config.Config;
 import dev.distillery.spark.SparkSessions;
+import dev.distillery.tokenize.DocumentBoundary;
+import dev.distillery.tokenize.TextTokenizer;
+import dev.distillery.tokenize.TokenizeJob;
+import dev.distillery.tokenize.TokenizeOptions;
+import dev.distillery.tokenize.TokenizeResult;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,7 +18,7 @@ import org.apache.spark.sql.SparkSession;
 /**
  * Throughput of {@link TokenizeJob} against the tokenizer's own ceiling, measured in one run:
  * (1) single-thread {@code batchEncode} of every document in one JVM, (2) the whole job in Spark local
- * mode on {@code cores} cores, reported per core. Run through {@code submit-scripts/benchmark-tokenize}.
+ * mode on {@code cores} cores, reported per core. Run through {@code submit-scripts/bench-tokenize.sh}.
  *
  * <p>Arguments: {@code TOKENIZER CORES REPEAT FILE...}: the WikiText-style files are copied REPEAT times
  * (so the job has enough work to amortise Spark's fixed costs).
