@@ -8,7 +8,9 @@ threads=${2:-$(nproc)}
 cd "$(dirname "$0")/.."
 mvn -q -B -o -pl common test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
   -Dmdep.includeScope=test
-cp="common/target/test-classes:common/target/classes:$(cat common/target/bench.classpath)"
+classes=$(mktemp -d) # a copy, so that builds while the benchmark runs do not change its classes
+cp -r common/target/test-classes common/target/classes "$classes"
+cp="$classes/test-classes:$classes/classes:$(cat common/target/bench.classpath)"
 run() { MALLOC_MMAP_THRESHOLD_=131072 java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp "$cp" dev.distillery.bench.MemoryPlanBenchmark "$@"; }
 for size in small medium large; do
   run generate "$dir" "$size"
