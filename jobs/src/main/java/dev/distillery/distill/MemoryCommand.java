@@ -197,10 +197,12 @@ public final class MemoryCommand implements Command {
       }
     }
     if (teacher != null && (target.containsKey("target.hidden-size") || target.containsKey("target.ffn-size")
-        || target.containsKey("target.layers"))) {
+        || target.containsKey("target.layers") || target.containsKey("target.drop-layers"))) {
+      int layers = target.containsKey("target.drop-layers") ? teacher.numHiddenLayers()
+          - dev.distillery.prune.PruneTarget.parseLayers(String.valueOf(target.get("target.drop-layers"))).size()
+          : size(target, "target.layers", teacher.numHiddenLayers());
       return teacher.withShape(size(target, "target.hidden-size", teacher.hiddenSize()),
-          size(target, "target.ffn-size", teacher.intermediateSize()),
-          size(target, "target.layers", teacher.numHiddenLayers()), teacher.numAttentionHeads(),
+          size(target, "target.ffn-size", teacher.intermediateSize()), layers, teacher.numAttentionHeads(),
           teacher.numKeyValueHeads(), teacher.headDim());
     }
     throw new ConfigException("option '" + role + "': no " + CheckpointReader.CONFIG_FILE + " at " + path
@@ -236,7 +238,7 @@ public final class MemoryCommand implements Command {
         shape.replicas() / shape.ranks(), shape.replicas(), shape.gpu() ? "gpu" : "cpu",
         shape.shardedOptimizer() ? "sharded" : "whole on every replica", shape.recompute() ? "on" : "off");
     plan.items().forEach((name, bytes) -> out.printf("  %-20s %10s%n", name.replace('_', ' '), gb(bytes)));
-    out.printf("  %-20s %10s  (lasting %s + the %s's transients)%n", "peak", gb(plan.peak()), gb(plan.lasting()),
+    out.printf("  %-20s %10s  (lasting %s + transients of the %s)%n", "peak", gb(plan.peak()), gb(plan.lasting()),
         plan.peakPhase());
     out.printf("  %-20s %10s  %.0f%% used, %.0f%% headroom%s%n", "device memory", gb(deviceMemory),
         100.0 * plan.peak() / deviceMemory, 100.0 - 100.0 * plan.peak() / deviceMemory,
