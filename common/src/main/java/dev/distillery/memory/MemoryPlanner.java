@@ -1,5 +1,6 @@
 package dev.distillery.memory;
 
+import dev.distillery.io.TensorInfo;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaTensors;
 import java.util.EnumMap;
@@ -73,7 +74,7 @@ public final class MemoryPlanner {
       }
     }
     long[] peakMicro = phases.get(micro);
-    long maxTensor = LlamaTensors.expectedShapes(s).values().stream().mapToLong(MemoryPlanner::elements).max()
+    long maxTensor = LlamaTensors.expectedShapes(s).values().stream().mapToLong(TensorInfo::elementCount).max()
         .orElse(0);
     long optimizerStep = shardParams * F32 // the squared gradients of the global norm live until the step ends
         + UPDATE_TEMPORARIES * Math.min(maxTensor, shardParams) * F32
@@ -165,14 +166,6 @@ public final class MemoryPlanner {
       total += (end - start) * end;
     }
     return (long) shape.microBatch() * c.numAttentionHeads() * total;
-  }
-
-  private static long elements(long[] shape) {
-    long n = 1;
-    for (long d : shape) {
-      n *= d;
-    }
-    return n;
   }
 
   private static long sum(long[] values) {
