@@ -98,6 +98,11 @@ public final class ConfigOption<T> {
     return new ConfigOption<>(key, type, parser, null, true, doc, check, expected, aliases);
   }
 
+  /** Returns this option without its requirement, for a command that takes another's options as overrides. */
+  public ConfigOption<T> optional() {
+    return new ConfigOption<>(key, type, parser, defaultValue, false, doc, check, expected);
+  }
+
   /** Returns this option with an extra constraint, described by {@code description} in errors and docs. */
   public ConfigOption<T> check(Predicate<T> constraint, String description) {
     Predicate<T> both = check.and(constraint);

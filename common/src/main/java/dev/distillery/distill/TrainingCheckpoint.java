@@ -149,6 +149,37 @@ public final class TrainingCheckpoint {
     return Optional.ofNullable(best);
   }
 
+  /**
+   * Deletes committed checkpoints older than the newest {@code keep} committed ones; the newest (the one a resume
+   * uses) always stays, and uncommitted directories are left alone. Each one loses its commit marker first, so one
+   * whose deletion is interrupted (on S3 a tree is deleted object by object) is never taken for a checkpoint.
+   *
+   * @param keep committed checkpoints to keep, at least 1
+   * @return the deleted checkpoints, oldest first
+   */
+  public static List<String> retain(Storage storage, String checkpointsDir, int keep) {
+    if (keep < 1) {
+      throw new IllegalArgumentException("keep must be >= 1, got " + keep);
+    }
+    java.util.TreeMap<Integer, String> committed = new java.util.TreeMap<>();
+    if (storage.exists(checkpointsDir)) {
+      for (String child : storage.list(checkpointsDir)) {
+        Matcher m = STEP_DIR.matcher(child.substring(child.lastIndexOf('/') + 1));
+        if (m.matches() && storage.isCommitted(child)) {
+          committed.put(Integer.parseInt(m.group(1)), child);
+        }
+      }
+    }
+    List<String> deleted = new java.util.ArrayList<>();
+    while (committed.size() > keep) {
+      String oldest = committed.pollFirstEntry().getValue();
+      storage.delete(Storage.resolve(oldest, Storage.COMMIT_MARKER));
+      storage.delete(oldest);
+      deleted.add(oldest);
+    }
+    return deleted;
+  }
+
   /** Reads {@code state.json} of a checkpoint. */
   public static State readState(Storage storage, String checkpoint) {
     String file = Storage.resolve(checkpoint, "state.json");

@@ -3,6 +3,7 @@ package dev.distillery.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.core.Linear;
 
@@ -11,7 +12,9 @@ import ai.djl.nn.core.Linear;
  * window is in the mask, see {@link PositionTables}). Query head {@code h} reads key/value head
  * {@code h / (heads / kvHeads)}; the grouping is done by reshaping queries to {@code [batch, kvHeads, group·seq, d]},
  * so keys and values are never copied per query head. Queries are processed in blocks (see
- * {@link LlamaModel#setQueryBlock}); {@link #attend} is the one place scores, mask and softmax meet.
+ * {@link LlamaModel#setQueryBlock}), each in its own manager, so one block's scores are alive at a time (when
+ * recording, the graph keeps each block's softmax output for backward); {@link #attend} is the one place scores,
+ * mask and softmax meet.
  */
 final class Attention {
   /** Index of query positions {@code start:end}, and of key positions {@code :end}, in {@code [b, h, seq, d]}. */
@@ -57,11 +60,19 @@ final class Attention {
     NDArray k = RotaryEmbedding.apply(splitHeads(x, keyWeight, biases.key(), kvHeads), positions.cos(), positions.sin());
     NDArray v = splitHeads(x, valueWeight, biases.value(), kvHeads);
 
+    NDManager layerScope = x.getManager();
     NDList blocks = new NDList();
     for (long start = 0; start < seq; start += queryBlock) {
       long end = Math.min(seq, start + queryBlock);
-      blocks.add(attend(q.get(QUERY_ROWS, start, end), k.get(KEY_ROWS, end), v.get(KEY_ROWS, end),
-          positions.causalMask(start, end, x.getManager())));
+      try (NDManager block = layerScope.newSubManager()) { // one block's scores at a time (a graph keeps its own)
+        NDArray[] operands = {q.get(QUERY_ROWS, start, end), k.get(KEY_ROWS, end), v.get(KEY_ROWS, end)};
+        for (NDArray operand : operands) {
+          operand.attach(block);
+        }
+        NDArray context = attend(operands[0], operands[1], operands[2], positions.causalMask(start, end, block));
+        context.attach(layerScope);
+        blocks.add(context);
+      }
     }
     NDArray context = (blocks.size() == 1 ? blocks.head() : NDArrays.concat(blocks, 2)).transpose(0, 2, 1, 3);
     taps.emit(TapPoint.ATTENTION_HEADS, layer, context);

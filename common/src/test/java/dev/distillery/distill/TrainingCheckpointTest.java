@@ -125,6 +125,26 @@ class TrainingCheckpointTest {
         "step-1"));
   }
 
+  @Test
+  void retainDeletesOnlyCommittedCheckpointsOlderThanTheNewestKept(@TempDir Path dir) {
+    Storage storage = Storage.of(dir.toString());
+    String checkpoints = dir.resolve("checkpoints").toString();
+    for (int step : new int[] {2, 4, 8, 10, 12}) {
+      storage.writeText(Storage.resolve(TrainingCheckpoint.pathFor(checkpoints, step), Storage.COMMIT_MARKER), "");
+    }
+    storage.mkdirs(TrainingCheckpoint.pathFor(checkpoints, 1)); // uncommitted (a crashed write): not counted, kept
+    storage.mkdirs(TrainingCheckpoint.pathFor(checkpoints, 14)); // a save in progress: kept
+    List<String> deleted = TrainingCheckpoint.retain(storage, checkpoints, 2);
+    assertThat(deleted).map(p -> p.substring(p.lastIndexOf('/') + 1)).containsExactly("step-2", "step-4", "step-8");
+    assertThat(storage.list(checkpoints)).map(p -> p.substring(p.lastIndexOf('/') + 1))
+        .containsExactlyInAnyOrder("step-1", "step-10", "step-12", "step-14");
+    assertThat(TrainingCheckpoint.latest(storage, checkpoints)).hasValueSatisfying(p -> assertThat(p).endsWith(
+        "step-12"));
+    assertThat(TrainingCheckpoint.retain(storage, checkpoints, 1)).hasSize(1); // step-10; the newest stays
+    assertThat(TrainingCheckpoint.latest(storage, checkpoints)).hasValueSatisfying(p -> assertThat(p).endsWith(
+        "step-12"));
+  }
+
   private Map<String, float[]> train(WeightSource start, String resumeFrom, int fromStep, int toStep,
       String saveTo) {
     Storage storage = Storage.of("file:///");

@@ -17,6 +17,13 @@ public interface Command {
   void run(Config config, PrintStream out) throws Exception;
 
   /**
+   * The options its command line accepts: those of {@link #schema()} (which the reference documents), or more.
+   */
+  default ConfigSchema commandLine() {
+    return schema();
+  }
+
+  /**
    * Runs the cross-option checks of {@link #run} without touching storage, so that {@code pipeline} can check every
    * stage before the first one starts. The default has none beyond the schema's.
    *

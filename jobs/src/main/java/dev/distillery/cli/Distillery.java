@@ -6,6 +6,7 @@ import dev.distillery.config.ConfigDocs;
 import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.distill.DistillCommand;
+import dev.distillery.distill.MemoryCommand;
 import dev.distillery.evaluate.EvaluateCommand;
 import dev.distillery.pipeline.PipelineCommand;
 import dev.distillery.report.ReportCommand;
@@ -52,6 +53,7 @@ public final class Distillery {
     Stream.concat(jobs.stream(), tools.stream()).forEach(c -> byName.put(c.schema().name(), c));
     List<Command> all = new ArrayList<>(jobs);
     all.add(new PipelineCommand(byName));
+    all.add(new MemoryCommand(new PipelineCommand(byName)));
     all.addAll(tools);
     return new Distillery(all);
   }
@@ -79,7 +81,7 @@ public final class Distillery {
     }
     String name = args[0];
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
-    if (name.equals("pipeline")) {
+    if (name.equals("pipeline") || name.equals("memory")) {
       rest = PipelineCommand.normalizeArguments(rest);
     }
     if (name.equals("docs")) {
@@ -97,7 +99,7 @@ public final class Distillery {
     }
     Config config;
     try {
-      config = CommandLine.parse(command.schema(), rest);
+      config = CommandLine.parse(command.commandLine(), rest);
     } catch (ConfigException e) {
       err.println("distillery " + name + ": " + e.getMessage());
       return USAGE;

@@ -21,7 +21,7 @@ public record DistillSettings(
     double weightDecay, double beta1, double beta2, double clip, int chunkTokens, int checkpointEvery,
     int validateEvery, int validSequences, long seed, String teacherDtype, int collectiveTimeoutSeconds,
     boolean restart, double hiddenWeight, String hiddenLayerMap, String devices, boolean recomputeLayers,
-    String teacherLogits, boolean shardOptimizer) implements Serializable {
+    String teacherLogits, boolean shardOptimizer, int keepCheckpoints) implements Serializable {
 
   static final ConfigOption<String> RUN = ConfigOption.string("run").required()
       .doc("Run directory on any Hadoop file system; inputs and outputs default to paths under it.");
@@ -118,6 +118,11 @@ public record DistillSettings(
           + "replica, each written by its replica; a run resumes exactly with another world size, devices or "
           + "setting of this option. Same losses as unsharded within float rounding.");
 
+  static final ConfigOption<Integer> KEEP_CHECKPOINTS = ConfigOption.integer("keep-checkpoints").defaultValue(3)
+      .atLeast(0).doc("Committed resumable checkpoints kept: after each save, older committed ones beyond this many "
+          + "are deleted (never the newest, which a resume uses); 0 keeps all. Three bound the disk (a flagship "
+          + "checkpoint is ~54 GB) and leave two to fall back on if the newest is damaged.");
+
   /** The options of {@code distill}. */
   public static final ConfigSchema SCHEMA = new ConfigSchema("distill",
       "Distil (or fine-tune) a student on the token shards in a Spark barrier stage, synchronous data-parallel.",
@@ -125,7 +130,7 @@ public record DistillSettings(
       LOSS, KD_WEIGHT, CE_WEIGHT, TEMPERATURE, HIDDEN_WEIGHT, HIDDEN_LAYER_MAP, LR, MIN_LR, WARMUP, WEIGHT_DECAY,
       BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
       VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART, DEVICES, RECOMPUTE, TEACHER_LOGITS, SHARD_OPTIMIZER,
-      Preflight.OPTION);
+      Preflight.OPTION, KEEP_CHECKPOINTS);
 
   /** Resolves defaults against the run directory and checks the options that depend on each other. */
   static DistillSettings from(Config c) {
@@ -169,7 +174,7 @@ public record DistillSettings(
         c.get(WEIGHT_DECAY), c.get(BETA1), c.get(BETA2), c.get(CLIP), c.get(CHUNK), c.get(CHECKPOINT_EVERY),
         c.get(VALIDATE_EVERY), c.get(VALID_SEQUENCES), c.get(SEED), c.get(TEACHER_DTYPE), c.get(TIMEOUT),
         c.get(RESTART), c.get(HIDDEN_WEIGHT), c.get(HIDDEN_LAYER_MAP), devices,
-        c.get(RECOMPUTE), teacherLogits, c.get(SHARD_OPTIMIZER));
+        c.get(RECOMPUTE), teacherLogits, c.get(SHARD_OPTIMIZER), c.get(KEEP_CHECKPOINTS));
   }
 
   /** The losses stored distributions can give: forward KL at temperature 1, no teacher hidden states. */

@@ -143,6 +143,11 @@ final class RankTrainer {
             TrainingCheckpoint.save(storage, settings.checkpoints(), new TrainingCheckpoint.State(s + 1,
                 (long) (s + 1) * settings.globalBatch(), settings.fingerprint()), studentConfig,
                 lead.student.parameters(), lead.optimizer);
+            if (settings.keepCheckpoints() > 0) {
+              TrainingCheckpoint.retain(storage, settings.checkpoints(), settings.keepCheckpoints())
+                  .forEach(old -> LOG.info("deleted checkpoint {} (keep-checkpoints {})", old,
+                      settings.keepCheckpoints()));
+            }
           }
         }
       }

@@ -61,6 +61,17 @@ public final class PipelineCommand implements Command {
     return PipelinePlanner.plan(commands, yamlText, source).stream().map(PlannedStage::name).toList();
   }
 
+  /**
+   * The resolved configuration of one stage of a pipeline file (its section, the shared keys and the paths the
+   * pipeline fixes), or empty when the file has no such stage.
+   *
+   * @throws ConfigException listing every problem in the file
+   */
+  public java.util.Optional<Config> stageConfig(String yamlText, String source, String stage) {
+    return PipelinePlanner.plan(commands, yamlText, source).stream().filter(s -> s.name().equals(stage))
+        .map(PlannedStage::config).findFirst();
+  }
+
   @Override
   public ConfigSchema schema() {
     return SCHEMA;

@@ -1,0 +1,182 @@
+package dev.distillery.memory;
+
+import dev.distillery.io.TensorInfo;
+import dev.distillery.model.LlamaConfig;
+import dev.distillery.model.LlamaTensors;
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * Bytes a distillation replica allocates, from the models' shapes alone, counted from what the code does: which
+ * arrays each step creates and how long each lives (DJL managers close at layer, block, chunk and step ends), and
+ * which of them PyTorch's autograd keeps for backward. The student trains in float32.
+ *
+ * <p>Lasting: weights, gradients, the reduced gradients, AdamW's moments, the teacher, the position tables. A step then
+ * passes through phases whose transients add to that, and the peak is the largest: the teacher's forward (one layer's
+ * working set), the student's forward, the loss chunks (logits for {@code chunk × vocab} at a time), the backward
+ * (with recomputation one layer's graph at a time), and the optimizer step (the squared gradients of the global norm,
+ * one tensor's update temporaries).
+ */
+public final class MemoryPlanner {
+  private static final int F32 = Float.BYTES;
+  /** Arrays of {@code [chunk, vocab]} floats alive in one KD chunk (logits, probabilities, their logs, gradient). */
+  private static final int KD_CHUNK_ARRAYS = 12;
+  /** Further {@code [chunk, vocab]} arrays of the cross-entropy term (log-probabilities, one-hot, products). */
+  private static final int CE_CHUNK_ARRAYS = 6;
+  /** Temporaries of one AdamW parameter update, each the parameter's size (AdamW.update). */
+  private static final int UPDATE_TEMPORARIES = 5;
+
+  private MemoryPlanner() {}
+
+  /** Plans one replica of {@code shape}. */
+  public static MemoryPlan plan(TrainingShape shape) {
+    LlamaConfig s = shape.student();
+    long params = s.parameterCount();
+    long shardParams = shape.shardedOptimizer() ? ceilDiv(params, shape.replicas()) : params;
+    long weights = params * F32;
+    long gradients = params * F32;
+    long reduced = shardParams * F32;
+    long optimizer = 2 * shardParams * F32;
+    long teacherWeights = shape.distils() ? shape.teacher().parameterCount() * shape.teacherBytes() : 0;
+    long tables = positionTables(s, shape.rowTokens(), F32)
+        + (shape.distils() ? positionTables(shape.teacher(), shape.rowTokens(), shape.teacherBytes()) : 0);
+
+    long tokens = shape.tokens();
+    long th = tokens * s.hiddenSize() * F32; // one [tokens, hidden] float32 array of the student
+    long layers = s.numHiddenLayers();
+    long teacherHidden = shape.distils() ? tokens * shape.teacher().hiddenSize() * shape.teacherBytes() : 0;
+    long recordedLayer = layerWorkingSet(s, shape, F32, true);
+    long savedLayer = savedPerLayer(s, shape);
+    long chunkRows = Math.min(shape.chunkTokens(), tokens);
+    long chunk = chunkRows * s.vocabSize() * F32
+        * ((shape.distils() ? KD_CHUNK_ARRAYS : 2) + (shape.crossEntropy() ? CE_CHUNK_ARRAYS : 0))
+        + (long) s.vocabSize() * s.hiddenSize() * F32; // the lm_head gradient of a chunk, before it is accumulated
+
+    // stored: what the student keeps between its forward and its backward
+    long stored = shape.recompute() ? (layers + 1) * th : layers * savedLayer + 2 * th;
+    Map<MemoryPlan.Phase, long[]> phases = new EnumMap<>(MemoryPlan.Phase.class); // {saved, workspace, chunk}
+    if (shape.distils()) {
+      phases.put(MemoryPlan.Phase.TEACHER_FORWARD, new long[] {0,
+          2 * teacherHidden + layerWorkingSet(shape.teacher(), shape, shape.teacherBytes(), false), 0});
+    }
+    phases.put(MemoryPlan.Phase.STUDENT_FORWARD, shape.recompute()
+        ? new long[] {(layers + 1) * th, teacherHidden + layerWorkingSet(s, shape, F32, false), 0}
+        : new long[] {(layers - 1) * savedLayer, teacherHidden + recordedLayer, 0});
+    phases.put(MemoryPlan.Phase.LOSS, new long[] {stored, teacherHidden + 3 * th, chunk});
+    long backwardLayer = Math.max(recordedLayer, savedLayer + backwardTransient(s, shape));
+    phases.put(MemoryPlan.Phase.BACKWARD, shape.recompute()
+        ? new long[] {layers * th, teacherHidden + 2 * th + backwardLayer, 0}
+        : new long[] {layers * savedLayer, teacherHidden + 2 * th + backwardTransient(s, shape), 0});
+    MemoryPlan.Phase micro = MemoryPlan.Phase.STUDENT_FORWARD;
+    for (Map.Entry<MemoryPlan.Phase, long[]> phase : phases.entrySet()) {
+      if (sum(phase.getValue()) > sum(phases.get(micro))) {
+        micro = phase.getKey();
+      }
+    }
+    long[] peakMicro = phases.get(micro);
+    long maxTensor = LlamaTensors.expectedShapes(s).values().stream().mapToLong(TensorInfo::elementCount).max()
+        .orElse(0);
+    long optimizerStep = shardParams * F32 // the squared gradients of the global norm live until the step ends
+        + UPDATE_TEMPORARIES * Math.min(maxTensor, shardParams) * F32
+        + (shape.gpu() ? reduced : 0); // a GPU's copy of the reduced gradients lives for the step's update only
+    long lasting = weights + gradients + (shape.gpu() ? 0 : reduced) + optimizer + teacherWeights + tables;
+    boolean optimizerPeaks = optimizerStep > sum(peakMicro);
+    long peak = lasting + Math.max(optimizerStep, sum(peakMicro));
+    long send = shape.ranks() == 1 ? 0 : 2 * ceilDiv(params * (shape.ranks() - 1), shape.ranks()) * F32;
+    return new MemoryPlan(weights, gradients, reduced, optimizer, teacherWeights, tables, peakMicro[0],
+        peakMicro[1], chunk, optimizerStep, lasting, sum(peakMicro), optimizerPeaks ? MemoryPlan.Phase.OPTIMIZER : micro,
+        peak, send);
+  }
+
+  /**
+   * The training state one decoder layer alone needs: its weights, gradients and moments (float32) and its working
+   * set at the given shape; a device smaller than this cannot train the model at all.
+   */
+  public static long oneLayerBytes(TrainingShape shape) {
+    LlamaConfig s = shape.student();
+    long layerParams = (s.parameterCount() - (long) s.vocabSize() * s.hiddenSize()
+        * (s.tieWordEmbeddings() ? 1 : 2)) / s.numHiddenLayers();
+    return 4 * layerParams * F32 + layerWorkingSet(s, shape, F32, true);
+  }
+
+  /** The causal mask (float32, {@code [seq, seq]}) and the RoPE cos/sin tables ({@code [seq, head_dim]}). */
+  private static long positionTables(LlamaConfig c, long seq, int bytes) {
+    return seq * seq * F32 + 2 * seq * c.headDim() * bytes;
+  }
+
+  /**
+   * Every array one decoder layer's forward creates, all alive until the layer's manager closes, plus the largest
+   * attention block's scores (blocks have their own managers). When recording, every block's softmax output and
+   * grouped queries stay too, kept by the graph.
+   *
+   * @param p bytes per element of the model's dtype
+   */
+  private static long layerWorkingSet(LlamaConfig c, TrainingShape shape, int p, boolean recording) {
+    long t = shape.tokens();
+    long h = c.hiddenSize();
+    long q = (long) c.numAttentionHeads() * c.headDim();
+    long kv = (long) c.numKeyValueHeads() * c.headDim();
+    long norm = t * h * (2L * F32 + p + (p == F32 ? 0 : F32 + p)); // (cast,) square, divide, (cast back,) scale
+    long projections = t * (q + 2 * kv) * p;
+    long rotary = t * (q + kv) * p * 9 / 2; // x·cos, -x2, cat, ·sin, sum
+    long context = 3 * t * q * p; // the blocks' outputs, their concatenation, the transposed copy
+    long residuals = 4 * t * h * p; // o_proj, + x, down_proj, + h
+    long mlp = 5 * t * c.intermediateSize() * p; // gate, up, sigmoid, gate·sigmoid, ·up
+    long scoreBytes = p == F32 ? 4L * F32 : 2L * p + 3L * F32 + p; // scores, scaled, (cast,) + mask, softmax, (cast)
+    long block = lastBlockScores(c, shape) * scoreBytes;
+    long kept = recording ? t * q * p + allBlockScores(c, shape) * F32 : 0;
+    return 2 * norm + projections + rotary + context + residuals + mlp + block + kept;
+  }
+
+  /**
+   * What autograd keeps of one recorded float32 layer for its backward: the layer input, the normalised inputs of
+   * both norms, the grouped queries, keys and values, every block's softmax output, the attention context, the
+   * residual sum, and the MLP's gate, up, sigmoid and product.
+   */
+  private static long savedPerLayer(LlamaConfig c, TrainingShape shape) {
+    long t = shape.tokens();
+    long h = c.hiddenSize();
+    long q = (long) c.numAttentionHeads() * c.headDim();
+    long kv = (long) c.numKeyValueHeads() * c.headDim();
+    long norms = 2 * t * h * 2 * F32;
+    return t * h * F32 * 2 + norms + t * (2 * q + 2 * kv) * F32 + allBlockScores(c, shape) * F32
+        + 4 * t * c.intermediateSize() * F32;
+  }
+
+  /** The gradients alive while one layer back-propagates: MLP-sized ones, one block's scores, one weight's. */
+  private static long backwardTransient(LlamaConfig c, TrainingShape shape) {
+    long t = shape.tokens();
+    long weight = (long) c.intermediateSize() * c.hiddenSize();
+    return (4 * t * c.intermediateSize() + 2 * lastBlockScores(c, shape) + weight + 2 * t * c.hiddenSize()) * F32;
+  }
+
+  /** Score elements of the last (largest) query block: {@code batch × heads × block × seq}. */
+  private static long lastBlockScores(LlamaConfig c, TrainingShape shape) {
+    long seq = shape.rowTokens();
+    long block = Math.min(shape.queryBlock(), seq);
+    return (long) shape.microBatch() * c.numAttentionHeads() * block * seq;
+  }
+
+  /** Score elements of every query block: each block's queries times the keys up to its last position. */
+  private static long allBlockScores(LlamaConfig c, TrainingShape shape) {
+    long seq = shape.rowTokens();
+    long total = 0;
+    for (long start = 0; start < seq; start += shape.queryBlock()) {
+      long end = Math.min(seq, start + shape.queryBlock());
+      total += (end - start) * end;
+    }
+    return (long) shape.microBatch() * c.numAttentionHeads() * total;
+  }
+
+  private static long sum(long[] values) {
+    long total = 0;
+    for (long v : values) {
+      total += v;
+    }
+    return total;
+  }
+
+  private static long ceilDiv(long a, long b) {
+    return (a + b - 1) / b;
+  }
+}

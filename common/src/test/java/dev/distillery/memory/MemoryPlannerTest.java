@@ -1,0 +1,76 @@
+package dev.distillery.memory;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.distillery.model.LlamaConfig;
+import dev.distillery.testing.TestModels;
+import org.junit.jupiter.api.Test;
+
+class MemoryPlannerTest {
+  private static final LlamaConfig TEACHER = LlamaConfig.llama31_8b();
+  private static final LlamaConfig WIDTH_STUDENT = TEACHER.withShape(3072, 9216, 32, 32, 8, 128);
+
+  private static TrainingShape shape(LlamaConfig student, LlamaConfig teacher, int tokens, boolean recompute,
+      boolean sharded, int replicas, boolean gpu) {
+    return new TrainingShape(student, teacher, 2, 1, tokens, 512, 512, recompute, false, sharded, Math.min(4, replicas),
+        replicas, gpu);
+  }
+
+  @Test
+  void lastingItemsAreTheParametersTimesTheirBytes() {
+    LlamaConfig c = TestModels.gqaConfig();
+    long p = c.parameterCount();
+    MemoryPlan plan = MemoryPlanner.plan(shape(c, c, 64, true, false, 4, false));
+    assertThat(plan.studentWeights()).isEqualTo(4 * p);
+    assertThat(plan.gradients()).isEqualTo(4 * p);
+    assertThat(plan.reducedGradients()).isEqualTo(4 * p);
+    assertThat(plan.optimizerState()).isEqualTo(8 * p);
+    assertThat(plan.teacherWeights()).isEqualTo(2 * p);
+    assertThat(plan.positionTables()).isEqualTo(2 * (64L * 64 * 4) + 2 * 64 * 16 * (4 + 2));
+    assertThat(plan.lasting()).isEqualTo(22 * p + plan.positionTables());
+    assertThat(plan.peak()).isEqualTo(plan.lasting() + Math.max(plan.microStep(), plan.optimizerStep()));
+  }
+
+  @Test
+  void shardingDividesTheOptimizerStateByTheReplicas() {
+    MemoryPlan whole = MemoryPlanner.plan(shape(WIDTH_STUDENT, TEACHER, 8193, true, false, 32, true));
+    MemoryPlan sharded = MemoryPlanner.plan(shape(WIDTH_STUDENT, TEACHER, 8193, true, true, 32, true));
+    long p = WIDTH_STUDENT.parameterCount();
+    assertThat(sharded.optimizerState()).isEqualTo(2 * 4 * ((p + 31) / 32));
+    assertThat(whole.optimizerState()).isEqualTo(8 * p);
+    assertThat(whole.peak() - sharded.peak()).isGreaterThan(whole.optimizerState() - sharded.optimizerState());
+    assertThat(sharded.sendBytesPerStep()).isEqualTo(whole.sendBytesPerStep()).isEqualTo(2 * ((p * 3 + 3) / 4) * 4);
+    assertThat(whole.allReduceSeconds(100)).isEqualTo(whole.sendBytesPerStep() * 8 / 100e9);
+  }
+
+  @Test
+  void recomputationKeepsOneHiddenStatePerLayerInsteadOfEveryLayersGraph() {
+    MemoryPlan off = MemoryPlanner.plan(shape(WIDTH_STUDENT, TEACHER, 8193, false, true, 32, true));
+    MemoryPlan on = MemoryPlanner.plan(shape(WIDTH_STUDENT, TEACHER, 8193, true, true, 32, true));
+    long hiddenState = 8193L * 3072 * 4;
+    assertThat(on.savedActivations()).isLessThanOrEqualTo(33 * hiddenState);
+    assertThat(off.savedActivations()).isGreaterThan(20 * on.savedActivations());
+    assertThat(off.peak()).isGreaterThan(on.peak());
+  }
+
+  @Test
+  void theFlagshipWidthStudentFitsAn80GbGpuWithAFifthSpareAt4kRowsWhenShardedAndRecomputed() {
+    MemoryPlan plan = MemoryPlanner.plan(shape(WIDTH_STUDENT, TEACHER, 4097, true, true, 32, true));
+    assertThat(plan.peak()).isLessThan(80_000_000_000L * 8 / 10);
+    MemoryPlan unsharded = MemoryPlanner.plan(shape(WIDTH_STUDENT, TEACHER, 4097, true, false, 32, true));
+    assertThat(unsharded.peak()).isGreaterThan(80_000_000_000L);
+    MemoryPlan longRows = MemoryPlanner.plan(shape(WIDTH_STUDENT, TEACHER, 8193, true, true, 32, true));
+    assertThat(longRows.peak()).isGreaterThan(80_000_000_000L * 8 / 10); // a recomputed layer's O(S²) softmax
+  }
+
+  @Test
+  void longerRowsNeverNeedLess() {
+    LlamaConfig c = TestModels.gqaConfig();
+    long previous = 0;
+    for (int tokens : new int[] {16, 64, 256, 1024}) {
+      long peak = MemoryPlanner.plan(shape(c, c, tokens, false, false, 1, false)).peak();
+      assertThat(peak).isGreaterThan(previous);
+      previous = peak;
+    }
+  }
+}
