@@ -26,6 +26,13 @@ import java.util.List;
 public record EvaluateSettings(String model, String name, String tokens, String output, int maxSequences,
     int batchSize, int partitions, int chunkTokens, String tokenizer, List<String> prompts, int maxNew,
     boolean overwrite) implements Serializable {
+  /** Paths made absolute on the driver, where the settings are made: the tasks run elsewhere. */
+  public EvaluateSettings {
+    model = Storage.absolute(model);
+    tokens = Storage.absolute(tokens);
+    output = Storage.absolute(output);
+    tokenizer = Storage.absolute(tokenizer);
+  }
 
   /** Where evaluations go in a run directory. */
   public static final String EVAL_DIR = "eval";
