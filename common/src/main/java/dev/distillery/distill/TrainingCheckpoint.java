@@ -17,8 +17,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A resumable training checkpoint, {@code checkpoints/step-N/}: the student as a Hugging Face checkpoint
@@ -27,6 +30,7 @@ import java.util.regex.Pattern;
  * a crash mid-write leaves the previous checkpoint as the latest.
  */
 public final class TrainingCheckpoint {
+  private static final Logger LOG = LoggerFactory.getLogger(TrainingCheckpoint.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern STEP_DIR = Pattern.compile("step-(\\d+)");
 
@@ -78,22 +82,55 @@ public final class TrainingCheckpoint {
     }
   }
 
-  /** The committed checkpoint with the highest step under {@code checkpointsDir}, if any. */
+  /**
+   * The committed checkpoint with the highest step under {@code checkpointsDir} that {@linkplain #validate
+   * validates}, if any. A newer one that is committed but does not validate (a corrupted or truncated file) is
+   * skipped with a warning naming it and why: resuming from it would fail every attempt the same way.
+   */
   public static Optional<String> latest(Storage storage, String checkpointsDir) {
     if (!storage.exists(checkpointsDir)) {
       return Optional.empty();
     }
-    String best = null;
-    int bestStep = -1;
+    TreeMap<Integer, String> committed = new TreeMap<>();
     for (String child : storage.list(checkpointsDir)) {
-      String name = child.substring(child.lastIndexOf('/') + 1);
-      Matcher m = STEP_DIR.matcher(name);
-      if (m.matches() && storage.isCommitted(child) && Integer.parseInt(m.group(1)) > bestStep) {
-        bestStep = Integer.parseInt(m.group(1));
-        best = child;
+      Matcher m = STEP_DIR.matcher(child.substring(child.lastIndexOf('/') + 1));
+      if (m.matches() && storage.isCommitted(child)) {
+        committed.put(Integer.parseInt(m.group(1)), child);
       }
     }
-    return Optional.ofNullable(best);
+    for (String candidate : committed.descendingMap().values()) {
+      try {
+        validate(storage, candidate);
+        return Optional.of(candidate);
+      } catch (RuntimeException e) {
+        LOG.warn("checkpoint {} is committed but does not validate; skipped, falling back to an older one: {}",
+            candidate, e.getMessage());
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Checks that training can resume from {@code checkpoint} without reading its tensors: {@code state.json} names
+   * the step of the directory, the model's config and shards are whole (every tensor within its file) and the
+   * optimizer file holds both moments of every model tensor, within the file.
+   *
+   * @throws IllegalArgumentException naming the file and what is wrong
+   */
+  public static void validate(Storage storage, String checkpoint) {
+    State state = readState(storage, checkpoint);
+    String name = checkpoint.substring(checkpoint.lastIndexOf('/') + 1);
+    if (!name.equals("step-" + state.step())) {
+      throw new IllegalArgumentException(checkpoint + ": state.json says step " + state.step());
+    }
+    String moments = Storage.resolve(checkpoint, "optimizer.safetensors");
+    try (CheckpointReader model = model(storage, checkpoint);
+        SafetensorsReader optimizer = SafetensorsReader.open(storage, moments)) {
+      for (String tensor : model.tensorNames()) {
+        optimizer.info("m." + tensor);
+        optimizer.info("v." + tensor);
+      }
+    }
   }
 
   /** Reads {@code state.json} of a checkpoint. */

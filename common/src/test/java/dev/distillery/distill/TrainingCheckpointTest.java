@@ -56,6 +56,17 @@ class TrainingCheckpointTest {
         "step-1"));
   }
 
+  @Test
+  void latestSkipsACommittedCheckpointThatDoesNotValidate(@TempDir Path dir) throws java.io.IOException {
+    Storage storage = Storage.of(dir.toString());
+    String checkpoints = dir.resolve("checkpoints").toString();
+    train(WeightSource.of(studentWeights), null, 0, 3, checkpoints);
+    java.nio.file.Files.writeString(Path.of(TrainingCheckpoint.pathFor(checkpoints, 3), "state.json"), "{\"step\":");
+    java.nio.file.Files.delete(Path.of(TrainingCheckpoint.pathFor(checkpoints, 2), "optimizer.safetensors"));
+    assertThat(TrainingCheckpoint.latest(storage, checkpoints)).hasValueSatisfying(p -> assertThat(p).endsWith(
+        "step-1"));
+  }
+
   private Map<String, float[]> train(WeightSource start, String resumeFrom, int fromStep, int toStep,
       String saveTo) {
     Storage storage = Storage.of("file:///");

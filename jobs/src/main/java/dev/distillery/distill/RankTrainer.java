@@ -71,10 +71,11 @@ final class RankTrainer {
     Optional<String> resume = settings.restart() ? Optional.empty()
         : TrainingCheckpoint.latest(storage, settings.checkpoints());
     int startStep = 0;
-    if (resume.isPresent()) { // the driver checked that it belongs to this run (DistillJob.checkInputs)
+    if (resume.isPresent()) { // the newest that validates; the driver checked it belongs to this run (checkInputs)
       startStep = TrainingCheckpoint.readState(storage, resume.get()).step();
       LOG.info("rank {}: resuming from {} at step {}", rank, resume.get(), startStep);
     }
+    ring.checkSame(startStep, "the step every rank resumes from");
     String source = resume.map(r -> Storage.resolve(r, "model")).orElse(settings.student());
     List<String> metrics = rank == 0 ? existingMetrics(startStep) : new ArrayList<>();
     List<Replica> replicas = new ArrayList<>();
