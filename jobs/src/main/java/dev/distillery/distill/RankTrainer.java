@@ -121,10 +121,12 @@ final class RankTrainer {
               f(last.gradientNorm()), line.has("val_loss") ? ", val loss " + f(validationLoss) : "",
               String.format("%.0f", line.get("tokens_per_s").asDouble()), progress.eta());
           metrics.add(line.toString());
-          if (line.has("val_loss") || final_) {
+          boolean checkpoint = (s + 1) % settings.checkpointEvery() == 0 && !final_;
+          // With every checkpoint, so that a run resumed from it keeps the metrics of the steps before it.
+          if (line.has("val_loss") || final_ || checkpoint) {
             writeMetrics(metrics);
           }
-          if ((s + 1) % settings.checkpointEvery() == 0 && !final_) {
+          if (checkpoint) {
             TrainingCheckpoint.save(storage, settings.checkpoints(), new TrainingCheckpoint.State(s + 1,
                 (long) (s + 1) * settings.globalBatch(), settings.fingerprint()), studentConfig,
                 lead.student.parameters(), lead.optimizer);
