@@ -21,8 +21,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A resumable training checkpoint, {@code checkpoints/step-N/}: the student as a Hugging Face checkpoint
@@ -37,6 +40,7 @@ import java.util.regex.Pattern;
  * a run resumes exactly with another world size, devices, or with sharding switched on or off.
  */
 public final class TrainingCheckpoint {
+  private static final Logger LOG = LoggerFactory.getLogger(TrainingCheckpoint.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern STEP_DIR = Pattern.compile("step-(\\d+)");
 
@@ -131,22 +135,71 @@ public final class TrainingCheckpoint {
     }
   }
 
-  /** The committed checkpoint with the highest step under {@code checkpointsDir}, if any. */
+  /**
+   * The committed checkpoint with the highest step under {@code checkpointsDir} that {@linkplain #validate
+   * validates}, if any. A newer one that is committed but does not validate (a corrupted or truncated file) is
+   * skipped with a warning naming it and why: resuming from it would fail every attempt the same way.
+   */
   public static Optional<String> latest(Storage storage, String checkpointsDir) {
     if (!storage.exists(checkpointsDir)) {
       return Optional.empty();
     }
-    String best = null;
-    int bestStep = -1;
+    TreeMap<Integer, String> committed = new TreeMap<>();
     for (String child : storage.list(checkpointsDir)) {
-      String name = child.substring(child.lastIndexOf('/') + 1);
-      Matcher m = STEP_DIR.matcher(name);
-      if (m.matches() && storage.isCommitted(child) && Integer.parseInt(m.group(1)) > bestStep) {
-        bestStep = Integer.parseInt(m.group(1));
-        best = child;
+      Matcher m = STEP_DIR.matcher(child.substring(child.lastIndexOf('/') + 1));
+      if (m.matches() && storage.isCommitted(child)) {
+        committed.put(Integer.parseInt(m.group(1)), child);
       }
     }
-    return Optional.ofNullable(best);
+    for (String candidate : committed.descendingMap().values()) {
+      try {
+        validate(storage, candidate);
+        return Optional.of(candidate);
+      } catch (RuntimeException e) {
+        LOG.warn("checkpoint {} is committed but does not validate; skipped, falling back to an older one: {}",
+            candidate, e.getMessage());
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Checks that training can resume from {@code checkpoint} without reading its tensors: {@code state.json} names
+   * the step of the directory, the model's config and shards are whole (every tensor within its file) and the
+   * optimizer state (one file, or a sharded run's shard files) holds both moments of every element of every model
+   * tensor, each piece within its file.
+   *
+   * @throws IllegalArgumentException naming the file and what is wrong
+   */
+  public static void validate(Storage storage, String checkpoint) {
+    State state = readState(storage, checkpoint);
+    String name = checkpoint.substring(checkpoint.lastIndexOf('/') + 1);
+    if (!name.equals("step-" + state.step())) {
+      throw new IllegalArgumentException(checkpoint + ": state.json says step " + state.step());
+    }
+    Map<String, long[]> saved = new HashMap<>(); // parameter -> elements of its m and v pieces, over every file
+    for (String file : optimizerFiles(checkpoint, stateJson(storage, checkpoint))) {
+      try (SafetensorsReader optimizer = SafetensorsReader.open(storage, file)) {
+        for (TensorInfo t : optimizer.tensors().values()) {
+          int moment = t.name().startsWith("m.") ? 0 : t.name().startsWith("v.") ? 1 : -1;
+          if (moment >= 0) {
+            String key = t.name().substring(2);
+            int at = key.lastIndexOf('@'); // a shard's piece: NAME@OFFSET
+            saved.computeIfAbsent(at < 0 ? key : key.substring(0, at), k -> new long[2])[moment] += t.elementCount();
+          }
+        }
+      }
+    }
+    try (CheckpointReader model = model(storage, checkpoint)) {
+      for (String tensor : model.tensorNames()) {
+        long elements = model.info(tensor).elementCount();
+        long[] moments = saved.getOrDefault(tensor, new long[2]);
+        if (moments[0] != elements || moments[1] != elements) {
+          throw new IllegalArgumentException(checkpoint + ": the optimizer state holds " + moments[0] + " and "
+              + moments[1] + " of the " + elements + " elements of " + tensor + "'s two moments");
+        }
+      }
+    }
   }
 
   /**
@@ -197,17 +250,16 @@ public final class TrainingCheckpoint {
     return CheckpointReader.open(storage, Storage.resolve(checkpoint, "model"));
   }
 
-  /**
-   * Restores the optimizer moments and step count saved in {@code checkpoint}, whichever layout saved them and
-   * whichever {@code optimizer} (replicated or a shard) reads them; one moment is in the heap at a time.
-   */
-  public static void restoreOptimizer(Storage storage, String checkpoint, AdamW optimizer) {
-    JsonNode state;
+  private static JsonNode stateJson(Storage storage, String checkpoint) {
     try {
-      state = JSON.readTree(storage.readText(Storage.resolve(checkpoint, "state.json")));
+      return JSON.readTree(storage.readText(Storage.resolve(checkpoint, "state.json")));
     } catch (IOException e) {
       throw new IllegalArgumentException(checkpoint + ": unreadable state.json", e);
     }
+  }
+
+  /** The optimizer state's files: {@code optimizer.safetensors}, or one shard file per replica of a sharded run. */
+  private static List<String> optimizerFiles(String checkpoint, JsonNode state) {
     int shards = state.path("optimizer_shards").asInt(0);
     List<String> files = new ArrayList<>();
     if (shards == 0) {
@@ -217,6 +269,16 @@ public final class TrainingCheckpoint {
         files.add(Storage.resolve(Storage.resolve(checkpoint, "optimizer"), shardFile(i, shards)));
       }
     }
+    return files;
+  }
+
+  /**
+   * Restores the optimizer moments and step count saved in {@code checkpoint}, whichever layout saved them and
+   * whichever {@code optimizer} (replicated or a shard) reads them; one moment is in the heap at a time.
+   */
+  public static void restoreOptimizer(Storage storage, String checkpoint, AdamW optimizer) {
+    JsonNode state = stateJson(storage, checkpoint);
+    List<String> files = optimizerFiles(checkpoint, state);
     Map<String, OptimizerShard.Piece> wanted = new HashMap<>();
     if (optimizer.shard() != null) {
       optimizer.shard().pieces().forEach(p -> wanted.put(p.key(), p));

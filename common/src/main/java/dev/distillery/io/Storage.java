@@ -76,6 +76,18 @@ public final class Storage {
     return fs.makeQualified(new Path(path)).toString();
   }
 
+  /**
+   * {@code path} with a relative local path made absolute against this JVM's working directory; URIs
+   * ({@code s3a://...}, {@code file:/...}), absolute paths and null unchanged. Settings that travel to Spark tasks
+   * hold absolute paths: an executor's working directory is not the driver's.
+   */
+  public static String absolute(String path) {
+    if (path == null || new Path(path).toUri().getScheme() != null || new Path(path).isAbsolute()) {
+      return path;
+    }
+    return java.nio.file.Path.of(path).toAbsolutePath().normalize().toString();
+  }
+
   /** {@code child} resolved under directory {@code parent}. */
   public static String resolve(String parent, String child) {
     return new Path(new Path(parent), child).toString();

@@ -138,11 +138,19 @@ class TrainingCheckpointTest {
     assertThat(deleted).map(p -> p.substring(p.lastIndexOf('/') + 1)).containsExactly("step-2", "step-4", "step-8");
     assertThat(storage.list(checkpoints)).map(p -> p.substring(p.lastIndexOf('/') + 1))
         .containsExactlyInAnyOrder("step-1", "step-10", "step-12", "step-14");
+    assertThat(TrainingCheckpoint.retain(storage, checkpoints, 1)).map(p -> p.substring(p.lastIndexOf('/') + 1))
+        .containsExactly("step-10"); // the newest stays
+  }
+
+  @Test
+  void latestSkipsACommittedCheckpointThatDoesNotValidate(@TempDir Path dir) throws java.io.IOException {
+    Storage storage = Storage.of(dir.toString());
+    String checkpoints = dir.resolve("checkpoints").toString();
+    train(WeightSource.of(studentWeights), null, 0, 3, checkpoints);
+    java.nio.file.Files.writeString(Path.of(TrainingCheckpoint.pathFor(checkpoints, 3), "state.json"), "{\"step\":");
+    java.nio.file.Files.delete(Path.of(TrainingCheckpoint.pathFor(checkpoints, 2), "optimizer.safetensors"));
     assertThat(TrainingCheckpoint.latest(storage, checkpoints)).hasValueSatisfying(p -> assertThat(p).endsWith(
-        "step-12"));
-    assertThat(TrainingCheckpoint.retain(storage, checkpoints, 1)).hasSize(1); // step-10; the newest stays
-    assertThat(TrainingCheckpoint.latest(storage, checkpoints)).hasValueSatisfying(p -> assertThat(p).endsWith(
-        "step-12"));
+        "step-1"));
   }
 
   private Map<String, float[]> train(WeightSource start, String resumeFrom, int fromStep, int toStep,

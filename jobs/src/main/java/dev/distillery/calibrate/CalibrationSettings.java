@@ -1,6 +1,7 @@
 package dev.distillery.calibrate;
 
 import dev.distillery.importance.Aggregation;
+import dev.distillery.io.Storage;
 import java.io.Serializable;
 import java.util.Set;
 
@@ -27,7 +28,12 @@ public record CalibrationSettings(String run, String teacher, String tokenizer, 
     int samples, int seqLength, int batchSize, int partitions, Aggregation sequenceAggregation,
     Aggregation batchAggregation, boolean float16, int lossSamples, Set<Integer> lossBlockSizes, boolean overwrite)
     implements Serializable {
+  /** Paths made absolute on the driver, where the settings are made: the tasks run elsewhere. */
   public CalibrationSettings {
+    run = Storage.absolute(run);
+    teacher = Storage.absolute(teacher);
+    tokenizer = Storage.absolute(tokenizer);
+    tokens = Storage.absolute(tokens);
     lossBlockSizes = Set.copyOf(lossBlockSizes);
   }
 }

@@ -74,7 +74,7 @@ public final class Distillery {
   }
 
   /** Runs one command line and returns the exit status. */
-  int run(String[] args, PrintStream out, PrintStream err) {
+  public int run(String[] args, PrintStream out, PrintStream err) {
     if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
       out.print(usage());
       return args.length == 0 ? USAGE : 0;

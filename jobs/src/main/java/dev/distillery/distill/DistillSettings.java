@@ -22,6 +22,18 @@ public record DistillSettings(
     int validateEvery, int validSequences, long seed, String teacherDtype, int collectiveTimeoutSeconds,
     boolean restart, double hiddenWeight, String hiddenLayerMap, String devices, boolean recomputeLayers,
     String teacherLogits, boolean shardOptimizer, int keepCheckpoints) implements Serializable {
+  /** Paths made absolute on the driver, where the settings are made: the ranks run elsewhere. */
+  public DistillSettings {
+    teacher = Storage.absolute(teacher);
+    student = Storage.absolute(student);
+    trainTokens = Storage.absolute(trainTokens);
+    validTokens = Storage.absolute(validTokens);
+    output = Storage.absolute(output);
+    checkpoints = Storage.absolute(checkpoints);
+    metrics = Storage.absolute(metrics);
+    teacherLogits = Storage.absolute(teacherLogits);
+  }
+
 
   static final ConfigOption<String> RUN = ConfigOption.string("run").required()
       .doc("Run directory on any Hadoop file system; inputs and outputs default to paths under it.");

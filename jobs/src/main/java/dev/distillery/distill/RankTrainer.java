@@ -75,10 +75,11 @@ final class RankTrainer {
     Optional<String> resume = settings.restart() ? Optional.empty()
         : TrainingCheckpoint.latest(storage, settings.checkpoints());
     int startStep = 0;
-    if (resume.isPresent()) { // the driver checked that it belongs to this run (DistillJob.checkInputs)
+    if (resume.isPresent()) { // the newest that validates; the driver checked it belongs to this run (checkInputs)
       startStep = TrainingCheckpoint.readState(storage, resume.get()).step();
       LOG.info("rank {}: resuming from {} at step {}", rank, resume.get(), startStep);
     }
+    ring.checkSame(startStep, "the step every rank resumes from");
     String source = resume.map(r -> Storage.resolve(r, "model")).orElse(settings.student());
     List<StepMetrics> metrics = rank == 0 ? existingMetrics(startStep) : new ArrayList<>();
     List<Replica> replicas = new ArrayList<>();
@@ -136,7 +137,8 @@ final class RankTrainer {
               f(last.gradientNorm()), line.validationLoss() != null ? ", val loss " + f(validationLoss) : "",
               String.format("%.0f", line.tokensPerSecond()), progress.eta());
           metrics.add(line);
-          if (line.validationLoss() != null || final_) {
+          // With every checkpoint, so that a run resumed from it keeps the metrics of the steps before it.
+          if (line.validationLoss() != null || final_ || checkpoint) {
             writeMetrics(metrics);
           }
           if (checkpoint) {

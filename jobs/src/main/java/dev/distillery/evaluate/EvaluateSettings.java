@@ -3,6 +3,7 @@ package dev.distillery.evaluate;
 import dev.distillery.config.Config;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
+import dev.distillery.io.Storage;
 import dev.distillery.run.RunLayout;
 import java.io.Serializable;
 import java.util.List;
@@ -26,6 +27,13 @@ import java.util.List;
 public record EvaluateSettings(String model, String name, String tokens, String output, int maxSequences,
     int batchSize, int partitions, int chunkTokens, String tokenizer, List<String> prompts, int maxNew,
     boolean overwrite) implements Serializable {
+  /** Paths made absolute on the driver, where the settings are made: the tasks run elsewhere. */
+  public EvaluateSettings {
+    model = Storage.absolute(model);
+    tokens = Storage.absolute(tokens);
+    output = Storage.absolute(output);
+    tokenizer = Storage.absolute(tokenizer);
+  }
 
   static final ConfigOption<String> RUN = ConfigOption.string("run").required()
       .doc("Run directory; reads RUN/tokens/valid and writes RUN/eval/NAME.json.");

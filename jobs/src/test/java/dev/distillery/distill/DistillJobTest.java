@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.distillery.config.CommandLine;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.DType;
+import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.prune.CheckpointPruner;
 import dev.distillery.spark.SharedSpark;
@@ -133,6 +134,37 @@ class DistillJobTest {
     List<String> summary = distill(resumed, "world-size=1", "checkpoint-every=4");
     assertThat(JSON.readTree(summary.get(0)).get("start_step").asInt()).isEqualTo(4);
     assertThat(metrics(resumed)).extracting(m -> m.get("step").asInt()).containsExactly(1, 2, 3, 4, 5, 6);
+    try (CheckpointReader a = CheckpointReader.open(run.resolve("straight/student").toString());
+        CheckpointReader b = CheckpointReader.open(resumed.resolve("student").toString())) {
+      for (String name : a.tensorNames()) {
+        assertThat(b.readFloats(name)).as(name).containsExactly(a.readFloats(name));
+      }
+    }
+  }
+
+  /**
+   * The latest checkpoint is committed but corrupted (its weights file truncated): the driver and both ranks skip
+   * it, both resume from the one before, and the run ends with the weights of a run that never stopped.
+   */
+  @Test
+  void aCorruptedLatestCheckpointIsSkippedAndBothRanksResumeFromTheOneBefore(@TempDir Path run) throws IOException {
+    String[] settings = {"world-size=2", "checkpoint-every=2"};
+    distill(run.resolve("straight"), settings);
+    Path resumed = run.resolve("resumed");
+    distill(resumed, settings);
+    Files.delete(resumed.resolve("student/_COMMITTED"));
+    Path weights = resumed.resolve("checkpoints/step-4/model/model.safetensors");
+    try (var file = java.nio.channels.FileChannel.open(weights, java.nio.file.StandardOpenOption.WRITE)) {
+      file.truncate(file.size() / 2);
+    }
+    assertThatThrownBy(() -> TrainingCheckpoint.validate(Storage.of(resumed.toString()),
+        resumed.resolve("checkpoints/step-4").toString())).hasMessageContaining("model.safetensors");
+
+    List<String> summaries = distill(resumed, settings);
+    assertThat(summaries).hasSize(2);
+    for (String summary : summaries) {
+      assertThat(JSON.readTree(summary).get("start_step").asInt()).as(summary).isEqualTo(2);
+    }
     try (CheckpointReader a = CheckpointReader.open(run.resolve("straight/student").toString());
         CheckpointReader b = CheckpointReader.open(resumed.resolve("student").toString())) {
       for (String name : a.tensorNames()) {

@@ -121,6 +121,20 @@ class SubmitScriptsTest {
   }
 
   @Test
+  void localClusterHelpAndErrorsStartNothing() {
+    Result help = Scripts.run("submit-scripts/local-cluster", Map.of(), "--help");
+    assertThat(help.exit()).isZero();
+    assertThat(help.out()).contains("PIPELINE.yaml", "--workers", "--worker-cores", "--worker-memory", "--work-dir",
+        "spark-submit-distillery");
+    for (String[] args : List.of(new String[] {}, new String[] {"/nonexistent/pipeline.yaml"},
+        new String[] {"conf/sample.yaml", "--workers", "zero"}, new String[] {"conf/sample.yaml", "--bogus"})) {
+      Result r = Scripts.run("submit-scripts/local-cluster", Map.of(), args);
+      assertThat(r.exit()).as(String.join(" ", args)).isEqualTo(2);
+      assertThat(r.err().strip().lines()).hasSize(1).allMatch(l -> l.startsWith("local-cluster: "));
+    }
+  }
+
+  @Test
   void mismatchedWorldSizeIsReported() {
     Result r = wrapper("--executors", "2", "--dry-run", "distill", "--config", WIDTH);
     assertThat(r.exit()).isZero();
