@@ -29,7 +29,7 @@ class PipelineEndToEndTest {
         teacher-init: {hidden-size: 32, intermediate-size: 64, layers: 2, heads: 2, kv-heads: 1, head-dim: 16,
                        vocab-size: 2048, dtype: f32}
         teacher-training: {steps: 4, global-batch: 4, micro-batch: 4, lr: 0.003, warmup-steps: 1, validate-every: 2}
-        calibrate: {samples: 8, seq-len: 16, batch-size: 4}
+        calibrate: {samples: 8, seq-length: 16, batch-size: 4}
         plan: {target: {hidden-size: 16, ffn-size: 32}, hidden-multiple: 8, ffn-multiple: 16}
         distill: {steps: 3, global-batch: 4, micro-batch: 4, warmup-steps: 1, validate-every: 1}
         scratch: {micro-batch: 4, warmup-steps: 1, validate-every: 1}

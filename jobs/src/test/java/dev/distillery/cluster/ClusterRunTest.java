@@ -70,7 +70,7 @@ class ClusterRunTest {
         tokenize: {seq-length: 16, valid-fraction: 0.3}
         teacher-init: {hidden-size: 32, intermediate-size: 64, layers: 2, heads: 2, kv-heads: 1, head-dim: 16}
         teacher-training: {steps: 6, global-batch: 4, micro-batch: 2, world-size: 2, warmup-steps: 1, validate-every: 2}
-        calibrate: {samples: 8, seq-len: 16, batch-size: 4}
+        calibrate: {samples: 8, seq-length: 16, batch-size: 4}
         plan: {target: {hidden-size: 16, ffn-size: 32}, hidden-multiple: 8, ffn-multiple: 16}
         distill: {steps: 80, global-batch: 4, micro-batch: 2, world-size: 2, validate-every: 10, checkpoint-every: %d}
         scratch: {micro-batch: 2, world-size: 2}
