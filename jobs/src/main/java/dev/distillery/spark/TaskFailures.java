@@ -28,6 +28,8 @@ public final class TaskFailures extends SparkListener {
   private static final String MARKER = "bad input, not retried: ";
   private static final Set<String> INSTALLED = ConcurrentHashMap.newKeySet();
   private static final Pattern STAGE = Pattern.compile("(?:ShuffleMapStage|ResultStage) (\\d+) ");
+  /** The error-class suffix Spark 4 appends to a job's message (" SQLSTATE: XXKDA"), which says nothing to a user. */
+  private static final Pattern SQL_STATE = Pattern.compile("\\s*SQLSTATE: \\w+\\s*$");
   /** The first task failure of recent stages, which Spark's message for a failed barrier stage leaves out. */
   private static final Map<Integer, String> FIRST_FAILURES = Collections.synchronizedMap(new LinkedHashMap<>() {
     @Override
@@ -93,6 +95,6 @@ public final class TaskFailures extends SparkListener {
 
   private static String firstLine(String message) {
     int end = message.indexOf('\n');
-    return (end < 0 ? message : message.substring(0, end)).trim();
+    return SQL_STATE.matcher(end < 0 ? message : message.substring(0, end)).replaceFirst("").trim();
   }
 }

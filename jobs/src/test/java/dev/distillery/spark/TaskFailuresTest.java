@@ -24,6 +24,9 @@ class TaskFailuresTest {
         .isEqualTo("file.parquet: bad row");
     assertThat(TaskFailures.oneLine(new SparkException("Job 5 cancelled because bad input, not retried: "
         + "file.parquet: bad row"))).isEqualTo("file.parquet: bad row");
+    assertThat(TaskFailures.oneLine(new SparkException("Job 5 cancelled because bad input, not retried: "
+        + "file.parquet: bad row SQLSTATE: XXKDA"))).as("Spark 4's error-class suffix")
+        .isEqualTo("file.parquet: bad row");
   }
 
   @Test
