@@ -106,7 +106,8 @@ class ClusterConfigsTest {
     String job = Files.readString(Scripts.ROOT.resolve("conf/databricks/job.json"));
     String job4 = Files.readString(Scripts.ROOT.resolve("conf/databricks/job-spark4.json"));
     assertThat(job4).contains("-spark4.jar\"", "scala2.13\"")
-        .isEqualTo(job.replace("15.4.x-gpu-ml-scala2.12", "17.3.x-gpu-ml-scala2.13").replace("-spark.jar", "-spark4.jar"));
+        .isEqualTo(job.replace("16.4.x-gpu-ml-scala2.12", "17.3.x-gpu-ml-scala2.13")
+            .replace("-spark.jar", "-spark4.jar"));
   }
 
   @ParameterizedTest
