@@ -14,7 +14,7 @@ import dev.distillery.io.Storage;
 import dev.distillery.jobs.command.Command;
 import dev.distillery.jobs.distill.DistillSettings;
 import dev.distillery.jobs.pipeline.PipelineCommand;
-import dev.distillery.jobs.tokenize.TokenizeOptions;
+import dev.distillery.jobs.tokenize.TokenizeSettings;
 import dev.distillery.memory.MemoryPlan;
 import dev.distillery.memory.MemoryPlanner;
 import dev.distillery.memory.TrainingShape;
@@ -112,7 +112,7 @@ public final class MemoryCommand implements Command {
           "option 'stage': " + file + " has no stage '" + stage + "'"));
       values.putAll(stageConfig.effective());
       if (seqLength == null) {
-        seqLength = pipeline.stageConfig(text, file, "tokenize").map(c -> c.get(TokenizeOptions.SEQ_LENGTH))
+        seqLength = pipeline.stageConfig(text, file, "tokenize").map(c -> c.get(TokenizeSettings.SEQ_LENGTH))
             .orElse(null);
       }
       planTarget = pipeline.stageConfig(text, file, "plan").map(Config::effective).orElse(Map.of());

@@ -1,8 +1,6 @@
 package dev.distillery.jobs.plan;
 
 import dev.distillery.config.Config;
-import dev.distillery.config.ConfigException;
-import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.importance.ImportanceScores;
 import dev.distillery.io.Storage;
@@ -12,91 +10,35 @@ import dev.distillery.prune.ModelCost;
 import dev.distillery.prune.PlanFile;
 import dev.distillery.prune.PrunePlan;
 import dev.distillery.prune.PrunePlanner;
-import dev.distillery.prune.PruneTarget;
 import java.io.PrintStream;
-import java.util.Locale;
-import java.util.Set;
 
 /** {@code distillery plan}: the pruning plan from importance scores and a target (driver only). */
 public final class PlanCommand implements Command {
-  static final ConfigOption<String> RUN = ConfigOption.string("run").required()
-      .doc("Run directory; writes RUN/prune-plan.json and RUN/prune-plan.md (size table).");
-  static final ConfigOption<String> IMPORTANCE = ConfigOption.string("importance")
-      .doc("importance.json to plan from; default RUN/importance/importance.json.");
-  static final ConfigOption<Integer> HIDDEN = ConfigOption.integer("target.hidden-size").atLeast(1)
-      .doc("Hidden channels to keep (e.g. 3072 for Minitron-4B-Width).");
-  static final ConfigOption<Integer> FFN = ConfigOption.integer("target.ffn-size").atLeast(1)
-      .doc("FFN neurons per layer to keep (e.g. 9216).");
-  static final ConfigOption<Integer> HEADS = ConfigOption.integer("target.heads-per-group").atLeast(1)
-      .doc("Query heads kept per KV group (ranked within each group); unset keeps every head.");
-  static final ConfigOption<Integer> KV_HEADS = ConfigOption.integer("target.kv-heads").atLeast(1)
-      .doc("KV groups kept per layer, ranked by their query heads' summed importance (a group's query heads go with "
-          + "it); unset keeps every group. A parameter budget counts the kept groups.");
-  static final ConfigOption<Integer> LAYERS = ConfigOption.integer("target.layers").atLeast(1)
-      .doc("Layers to keep (e.g. 16 for Minitron-4B-Depth); the planner picks which to drop.");
-  static final ConfigOption<String> DROP = ConfigOption.string("target.drop-layers")
-      .doc("Explicit 0-based layers to drop, e.g. '15-30'.");
-  static final ConfigOption<String> BUDGET = ConfigOption.string("target.parameters")
-      .doc("Parameter budget, e.g. '4.5B'; the planner chooses the unset dimensions of target.budget-axis to fit.");
-  static final ConfigOption<String> AXIS = ConfigOption.choice("target.budget-axis", "width", "depth")
-      .defaultValue("width").doc("What a parameter budget shrinks: hidden and FFN sizes together, or layers.");
-  static final ConfigOption<Integer> HIDDEN_MULTIPLE = ConfigOption.integer("hidden-multiple").defaultValue(64)
-      .atLeast(1).doc("Hidden sizes the planner chooses are multiples of this.");
-  static final ConfigOption<Integer> FFN_MULTIPLE = ConfigOption.integer("ffn-multiple").defaultValue(256).atLeast(1)
-      .doc("FFN sizes the planner chooses are multiples of this.");
-  static final ConfigOption<String> DEPTH = ConfigOption.choice("depth-strategy", "contiguous", "lowest")
-      .defaultValue("contiguous").doc("Drop the best contiguous block (by LM-loss rise when measured for that "
-          + "size, else summed layer scores) or the individually lowest-scoring layers.");
-  static final ConfigOption<Integer> FLOPS_CONTEXT = ConfigOption.integer("flops-context").defaultValue(4096)
-      .atLeast(1).doc("Context length at which FLOPs per token are reported.");
-
-  private static final ConfigSchema SCHEMA = new ConfigSchema("plan",
-      "Choose what to keep (channels, heads, neurons, layers) for a target size and write RUN/prune-plan.json.",
-      RUN, IMPORTANCE, HIDDEN, FFN, HEADS, KV_HEADS, LAYERS, DROP, BUDGET, AXIS, HIDDEN_MULTIPLE, FFN_MULTIPLE, DEPTH,
-      FLOPS_CONTEXT);
-
   @Override
   public ConfigSchema schema() {
-    return SCHEMA;
+    return PlanSettings.SCHEMA;
   }
 
   @Override
   public void validate(Config config) {
-    try {
-      target(config);
-    } catch (IllegalArgumentException e) {
-      throw new ConfigException("plan target: " + e.getMessage());
-    }
+    PlanSettings.from(config);
   }
 
   @Override
   public void run(Config config, PrintStream out) {
-    String run = config.get(RUN);
-    String importance = config.isSet(IMPORTANCE) ? config.get(IMPORTANCE)
-        : new RunLayout(run).importanceScores();
-    Storage storage = Storage.of(run);
+    PlanSettings settings = PlanSettings.from(config);
+    String importance = settings.importance();
+    Storage storage = Storage.of(settings.run());
     if (!storage.exists(importance)) {
       throw new IllegalArgumentException("no importance scores at " + importance + "; run 'distillery calibrate' first");
     }
     ImportanceScores scores = ImportanceScores.fromJson(Storage.of(importance).readText(importance), importance);
-    PrunePlan plan = PrunePlanner.plan(scores.info().teacher(), scores, target(config));
-    int context = config.get(FLOPS_CONTEXT);
-    storage.replaceText(new RunLayout(run).planFile(), PlanFile.json(plan, scores.info(), context));
+    PrunePlan plan = PrunePlanner.plan(scores.info().teacher(), scores, settings.target());
+    int context = settings.flopsContext();
+    RunLayout layout = new RunLayout(settings.run());
+    storage.replaceText(layout.planFile(), PlanFile.json(plan, scores.info(), context));
     String table = ModelCost.sizeTable(plan.source(), plan.target(), context);
-    storage.replaceText(new RunLayout(run).sizeTable(), table);
+    storage.replaceText(layout.sizeTable(), table);
     out.print(table);
-  }
-
-  static PruneTarget target(Config config) {
-    Set<Integer> drop = config.isSet(DROP) ? PruneTarget.parseLayers(config.get(DROP)) : Set.of();
-    Long budget = config.isSet(BUDGET) ? PruneTarget.parseParameters(config.get(BUDGET)) : null;
-    return new PruneTarget(value(config, HIDDEN), value(config, FFN), value(config, HEADS), value(config, LAYERS), drop,
-        budget, PruneTarget.BudgetAxis.valueOf(config.get(AXIS).toUpperCase(Locale.ROOT)),
-        config.get(HIDDEN_MULTIPLE), config.get(FFN_MULTIPLE),
-        PruneTarget.DepthStrategy.valueOf(config.get(DEPTH).toUpperCase(Locale.ROOT)), value(config, KV_HEADS));
-  }
-
-  private static Integer value(Config config, ConfigOption<Integer> option) {
-    return config.isSet(option) ? config.get(option) : null;
   }
 }

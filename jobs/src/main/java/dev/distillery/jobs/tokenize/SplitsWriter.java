@@ -2,7 +2,6 @@ package dev.distillery.jobs.tokenize;
 
 import static org.apache.spark.sql.functions.col;
 
-import dev.distillery.config.Config;
 import dev.distillery.io.StagedDirectory;
 import dev.distillery.io.Storage;
 import dev.distillery.tokenize.DocumentEncoder;
@@ -41,7 +40,7 @@ final class SplitsWriter {
   private static final List<String> SPLITS = TokenizeJob.SPLITS;
 
   private final SparkSession spark;
-  private final Config config;
+  private final TokenizeSettings settings;
   private final Storage storage;
   private final StagedDirectory staged;
   private final TokenizerRef tokenizer;
@@ -50,10 +49,10 @@ final class SplitsWriter {
   private double encodeSeconds;
 
   /** @param rowStartId the id every packed row starts with ('packed-bos'), or {@link DocumentEncoder#NONE} */
-  SplitsWriter(SparkSession spark, Config config, Storage storage, StagedDirectory staged, TokenizerRef tokenizer,
+  SplitsWriter(SparkSession spark, TokenizeSettings settings, Storage storage, StagedDirectory staged, TokenizerRef tokenizer,
       TokenDType dtype, int rowStartId) {
     this.spark = spark;
-    this.config = config;
+    this.settings = settings;
     this.storage = storage;
     this.staged = staged;
     this.tokenizer = tokenizer;
@@ -73,12 +72,12 @@ final class SplitsWriter {
    * @return the summary of each split, by name
    */
   Map<String, SplitSummary> write(Dataset<Row> documents) {
-    int partitions = config.isSet(TokenizeOptions.PARTITIONS) ? config.get(TokenizeOptions.PARTITIONS)
+    int partitions = settings.partitions() != null ? settings.partitions()
         : Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions"));
     Column[] order = {col("valid"), col("key"), col(CorpusReader.TEXT)};
     JavaRDD<TokenizedDocument> encoded = documents.repartitionByRange(partitions, order).sortWithinPartitions(order)
         .select(col(CorpusReader.TEXT), col("valid")).javaRDD()
-        .mapPartitionsWithIndex(new EncodePartition(tokenizer, config.get(TokenizeOptions.BATCH_SIZE)), true)
+        .mapPartitionsWithIndex(new EncodePartition(tokenizer, settings.batchSize()), true)
         .persist(StorageLevel.MEMORY_AND_DISK());
     try {
       long start = System.nanoTime();
@@ -89,13 +88,13 @@ final class SplitsWriter {
           + "({} tokens/s)", counts.documents(0), counts.tokens(0), counts.documents(1), counts.tokens(1),
           String.format("%.1f", encodeSeconds), String.format("%.0f", tokens / encodeSeconds));
       start = System.nanoTime();
-      Map<String, SplitSummary> summaries = config.get(TokenizeOptions.PACKING).equals("documents")
+      Map<String, SplitSummary> summaries = settings.packing().equals("documents")
           ? writeDocuments(encoded, counts) : writePacked(encoded, counts);
       LOG.info("tokenize: stage 2/3 Parquet: both splits written in {} s",
           String.format("%.1f", (System.nanoTime() - start) / 1e9));
       summaries.forEach((split, s) -> LOG.info("tokenize {}: {} rows in {} shard(s), {} tokens dropped", split,
           s.sequences(), s.shards(), s.droppedTokens()));
-      if (config.get(TokenizeOptions.MEGATRON)) {
+      if (settings.megatron()) {
         start = System.nanoTime();
         writeMegatron(encoded);
         LOG.info("tokenize: stage 3/3 Megatron: train {} sequences, valid {} sequences in {} s", counts.documents(0),
@@ -108,7 +107,7 @@ final class SplitsWriter {
   }
 
   private Map<String, SplitSummary> writePacked(JavaRDD<TokenizedDocument> encoded, PartitionCounts counts) {
-    int rowLength = config.get(TokenizeOptions.SEQ_LENGTH) + 1;
+    int rowLength = settings.seqLength() + 1;
     Packing[] packings = new Packing[SPLITS.size()];
     long[] rows = new long[SPLITS.size()];
     for (int s = 0; s < packings.length; s++) {
@@ -119,7 +118,7 @@ final class SplitsWriter {
       throw new IllegalArgumentException("option 'seq-length': the train split has " + counts.tokens(0)
           + " tokens, fewer than one row of seq-length + 1 = " + rowLength + "; lower seq-length or add documents");
     }
-    TokenizeShardPlan plan = new TokenizeShardPlan(rows, config.get(TokenizeOptions.ROWS_PER_SHARD));
+    TokenizeShardPlan plan = new TokenizeShardPlan(rows, settings.rowsPerShard());
     JavaRDD<int[]> packed = encoded.mapPartitionsWithIndex((partition, docs) -> {
       long[] position = counts.firstTokens(partition);
       return flatten(docs, doc -> {
@@ -146,7 +145,7 @@ final class SplitsWriter {
     for (int s = 0; s < rows.length; s++) {
       rows[s] = counts.documents(s);
     }
-    TokenizeShardPlan plan = new TokenizeShardPlan(rows, config.get(TokenizeOptions.ROWS_PER_SHARD));
+    TokenizeShardPlan plan = new TokenizeShardPlan(rows, settings.rowsPerShard());
     JavaRDD<int[]> ordered = encoded.mapPartitionsWithIndex((partition, docs) -> {
       long[] index = counts.firstDocuments(partition);
       return flatten(docs, doc -> List.of(new Tuple2<>(plan.firstRow(doc.split()) + index[doc.split()]++, doc.ids()))

@@ -10,12 +10,18 @@ import java.io.PrintStream;
 public final class TokenizeCommand implements Command {
   @Override
   public ConfigSchema schema() {
-    return TokenizeOptions.SCHEMA;
+    return TokenizeSettings.SCHEMA;
+  }
+
+  @Override
+  public void validate(Config config) {
+    TokenizeSettings.from(config);
   }
 
   @Override
   public void run(Config config, PrintStream out) {
-    TokenizeResult result = new TokenizeJob(SparkSessions.forJob("tokenize"), config).run();
+    TokenizeSettings settings = TokenizeSettings.from(config);
+    TokenizeResult result = new TokenizeJob(SparkSessions.forJob("tokenize"), settings).run();
     out.println(result.summary());
   }
 }

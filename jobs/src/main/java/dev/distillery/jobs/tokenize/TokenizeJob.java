@@ -9,7 +9,6 @@ import static org.apache.spark.sql.functions.pmod;
 import static org.apache.spark.sql.functions.when;
 import static org.apache.spark.sql.functions.xxhash64;
 
-import dev.distillery.config.Config;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.io.StagedDirectory;
 import dev.distillery.io.Storage;
@@ -54,11 +53,11 @@ public final class TokenizeJob {
   private static final long HASH_BUCKETS = 1_000_000L;
 
   private final SparkSession spark;
-  private final Config config;
+  private final TokenizeSettings settings;
 
-  public TokenizeJob(SparkSession spark, Config config) {
+  public TokenizeJob(SparkSession spark, TokenizeSettings settings) {
     this.spark = spark;
-    this.config = config;
+    this.settings = settings;
   }
 
   /**
@@ -70,10 +69,10 @@ public final class TokenizeJob {
   public TokenizeResult run() {
     HadoopConf hadoop = HadoopConf.install(spark);
     long start = System.nanoTime();
-    String run = config.get(TokenizeOptions.RUN);
+    String run = settings.run();
     Storage storage = Storage.of(run);
     String output = new RunLayout(run).tokens();
-    boolean force = config.get(TokenizeOptions.FORCE);
+    boolean force = settings.overwrite();
     if (!force && storage.isCommitted(output)) {
       LOG.info("{} is already committed; nothing to do (overwrite=true redoes it)", output);
       return new TokenizeResult(output, null, 0, 0);
@@ -82,33 +81,32 @@ public final class TokenizeJob {
       throw new IllegalStateException("output path " + output + " exists but is not a committed tokenize output (no "
           + Storage.COMMIT_MARKER + " marker); delete it or set overwrite=true to replace it");
     }
-    String tokenizerPath = config.get(TokenizeOptions.TOKENIZER);
+    String tokenizerPath = settings.tokenizer();
     TokenizerFile tokenizer = TokenizerFile.parse(readTokenizer(tokenizerPath), tokenizerPath);
-    int bosId = config.get(TokenizeOptions.ADD_BOS) ? tokenId(tokenizer, TokenizeOptions.BOS_TOKEN)
+    int bosId = settings.addBos() ? tokenId(tokenizer, settings.bosToken(), TokenizeSettings.BOS_TOKEN)
         : DocumentEncoder.NONE;
-    int eodId = config.get(TokenizeOptions.APPEND_EOD) ? tokenId(tokenizer, TokenizeOptions.EOD_TOKEN)
+    int eodId = settings.appendEod() ? tokenId(tokenizer, settings.eodToken(), TokenizeSettings.EOD_TOKEN)
         : DocumentEncoder.NONE;
-    int rowStartId = config.get(TokenizeOptions.PACKING).equals("packed-bos")
-        ? tokenId(tokenizer, TokenizeOptions.BOS_TOKEN) : DocumentEncoder.NONE;
-    TokenDType dtype = TokenDType.forVocabulary(config.get(TokenizeOptions.TOKEN_DTYPE), tokenizer.vocabSize());
+    int rowStartId = settings.packing().equals("packed-bos")
+        ? tokenId(tokenizer, settings.bosToken(), TokenizeSettings.BOS_TOKEN) : DocumentEncoder.NONE;
+    TokenDType dtype = TokenDType.forVocabulary(settings.tokenDtype(), tokenizer.vocabSize());
     TokenizerRef ref = new TokenizerRef(Storage.of(tokenizerPath).qualify(tokenizerPath), tokenizer.sha256(), bosId,
         eodId, hadoop);
     LOG.info("tokenize: tokenizer {} (vocab {}, sha256 {}), output {}", tokenizerPath, tokenizer.vocabSize(),
         tokenizer.sha256(), output);
 
-    Dataset<Row> documents = annotate(CorpusReader.read(spark, config.get(TokenizeOptions.FORMAT), inputs(),
-        DocumentBoundary.fromOptionName(config.get(TokenizeOptions.DOCUMENT_BOUNDARY)),
-        config.get(TokenizeOptions.TEXT_FIELD)))
+    Dataset<Row> documents = annotate(CorpusReader.read(spark, settings.format(), settings.inputs(),
+        settings.documentBoundary(), settings.textField()))
         // Read and split into documents once: the skip count, the range sampling and the encode reuse it.
         .persist(StorageLevel.MEMORY_AND_DISK_SER());
 
     try (StagedDirectory staged = storage.stage(output, force)) {
       Map<String, Long> skipped = countAndCheck(documents);
-      SplitsWriter writer = new SplitsWriter(spark, config, storage, staged, ref, dtype, rowStartId);
+      SplitsWriter writer = new SplitsWriter(spark, settings, storage, staged, ref, dtype, rowStartId);
       Map<String, SplitSummary> splits = writer.write(documents.filter(col("skip").isNull()));
-      TokenizeManifest manifest = new TokenizeManifest(config.get(TokenizeOptions.PACKING),
-          config.get(TokenizeOptions.SEQ_LENGTH), tokenizerPath, tokenizer.sha256(), tokenizer.vocabSize(), bosId,
-          eodId, rowStartId, dtype, splits, skipped, config.get(TokenizeOptions.MEGATRON), outputConfig());
+      TokenizeManifest manifest = new TokenizeManifest(settings.packing(), settings.seqLength(),
+          tokenizerPath, tokenizer.sha256(), tokenizer.vocabSize(), bosId,
+          eodId, rowStartId, dtype, splits, skipped, settings.megatron(), settings.outputConfig());
       storage.writeText(staged.file("manifest.json"), manifest.toJson());
       staged.commit();
       TokenizeResult result = new TokenizeResult(output, manifest, (System.nanoTime() - start) / 1e9,
@@ -122,21 +120,8 @@ public final class TokenizeJob {
   }
 
   /** The id of the token an option names, or an error naming the option. */
-  private int tokenId(TokenizerFile tokenizer, ConfigOption<String> option) {
-    return tokenizer.tokenId(config.get(option), option.key());
-  }
-
-  /** The effective config minus the settings that say how to run, not what the output is. */
-  private Map<String, Object> outputConfig() {
-    Map<String, Object> effective = new LinkedHashMap<>(config.effective());
-    List.of(TokenizeOptions.FORCE, TokenizeOptions.PARTITIONS, TokenizeOptions.BATCH_SIZE)
-        .forEach(o -> effective.remove(o.key()));
-    return effective;
-  }
-
-  private List<String> inputs() {
-    return Arrays.stream(config.get(TokenizeOptions.INPUT).split(",")).map(String::trim).filter(s -> !s.isEmpty())
-        .toList();
+  private static int tokenId(TokenizerFile tokenizer, String token, ConfigOption<String> option) {
+    return tokenizer.tokenId(token, option.key());
   }
 
   private static byte[] readTokenizer(String path) {
@@ -154,15 +139,15 @@ public final class TokenizeJob {
   /** Adds the skip reason (null to keep), the split and the seeded sort key of every document. */
   private Dataset<Row> annotate(Dataset<Row> documents) {
     Column text = col(CorpusReader.TEXT);
-    long seed = config.get(TokenizeOptions.SEED);
-    int maxChars = config.get(TokenizeOptions.MAX_CHARS);
+    long seed = settings.seed();
+    int maxChars = settings.maxChars();
     // Cheap tests: characters are counted only when the UTF-8 bytes exceed the limit, U+FFFD is searched
     // bytewise, and ltrim stops at the first character it keeps.
     Column skip = when(text.isNull(), "missing-text")
         .when(octet_length(text).gt(maxChars).and(length(text).gt(maxChars)), "too-long")
         .when(text.contains("\uFFFD"), "invalid-utf8")
         .when(octet_length(ltrim(text, " \t\r\n")).equalTo(0), "empty");
-    long validBuckets = Math.round(config.get(TokenizeOptions.VALID_FRACTION) * HASH_BUCKETS);
+    long validBuckets = Math.round(settings.validFraction() * HASH_BUCKETS);
     Column valid = pmod(xxhash64(lit(seed), lit("valid"), text), lit(HASH_BUCKETS)).lt(validBuckets);
     return documents.select(text, skip.as("skip"), valid.as("valid"), xxhash64(lit(seed), text).as("key"));
   }
@@ -181,24 +166,24 @@ public final class TokenizeJob {
     }
     long skippedTotal = skipped.values().stream().mapToLong(Long::longValue).sum();
     if (total == 0) {
-      throw new IllegalArgumentException("option 'input': the corpus is empty: no documents in " + inputs()
-          + " (format " + config.get(TokenizeOptions.FORMAT) + ")");
+      throw new IllegalArgumentException("option 'input': the corpus is empty: no documents in " + settings.inputs()
+          + " (format " + settings.format() + ")");
     }
-    if (config.get(TokenizeOptions.STRICT_UTF8) && skipped.get("invalid-utf8") > 0) {
+    if (settings.strictUtf8() && skipped.get("invalid-utf8") > 0) {
       throw new IllegalArgumentException("option 'strict-utf8' is set and " + skipped.get("invalid-utf8")
-          + " document(s) in " + inputs() + " hold U+FFFD (invalid UTF-8); fix the input or unset strict-utf8");
+          + " document(s) in " + settings.inputs() + " hold U+FFFD (invalid UTF-8); fix the input or unset strict-utf8");
     }
     if (skippedTotal == total) {
-      throw new IllegalArgumentException("all " + total + " documents in " + inputs() + " were skipped: " + skipped);
+      throw new IllegalArgumentException("all " + total + " documents in " + settings.inputs() + " were skipped: " + skipped);
     }
-    double maxSkipped = config.get(TokenizeOptions.MAX_SKIPPED_FRACTION);
+    double maxSkipped = settings.maxSkippedFraction();
     if (skippedTotal > maxSkipped * total) {
       Map<String, Long> reasons = new TreeMap<>(skipped);
       reasons.values().removeIf(n -> n == 0);
       throw new IllegalArgumentException(String.format("option '%s': %d of %d documents in %s (%.1f%%) were skipped, "
           + "more than the allowed %.1f%%: %s; is this the corpus and format you meant? Raise %s to accept it",
-          TokenizeOptions.MAX_SKIPPED_FRACTION.key(), skippedTotal, total, inputs(), 100.0 * skippedTotal / total,
-          100 * maxSkipped, reasons, TokenizeOptions.MAX_SKIPPED_FRACTION.key()));
+          TokenizeSettings.MAX_SKIPPED_FRACTION.key(), skippedTotal, total, settings.inputs(), 100.0 * skippedTotal / total,
+          100 * maxSkipped, reasons, TokenizeSettings.MAX_SKIPPED_FRACTION.key()));
     }
     if (skippedTotal > 0) {
       LOG.warn("tokenize: skipping {} of {} documents: {}", skippedTotal, total, skipped);

@@ -57,6 +57,11 @@ public final class RandomCheckpointCommand implements Command {
   }
 
   @Override
+  public void validate(Config config) {
+    architecture(config);
+  }
+
+  @Override
   public void run(Config config, PrintStream out) {
     LlamaConfig base = config.get(PRESET).equals("llama-3.1-8b") ? LlamaConfig.llama31_8b() : tiny();
     DType dtype = DType.valueOf(config.get(DTYPE).toUpperCase(java.util.Locale.ROOT));

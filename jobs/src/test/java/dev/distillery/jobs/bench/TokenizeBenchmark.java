@@ -3,8 +3,8 @@ package dev.distillery.jobs.bench;
 import dev.distillery.config.Config;
 import dev.distillery.jobs.spark.SparkSessions;
 import dev.distillery.jobs.tokenize.TokenizeJob;
-import dev.distillery.jobs.tokenize.TokenizeOptions;
 import dev.distillery.jobs.tokenize.TokenizeResult;
+import dev.distillery.jobs.tokenize.TokenizeSettings;
 import dev.distillery.tokenize.DocumentBoundary;
 import dev.distillery.tokenize.TextTokenizer;
 import java.io.IOException;
@@ -85,8 +85,8 @@ public final class TokenizeBenchmark {
   }
 
   private static TokenizeResult runJob(SparkSession spark, Path tokenizer, String input, Path run, int cores) {
-    Config config = Config.resolve(TokenizeOptions.SCHEMA, null, null, List.of("input=" + input,
+    Config config = Config.resolve(TokenizeSettings.SCHEMA, null, null, List.of("input=" + input,
         "document-boundary=wikitext", "tokenizer=" + tokenizer, "run=" + run, "partitions=" + 2 * cores));
-    return new TokenizeJob(spark, config).run();
+    return new TokenizeJob(spark, TokenizeSettings.from(config)).run();
   }
 }

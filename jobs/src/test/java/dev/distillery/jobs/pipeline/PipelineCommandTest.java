@@ -72,6 +72,52 @@ class PipelineCommandTest {
   }
 
   @Test
+  void tokenizeCalibrateAndTeacherLogitsCrossOptionChecksRunBeforeTheFirstStage(@TempDir Path dir)
+      throws IOException {
+    Path run = dir.resolve("run");
+    Path file = write(dir, """
+        run: %s
+        corpus: "corpus_a,corpus_b"
+        tokenizer: tokenizer.json
+        teacher: %s/teacher-logits/teacher
+        tokenize: {format: table, packing: packed-bos, bos-token: " "}
+        calibrate: {method: weights, layer-loss: {samples: 4}}
+        teacher-logits: {top-k: 8}
+        distill: {loss: kl}
+        """.formatted(run, run));
+
+    int status = pipeline(file.toString());
+
+    String errors = err.toString(StandardCharsets.UTF_8);
+    assertThat(status).as(errors).isEqualTo(Distillery.USAGE);
+    assertThat(errors).contains("stage 'tokenize'", "format 'table' reads one table", "stage 'calibrate'",
+        "'layer-loss.samples' (4) needs method 'activations'", "stage 'teacher-logits'",
+        "option 'output' (" + run.resolve("teacher-logits") + ") and option 'teacher'");
+    assertThat(run).doesNotExist();
+  }
+
+  @Test
+  void aPruneWhoseOutputIsTheTeacherFailsBeforeTheFirstStage(@TempDir Path dir) throws IOException {
+    Path run = dir.resolve("run");
+    Path file = write(dir, """
+        run: %s
+        corpus: corpus.txt
+        tokenizer: tokenizer.json
+        teacher: %s/student-init
+        tokenize: {add-bos: true, bos-token: ""}
+        """.formatted(run, run));
+
+    int status = pipeline(file.toString());
+
+    String errors = err.toString(StandardCharsets.UTF_8);
+    assertThat(status).as(errors).isEqualTo(Distillery.USAGE);
+    assertThat(errors).contains("stage 'prune'", "option 'output' (" + run.resolve("student-init")
+        + ") and option 'teacher'", "overlap", "stage 'tokenize'", "'bos-token' is blank, but add-bos is true");
+    assertThat(errors).doesNotContain("stage 'teacher-logits'", "stage 'calibrate'");
+    assertThat(run).doesNotExist();
+  }
+
+  @Test
   void aTeacherIsRequired(@TempDir Path dir) throws IOException {
     Path file = write(dir, "run: " + dir.resolve("run") + "\ncorpus: c.txt\ntokenizer: t.json\n");
     assertThat(pipeline("--config", file.toString())).isEqualTo(Distillery.USAGE);

@@ -98,7 +98,7 @@ class PruneCommandTest {
 
   @Test
   void planAndOutputNeedARunDirectoryWhenNotGiven() {
-    assertThat(runCli("prune", "--teacher", dir.toString())).isEqualTo(Distillery.FAILED);
+    assertThat(runCli("prune", "--teacher", dir.toString())).isEqualTo(Distillery.USAGE);
     assertThat(stderr()).contains("set 'plan' or 'run'");
   }
 

@@ -24,8 +24,8 @@ final class TokenizeTestSupport {
     overrides.add("tokenizer=" + Fixtures.llama31Tokenizer());
     overrides.add("partitions=2");
     overrides.addAll(List.of(settings));
-    Config config = Config.resolve(TokenizeOptions.SCHEMA, null, null, overrides);
-    return new TokenizeJob(SharedSpark.session(), config).run();
+    Config config = Config.resolve(TokenizeSettings.SCHEMA, null, null, overrides);
+    return new TokenizeJob(SharedSpark.session(), TokenizeSettings.from(config)).run();
   }
 
   /** The rows of every Parquet shard of {@code splitDir}, shard by shard, in file order. */

@@ -1,12 +1,34 @@
 package dev.distillery.jobs.tokenize;
 
+import dev.distillery.config.Config;
+import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
+import dev.distillery.tokenize.DocumentBoundary;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
-/** The options of {@code distillery tokenize}; defaults suit the Llama 3.1 tokenizer. */
-public final class TokenizeOptions {
-  private TokenizeOptions() {}
+/**
+ * The validated configuration of {@code distillery tokenize}; defaults suit the Llama 3.1 tokenizer.
+ *
+ * @param inputs the corpus paths or globs (format 'table': one table name)
+ * @param partitions tokenization tasks, or null for spark.sql.shuffle.partitions
+ * @param outputConfig the effective options that decide the output (not how it is computed), for the manifest
+ */
+public record TokenizeSettings(String run, String tokenizer, List<String> inputs, String format,
+    DocumentBoundary documentBoundary, String textField, boolean addBos, String bosToken, boolean appendEod,
+    String eodToken, String packing, int seqLength, double validFraction, long seed, int rowsPerShard,
+    boolean megatron, String tokenDtype, int maxChars, boolean strictUtf8, double maxSkippedFraction,
+    Integer partitions, int batchSize, boolean overwrite, Map<String, Object> outputConfig) {
+  public TokenizeSettings {
+    inputs = List.copyOf(inputs);
+    outputConfig = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(outputConfig));
+  }
 
+  public static final ConfigOption<String> RUN = ConfigOption.string("run").required()
+      .doc("Run directory on any Hadoop file system; the output is committed atomically as RUN/tokens.");
   public static final ConfigOption<String> INPUT = ConfigOption.string("input").required()
       .doc("Corpus paths or globs on any Hadoop file system, comma-separated (or a YAML list); for format 'table', "
           + "the table name.");
@@ -20,8 +42,6 @@ public final class TokenizeOptions {
           + "WikiText style (a ' = Title = ' line starts a document). Each text file is read whole.");
   public static final ConfigOption<String> TEXT_FIELD = ConfigOption.string("text-field").defaultValue("text")
       .doc("The JSONL field, Parquet column or table column holding a document's text.");
-  public static final ConfigOption<String> RUN = ConfigOption.string("run").required()
-      .doc("Run directory on any Hadoop file system; the output is committed atomically as RUN/tokens.");
   public static final ConfigOption<String> TOKENIZER = ConfigOption.string("tokenizer").required()
       .doc("Hugging Face tokenizer.json on any Hadoop file system; each executor copies it once to local disk "
           + "(keyed by SHA-256) and loads it once. Truncation and padding are off.");
@@ -75,14 +95,51 @@ public final class TokenizeOptions {
       .doc("Tokenization tasks (both splits together); unset: spark.sql.shuffle.partitions.");
   public static final ConfigOption<Integer> BATCH_SIZE = ConfigOption.integer("batch-size").defaultValue(128)
       .atLeast(1).doc("Documents per native batch-encode call.");
-  public static final ConfigOption<Boolean> FORCE = ConfigOption.bool("overwrite").deprecatedAlias("force").defaultValue(false)
+  public static final ConfigOption<Boolean> OVERWRITE = ConfigOption.bool("overwrite").deprecatedAlias("force")
+      .defaultValue(false)
       .doc("Redo a committed RUN/tokens and replace it atomically; without it a committed output makes the run a "
           + "no-op.");
 
-  /** The schema of {@code distillery tokenize}. */
+  /** The options of {@code distillery tokenize}. */
   public static final ConfigSchema SCHEMA = new ConfigSchema("tokenize",
       "Tokenize a text / JSONL / Parquet corpus on Spark into packed Parquet shards (and Megatron files).",
       INPUT, FORMAT, DOCUMENT_BOUNDARY, TEXT_FIELD, RUN, TOKENIZER, ADD_BOS, BOS_TOKEN, APPEND_EOD, EOD_TOKEN,
       PACKING, SEQ_LENGTH, VALID_FRACTION, SEED, ROWS_PER_SHARD, MEGATRON, TOKEN_DTYPE, MAX_CHARS, STRICT_UTF8,
-      MAX_SKIPPED_FRACTION, PARTITIONS, BATCH_SIZE, FORCE);
+      MAX_SKIPPED_FRACTION, PARTITIONS, BATCH_SIZE, OVERWRITE);
+
+  /**
+   * Reads the options and checks those that depend on each other (without reading the tokenizer or the corpus).
+   *
+   * @throws ConfigException naming the options and what was expected
+   */
+  public static TokenizeSettings from(Config config) {
+    List<String> inputs = Arrays.stream(config.get(INPUT).split(",")).map(String::trim).filter(s -> !s.isEmpty())
+        .toList();
+    String format = config.get(FORMAT);
+    if (inputs.isEmpty()) {
+      throw new ConfigException("option 'input' names no corpus path (got '" + config.get(INPUT) + "')");
+    }
+    if (format.equals("table") && inputs.size() > 1) {
+      throw new ConfigException("option 'input' names " + inputs.size() + " inputs " + inputs + ", but format "
+          + "'table' reads one table");
+    }
+    String packing = config.get(PACKING);
+    if ((config.get(ADD_BOS) || packing.equals("packed-bos")) && config.get(BOS_TOKEN).isBlank()) {
+      throw new ConfigException("option 'bos-token' is blank, but " + (config.get(ADD_BOS) ? "add-bos is true"
+          : "packing 'packed-bos'") + " puts it into the output; name the tokenizer's beginning-of-document token");
+    }
+    if (config.get(APPEND_EOD) && config.get(EOD_TOKEN).isBlank()) {
+      throw new ConfigException("option 'eod-token' is blank, but append-eod is true; name the tokenizer's "
+          + "end-of-document token or set append-eod to false");
+    }
+    Map<String, Object> outputConfig = new LinkedHashMap<>(config.effective());
+    List.of(OVERWRITE, PARTITIONS, BATCH_SIZE).forEach(o -> outputConfig.remove(o.key()));
+    return new TokenizeSettings(config.get(RUN), config.get(TOKENIZER), inputs, format,
+        DocumentBoundary.fromOptionName(config.get(DOCUMENT_BOUNDARY)), config.get(TEXT_FIELD), config.get(ADD_BOS),
+        config.get(BOS_TOKEN), config.get(APPEND_EOD), config.get(EOD_TOKEN), packing, config.get(SEQ_LENGTH),
+        config.get(VALID_FRACTION), config.get(SEED), config.get(ROWS_PER_SHARD), config.get(MEGATRON),
+        config.get(TOKEN_DTYPE), config.get(MAX_CHARS), config.get(STRICT_UTF8), config.get(MAX_SKIPPED_FRACTION),
+        config.isSet(PARTITIONS) ? config.get(PARTITIONS) : null, config.get(BATCH_SIZE), config.get(OVERWRITE),
+        outputConfig);
+  }
 }
