@@ -7,6 +7,7 @@ import dev.distillery.config.ConfigSchema;
 import dev.distillery.importance.Aggregation;
 import dev.distillery.io.Storage;
 import dev.distillery.jobs.command.ModelOptions;
+import dev.distillery.jobs.command.StageOptions;
 import dev.distillery.jobs.preflight.Preflight;
 import dev.distillery.jobs.run.RunLayout;
 import java.io.Serializable;
@@ -46,14 +47,10 @@ public record CalibrationSettings(String run, String teacher, String tokenizer, 
     lossBlockSizes = Set.copyOf(lossBlockSizes);
   }
 
-  static final ConfigOption<String> RUN = ConfigOption.string("run").required()
-      .doc("Run directory (any Hadoop file system); the scores are committed to RUN/importance/.");
-  static final ConfigOption<String> TEACHER = ConfigOption.string("teacher").required()
-      .doc("Teacher checkpoint directory (config.json + *.safetensors).");
   static final ConfigOption<String> TOKENIZER = ConfigOption.string("tokenizer")
       .doc("The teacher's tokenizer.json, compared with the token manifest's tokenizer sha256; default "
           + "TEACHER/tokenizer.json when it exists.");
-  static final ConfigOption<String> TOKENS = ConfigOption.string("tokens")
+  static final ConfigOption<String> TOKENS = StageOptions.TOKENS
       .doc("Token shards (Parquet, column input_ids); default RUN/tokens/train. Its parent's manifest.json is checked.");
   static final ConfigOption<String> METHOD = ConfigOption.choice("method", "activations", "weights")
       .defaultValue("activations")
@@ -85,8 +82,8 @@ public record CalibrationSettings(String run, String teacher, String tokenizer, 
   /** The options of {@code calibrate}. */
   public static final ConfigSchema SCHEMA = new ConfigSchema("calibrate",
       "Score heads, neurons, channels and layers of the teacher on calibration data (Spark) into RUN/importance/.",
-      RUN, TEACHER, TOKENIZER, TOKENS, METHOD, SAMPLES, SEQ_LEN, BATCH, PARTITIONS, SEQUENCE_AGG, BATCH_AGG,
-      ModelOptions.DTYPE, LOSS_SAMPLES, LOSS_BLOCKS, OVERWRITE, Preflight.OPTION);
+      StageOptions.RUN, StageOptions.TEACHER, TOKENIZER, TOKENS, METHOD, SAMPLES, SEQ_LEN, BATCH, PARTITIONS,
+      SEQUENCE_AGG, BATCH_AGG, ModelOptions.DTYPE, LOSS_SAMPLES, LOSS_BLOCKS, OVERWRITE, Preflight.OPTION);
   /**
    * Resolves defaults against the run directory and checks the options that depend on each other.
    *
@@ -103,8 +100,9 @@ public record CalibrationSettings(String run, String teacher, String tokenizer, 
       throw new ConfigException("option 'layer-loss.block-sizes' (" + config.get(LOSS_BLOCKS) + ") needs "
           + "'layer-loss.samples' > 0: blocks are scored by LM-loss rise on those samples");
     }
-    String run = config.get(RUN);
-    return new CalibrationSettings(run, config.get(TEACHER), config.isSet(TOKENIZER) ? config.get(TOKENIZER) : null,
+    String run = config.get(StageOptions.RUN);
+    return new CalibrationSettings(run, config.get(StageOptions.TEACHER),
+        config.isSet(TOKENIZER) ? config.get(TOKENIZER) : null,
         config.isSet(TOKENS) ? config.get(TOKENS) : new RunLayout(run).tokens("train"), weightsOnly,
         config.get(SAMPLES), config.get(SEQ_LEN), config.get(BATCH), config.get(PARTITIONS),
         Aggregation.fromName(config.get(SEQUENCE_AGG)), Aggregation.fromName(config.get(BATCH_AGG)),

@@ -5,6 +5,7 @@ import dev.distillery.config.Config;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.io.Storage;
 import dev.distillery.jobs.command.Command;
+import dev.distillery.jobs.command.StageOptions;
 import dev.distillery.jobs.preflight.Preflight;
 import dev.distillery.jobs.spark.SparkSessions;
 import java.io.PrintStream;
@@ -30,7 +31,7 @@ public final class DistillCommand implements Command {
     boolean done = !settings.restart() && Storage.of(settings.output()).isCommitted(settings.output());
     if (config.get(Preflight.OPTION) && !done && settings.teacher() != null && settings.lossSpec().needsTeacher()
         && settings.teacherLogits() == null) { // stored logits: the teacher is not loaded here at all
-      Preflight.check(spark, "distill", config.get(DistillSettings.RUN), settings.teacher(),
+      Preflight.check(spark, "distill", config.get(StageOptions.RUN), settings.teacher(),
           settings.teacherDtype().equals("float16") ? DataType.FLOAT16 : DataType.FLOAT32, settings.validTokens());
     }
     List<String> summaries = DistillJob.run(spark, settings);

@@ -7,6 +7,7 @@ import dev.distillery.config.ConfigSchema;
 import dev.distillery.distill.HiddenStateLoss;
 import dev.distillery.distill.LossSpec;
 import dev.distillery.io.Storage;
+import dev.distillery.jobs.command.StageOptions;
 import dev.distillery.jobs.preflight.Preflight;
 import dev.distillery.jobs.run.RunLayout;
 import dev.distillery.jobs.spark.TaskDevices;
@@ -36,14 +37,11 @@ public record DistillSettings(
     teacherLogits = Storage.absolute(teacherLogits);
   }
 
-
-  static final ConfigOption<String> RUN = ConfigOption.string("run").required()
-      .doc("Run directory on any Hadoop file system; inputs and outputs default to paths under it.");
-  static final ConfigOption<String> TEACHER = ConfigOption.string("teacher")
+  static final ConfigOption<String> TEACHER = StageOptions.TEACHER.optional()
       .doc("Teacher checkpoint (HF directory); required unless loss is 'ce'.");
   static final ConfigOption<String> STUDENT = ConfigOption.string("student")
       .doc("Checkpoint the student starts from (default RUN/student-init; for teacher correction, the teacher).");
-  static final ConfigOption<String> TOKENS = ConfigOption.string("tokens")
+  static final ConfigOption<String> TOKENS = StageOptions.TOKENS
       .doc("TokenizeJob output with train/ and valid/ Parquet shards (default RUN/tokens).");
   static final ConfigOption<String> OUTPUT = ConfigOption.string("output")
       .doc("Where the final student is written as an HF checkpoint (default RUN/student).");
@@ -140,15 +138,15 @@ public record DistillSettings(
   /** The options of {@code distill}. */
   public static final ConfigSchema SCHEMA = new ConfigSchema("distill",
       "Distil (or fine-tune) a student on the token shards in a Spark barrier stage, synchronous data-parallel.",
-      RUN, TEACHER, STUDENT, TOKENS, OUTPUT, CHECKPOINTS, METRICS, STEPS, GLOBAL_BATCH, MICRO_BATCH, WORLD_SIZE,
-      LOSS, KD_WEIGHT, CE_WEIGHT, TEMPERATURE, HIDDEN_WEIGHT, HIDDEN_LAYER_MAP, LR, MIN_LR, WARMUP, WEIGHT_DECAY,
-      BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
-      VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, RESTART, DEVICES, RECOMPUTE, TEACHER_LOGITS, SHARD_OPTIMIZER,
+      StageOptions.RUN, TEACHER, STUDENT, TOKENS, OUTPUT, CHECKPOINTS, METRICS, STEPS, GLOBAL_BATCH, MICRO_BATCH,
+      WORLD_SIZE, LOSS, KD_WEIGHT, CE_WEIGHT, TEMPERATURE, HIDDEN_WEIGHT, HIDDEN_LAYER_MAP, LR, MIN_LR, WARMUP,
+      WEIGHT_DECAY, BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY, VALID_SEQUENCES, SEED, TEACHER_DTYPE,
+      TIMEOUT, RESTART, DEVICES, RECOMPUTE, TEACHER_LOGITS, SHARD_OPTIMIZER,
       Preflight.OPTION, KEEP_CHECKPOINTS);
 
   /** Resolves defaults against the run directory and checks the options that depend on each other. */
   public static DistillSettings from(Config c) {
-    String run = c.get(RUN);
+    String run = c.get(StageOptions.RUN);
     String loss = c.get(LOSS);
     String teacher = c.get(TEACHER);
     String teacherLogits = c.get(TEACHER_LOGITS);

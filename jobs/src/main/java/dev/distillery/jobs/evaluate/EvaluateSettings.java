@@ -4,6 +4,7 @@ import dev.distillery.config.Config;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.io.Storage;
+import dev.distillery.jobs.command.StageOptions;
 import dev.distillery.jobs.run.RunLayout;
 import java.io.Serializable;
 import java.util.List;
@@ -35,15 +36,13 @@ public record EvaluateSettings(String model, String name, String tokens, String 
     tokenizer = Storage.absolute(tokenizer);
   }
 
-  static final ConfigOption<String> RUN = ConfigOption.string("run").required()
-      .doc("Run directory; reads RUN/tokens/valid and writes RUN/eval/NAME.json.");
   static final ConfigOption<String> MODEL = ConfigOption.string("model").required()
       .doc("The Hugging Face checkpoint to evaluate (any Hadoop file system).");
   static final ConfigOption<String> NAME = ConfigOption.string("name").required()
       .check(n -> n.matches("[A-Za-z0-9_.-]+"), "letters, digits, '.', '_' or '-'")
       .doc("What the checkpoint is in this run, e.g. teacher, pruned, distilled, scratch; the output is "
           + "RUN/eval/NAME.json.");
-  static final ConfigOption<String> TOKENS = ConfigOption.string("tokens")
+  static final ConfigOption<String> TOKENS = StageOptions.TOKENS
       .doc("Token shards (Parquet, column input_ids) the loss is measured on; default RUN/tokens/valid.");
   static final ConfigOption<Integer> MAX_SEQUENCES = ConfigOption.integer("max-sequences").defaultValue(0).atLeast(0)
       .doc("Sequences evaluated at most, the first ones in file order; 0 evaluates all.");
@@ -66,12 +65,13 @@ public record EvaluateSettings(String model, String name, String tokens, String 
   /** The options of {@code evaluate}. */
   public static final ConfigSchema SCHEMA = new ConfigSchema("evaluate",
       "Loss and perplexity of a checkpoint on the valid split (Spark), plus greedy generations, into "
-          + "RUN/eval/NAME.json.", RUN, MODEL, NAME, TOKENS, MAX_SEQUENCES, BATCH, PARTITIONS, CHUNK, TOKENIZER,
+          + "RUN/eval/NAME.json.", StageOptions.RUN, MODEL, NAME, TOKENS, MAX_SEQUENCES, BATCH, PARTITIONS, CHUNK,
+          TOKENIZER,
       PROMPTS, MAX_NEW, OVERWRITE);
 
   /** Resolves defaults against the run directory. */
   public static EvaluateSettings from(Config c) {
-    String run = c.get(RUN);
+    String run = c.get(StageOptions.RUN);
     String name = c.get(NAME);
     String tokens = c.isSet(TOKENS) ? c.get(TOKENS) : new RunLayout(run).tokens("valid");
     List<String> prompts = c.get(PROMPTS);

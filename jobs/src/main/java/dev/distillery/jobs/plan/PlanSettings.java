@@ -4,6 +4,7 @@ import dev.distillery.config.Config;
 import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
+import dev.distillery.jobs.command.StageOptions;
 import dev.distillery.jobs.run.RunLayout;
 import dev.distillery.prune.PruneTarget;
 import java.util.Locale;
@@ -18,8 +19,6 @@ import java.util.Set;
  * @param flopsContext the context length at which FLOPs per token are reported
  */
 public record PlanSettings(String run, String importance, PruneTarget target, int flopsContext) {
-  static final ConfigOption<String> RUN = ConfigOption.string("run").required()
-      .doc("Run directory; writes RUN/prune-plan.json and RUN/prune-plan.md (size table).");
   static final ConfigOption<String> IMPORTANCE = ConfigOption.string("importance")
       .doc("importance.json to plan from; default RUN/importance/importance.json.");
   static final ConfigOption<Integer> HIDDEN = ConfigOption.integer("target.hidden-size").atLeast(1)
@@ -52,8 +51,8 @@ public record PlanSettings(String run, String importance, PruneTarget target, in
   /** The options of {@code plan}. */
   public static final ConfigSchema SCHEMA = new ConfigSchema("plan",
       "Choose what to keep (channels, heads, neurons, layers) for a target size and write RUN/prune-plan.json.",
-      RUN, IMPORTANCE, HIDDEN, FFN, HEADS, KV_HEADS, LAYERS, DROP, BUDGET, AXIS, HIDDEN_MULTIPLE, FFN_MULTIPLE, DEPTH,
-      FLOPS_CONTEXT);
+      StageOptions.RUN, IMPORTANCE, HIDDEN, FFN, HEADS, KV_HEADS, LAYERS, DROP, BUDGET, AXIS, HIDDEN_MULTIPLE,
+      FFN_MULTIPLE, DEPTH, FLOPS_CONTEXT);
 
   /**
    * Resolves defaults against the run directory and checks the target (its dimensions and budget together).
@@ -61,7 +60,7 @@ public record PlanSettings(String run, String importance, PruneTarget target, in
    * @throws ConfigException naming the options and what was expected
    */
   public static PlanSettings from(Config config) {
-    String run = config.get(RUN);
+    String run = config.get(StageOptions.RUN);
     String importance = config.isSet(IMPORTANCE) ? config.get(IMPORTANCE) : new RunLayout(run).importanceScores();
     try {
       return new PlanSettings(run, importance, target(config), config.get(FLOPS_CONTEXT));

@@ -7,6 +7,7 @@ import dev.distillery.config.ConfigSchema;
 import dev.distillery.io.CheckpointWriter;
 import dev.distillery.io.DType;
 import dev.distillery.jobs.command.OutputPaths;
+import dev.distillery.jobs.command.StageOptions;
 import dev.distillery.jobs.run.RunLayout;
 import dev.distillery.prune.CheckpointPruner;
 import java.util.Locale;
@@ -25,10 +26,7 @@ import java.util.Map;
  */
 public record PruneSettings(String teacher, String plan, String output, DType dtype, long maxShardBytes,
     int chunkBytes, boolean overwrite) {
-  static final ConfigOption<String> TEACHER = ConfigOption.string("teacher").required()
-      .doc("Teacher Hugging Face checkpoint directory, on any Hadoop file system.");
-  static final ConfigOption<String> RUN = ConfigOption.string("run")
-      .doc("Run directory; 'plan' and 'output' default to files in it.");
+  static final ConfigOption<String> RUN = StageOptions.RUN.optional();
   static final ConfigOption<String> PLAN = ConfigOption.string("plan")
       .doc("Prune plan JSON (default: RUN/" + RunLayout.PLAN_FILE + ").");
   static final ConfigOption<String> OUT = ConfigOption.string("output").deprecatedAlias("out")
@@ -48,7 +46,7 @@ public record PruneSettings(String teacher, String plan, String output, DType dt
   /** The options of {@code prune}. */
   public static final ConfigSchema SCHEMA = new ConfigSchema("prune",
       "Write the pruned student checkpoint: the teacher sliced by the prune plan, streamed tensor by tensor.", RUN,
-      TEACHER, PLAN, OUT, DTYPE, SHARD_BYTES, CHUNK_BYTES, OVERWRITE);
+      StageOptions.TEACHER, PLAN, OUT, DTYPE, SHARD_BYTES, CHUNK_BYTES, OVERWRITE);
 
   /**
    * Resolves defaults against the run directory and checks the options that depend on each other.
@@ -58,8 +56,8 @@ public record PruneSettings(String teacher, String plan, String output, DType dt
   public static PruneSettings from(Config config) {
     String plan = inRun(config, PLAN, RunLayout.PLAN_FILE);
     String output = inRun(config, OUT, RunLayout.STUDENT_INIT);
-    String teacher = config.get(TEACHER);
-    OutputPaths.checkApart(OUT.key(), output, Map.of(TEACHER.key(), teacher, PLAN.key(), plan));
+    String teacher = config.get(StageOptions.TEACHER);
+    OutputPaths.checkApart(OUT.key(), output, Map.of(StageOptions.TEACHER.key(), teacher, PLAN.key(), plan));
     DType dtype = config.get(DTYPE).equals("teacher") ? null
         : DType.valueOf(config.get(DTYPE).toUpperCase(Locale.ROOT));
     return new PruneSettings(teacher, plan, output, dtype, config.get(SHARD_BYTES), config.get(CHUNK_BYTES),

@@ -6,6 +6,7 @@ import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.distill.TopKLogits;
 import dev.distillery.jobs.command.OutputPaths;
+import dev.distillery.jobs.command.StageOptions;
 import dev.distillery.jobs.run.RunLayout;
 import java.io.Serializable;
 import java.util.Map;
@@ -23,11 +24,7 @@ import java.util.Map;
 public record TeacherLogitsSettings(String teacher, String tokens, String output, int topK, TopKLogits.Values values,
     int tailSamples, long seed, boolean teacherFloat16, int batchSize, int chunkTokens, boolean overwrite)
     implements Serializable {
-  static final ConfigOption<String> RUN = ConfigOption.string("run").required()
-      .doc("Run directory; the table is committed to RUN/" + RunLayout.TEACHER_LOGITS + "/.");
-  static final ConfigOption<String> TEACHER = ConfigOption.string("teacher").required()
-      .doc("Teacher checkpoint directory (config.json + *.safetensors).");
-  static final ConfigOption<String> TOKENS = ConfigOption.string("tokens")
+  static final ConfigOption<String> TOKENS = StageOptions.TOKENS
       .doc("TokenizeJob output whose train/ shards are scored (default RUN/tokens); its manifest.json is recorded.");
   static final ConfigOption<String> OUTPUT = ConfigOption.string("output")
       .doc("Where the table is committed (default RUN/" + RunLayout.TEACHER_LOGITS + ").");
@@ -59,7 +56,8 @@ public record TeacherLogitsSettings(String teacher, String tokens, String output
   public static final ConfigSchema SCHEMA = new ConfigSchema("teacher-logits",
       "Run the teacher once over the training shards (Spark) and store its top-k next-token distributions in "
           + "RUN/" + RunLayout.TEACHER_LOGITS + "/ for distill's 'teacher-logits'.",
-      RUN, TEACHER, TOKENS, OUTPUT, TOP_K, TAIL_SAMPLES, SEED, DTYPE, TEACHER_DTYPE, BATCH, CHUNK, OVERWRITE);
+      StageOptions.RUN, StageOptions.TEACHER, TOKENS, OUTPUT, TOP_K, TAIL_SAMPLES, SEED, DTYPE, TEACHER_DTYPE, BATCH,
+      CHUNK, OVERWRITE);
 
   /**
    * Resolves defaults against the run directory and checks the options that depend on each other.
@@ -67,11 +65,12 @@ public record TeacherLogitsSettings(String teacher, String tokens, String output
    * @throws ConfigException naming the options and what was expected
    */
   public static TeacherLogitsSettings from(Config config) {
-    RunLayout layout = new RunLayout(config.get(RUN));
+    RunLayout layout = new RunLayout(config.get(StageOptions.RUN));
     String tokens = config.isSet(TOKENS) ? config.get(TOKENS) : layout.tokens();
     String output = config.isSet(OUTPUT) ? config.get(OUTPUT) : layout.teacherLogits();
-    OutputPaths.checkApart(OUTPUT.key(), output, Map.of(TOKENS.key(), tokens, TEACHER.key(), config.get(TEACHER)));
-    return new TeacherLogitsSettings(config.get(TEACHER), tokens, output, config.get(TOP_K),
+    OutputPaths.checkApart(OUTPUT.key(), output, Map.of(TOKENS.key(), tokens, StageOptions.TEACHER.key(),
+        config.get(StageOptions.TEACHER)));
+    return new TeacherLogitsSettings(config.get(StageOptions.TEACHER), tokens, output, config.get(TOP_K),
         TopKLogits.Values.of(config.get(DTYPE)), config.get(TAIL_SAMPLES), config.get(SEED),
         config.get(TEACHER_DTYPE).equals("float16"), config.get(BATCH), config.get(CHUNK), config.get(OVERWRITE));
   }

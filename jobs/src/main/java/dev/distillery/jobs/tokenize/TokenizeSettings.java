@@ -4,6 +4,7 @@ import dev.distillery.config.Config;
 import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
+import dev.distillery.jobs.command.StageOptions;
 import dev.distillery.tokenize.DocumentBoundary;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -27,8 +28,6 @@ public record TokenizeSettings(String run, String tokenizer, List<String> inputs
     outputConfig = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(outputConfig));
   }
 
-  public static final ConfigOption<String> RUN = ConfigOption.string("run").required()
-      .doc("Run directory on any Hadoop file system; the output is committed atomically as RUN/tokens.");
   public static final ConfigOption<String> INPUT = ConfigOption.string("input").required()
       .doc("Corpus paths or globs on any Hadoop file system, comma-separated (or a YAML list); for format 'table', "
           + "the table name.");
@@ -102,8 +101,10 @@ public record TokenizeSettings(String run, String tokenizer, List<String> inputs
 
   /** The options of {@code distillery tokenize}. */
   public static final ConfigSchema SCHEMA = new ConfigSchema("tokenize",
-      "Tokenize a text / JSONL / Parquet corpus on Spark into packed Parquet shards (and Megatron files).",
-      INPUT, FORMAT, DOCUMENT_BOUNDARY, TEXT_FIELD, RUN, TOKENIZER, ADD_BOS, BOS_TOKEN, APPEND_EOD, EOD_TOKEN,
+      "Tokenize a text / JSONL / Parquet corpus on Spark into packed Parquet shards (and Megatron files), "
+          + "committed as RUN/tokens/.",
+      INPUT, FORMAT, DOCUMENT_BOUNDARY, TEXT_FIELD, StageOptions.RUN, TOKENIZER, ADD_BOS, BOS_TOKEN, APPEND_EOD,
+      EOD_TOKEN,
       PACKING, SEQ_LENGTH, VALID_FRACTION, SEED, ROWS_PER_SHARD, MEGATRON, TOKEN_DTYPE, MAX_CHARS, STRICT_UTF8,
       MAX_SKIPPED_FRACTION, PARTITIONS, BATCH_SIZE, OVERWRITE);
 
@@ -134,7 +135,7 @@ public record TokenizeSettings(String run, String tokenizer, List<String> inputs
     }
     Map<String, Object> outputConfig = new LinkedHashMap<>(config.effective());
     List.of(OVERWRITE, PARTITIONS, BATCH_SIZE).forEach(o -> outputConfig.remove(o.key()));
-    return new TokenizeSettings(config.get(RUN), config.get(TOKENIZER), inputs, format,
+    return new TokenizeSettings(config.get(StageOptions.RUN), config.get(TOKENIZER), inputs, format,
         DocumentBoundary.fromOptionName(config.get(DOCUMENT_BOUNDARY)), config.get(TEXT_FIELD), config.get(ADD_BOS),
         config.get(BOS_TOKEN), config.get(APPEND_EOD), config.get(EOD_TOKEN), packing, config.get(SEQ_LENGTH),
         config.get(VALID_FRACTION), config.get(SEED), config.get(ROWS_PER_SHARD), config.get(MEGATRON),
