@@ -13,4 +13,4 @@ opens=@conf/java17.args
 # shellcheck disable=SC2086
 DJL_OFFLINE=true java -Xmx4g $opens -Dlog4j2.configurationFile=conf/log4j2.properties \
   -cp "jobs/target/test-classes:jobs/target/classes:$(cat jobs/target/bench.classpath)" \
-  dev.distillery.bench.DistillScalingBenchmark "$work" "$steps" 2>&1 | grep --line-buffered -E "RESULT|distill step|Exception|rror"
+  dev.distillery.jobs.bench.DistillScalingBenchmark "$work" "$steps" 2>&1 | grep --line-buffered -E "RESULT|distill step|Exception|rror"

@@ -16,4 +16,4 @@ mvn -q -B -o -pl jobs -am test-compile dependency:build-classpath -Dmdep.outputF
 TOKENIZERS_PARALLELISM=false DJL_OFFLINE=true RUST_FLAVOR=cpu java -Xmx4g @conf/java17.args \
   -Dlog4j2.configurationFile=conf/log4j2.properties \
   -cp "jobs/target/test-classes:jobs/target/classes:$(cat jobs/target/bench.classpath)" \
-  dev.distillery.bench.TokenizeBenchmark "$tokenizer" "${1:-$(nproc)}" "${2:-4}" $corpus
+  dev.distillery.jobs.bench.TokenizeBenchmark "$tokenizer" "${1:-$(nproc)}" "${2:-4}" $corpus

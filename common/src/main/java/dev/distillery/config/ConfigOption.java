@@ -88,9 +88,14 @@ public final class ConfigOption<T> {
     return new ConfigOption<>(key, type, parser, defaultValue, required, text, check, expected, aliases);
   }
 
-  /** Returns this option with a default, used when no file or override sets it. */
+  /**
+   * Returns this option with a default, used when no file or override sets it.
+   *
+   * @throws IllegalArgumentException when the default fails the option's own constraint (a programming error)
+   */
   public ConfigOption<T> defaultValue(T value) {
-    return new ConfigOption<>(key, type, parser, Objects.requireNonNull(value), false, doc, check, expected, aliases);
+    return new ConfigOption<>(key, type, parser, Objects.requireNonNull(value), false, doc, check, expected, aliases)
+        .checkedDefault();
   }
 
   /** Returns this option as one that must be set. */
@@ -100,14 +105,23 @@ public final class ConfigOption<T> {
 
   /** Returns this option without its requirement, for a command that takes another's options as overrides. */
   public ConfigOption<T> optional() {
-    return new ConfigOption<>(key, type, parser, defaultValue, false, doc, check, expected);
+    return new ConfigOption<>(key, type, parser, defaultValue, false, doc, check, expected, aliases);
   }
 
   /** Returns this option with an extra constraint, described by {@code description} in errors and docs. */
   public ConfigOption<T> check(Predicate<T> constraint, String description) {
     Predicate<T> both = check.and(constraint);
     String text = expected == null ? description : expected + ", " + description;
-    return new ConfigOption<>(key, type, parser, defaultValue, required, doc, both, text, aliases);
+    return new ConfigOption<>(key, type, parser, defaultValue, required, doc, both, text, aliases).checkedDefault();
+  }
+
+  /** This option, once its default (if any) passes its constraint: a default is checked like a value. */
+  private ConfigOption<T> checkedDefault() {
+    if (defaultValue != null && !check.test(defaultValue)) {
+      throw new IllegalArgumentException("option '" + key + "': default '" + defaultText() + "' is not allowed, "
+          + "expected " + expected);
+    }
+    return this;
   }
 
   /**

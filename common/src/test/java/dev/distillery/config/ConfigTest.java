@@ -97,4 +97,16 @@ class ConfigTest {
     String docs = ConfigDocs.markdown(List.of(new ConfigSchema("tokens", "Tokens.", bos)));
     assertThat(docs).contains("| `bos-token` | string | `<\\|begin_of_text\\|>` | BOS. |");
   }
+
+  @Test
+  void aDefaultIsCheckedLikeAValueWhicheverComesFirst() {
+    assertThatThrownBy(() -> ConfigOption.integer("batch").defaultValue(0).atLeast(1))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("option 'batch': default '0' is not allowed, "
+            + "expected >= 1");
+    assertThatThrownBy(() -> ConfigOption.integer("batch").atLeast(1).defaultValue(0))
+        .hasMessageContaining("default '0' is not allowed");
+    assertThatThrownBy(() -> ConfigOption.choice("dtype", "float16", "float32").defaultValue("f16"))
+        .hasMessageContaining("option 'dtype': default 'f16' is not allowed, expected one of float16, float32");
+    assertThat(ConfigOption.integer("batch").defaultValue(1).atLeast(1).defaultValue()).isEqualTo(1);
+  }
 }
