@@ -53,7 +53,8 @@ public final class EvaluateJob {
     long start = System.nanoTime();
     LongAccumulator cutRows = spark.sparkContext().longAccumulator("evaluate: rows cut into windows");
     LossSum sum = sequences(spark, settings, config.maxPositionEmbeddings(), cutRows)
-        .mapPartitions(new LossTask(hadoop, settings.model(), fingerprint, settings.batchSize(), settings.chunkTokens()))
+        .mapPartitions(new LossTask(hadoop, settings.model(), fingerprint, settings.batchSize(),
+            settings.chunkTokens()))
         .fold(LossSum.ZERO, LossSum::plus);
     double seconds = (System.nanoTime() - start) / 1e9;
     if (sum.tokens() == 0) {

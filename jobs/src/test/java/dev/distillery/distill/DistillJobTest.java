@@ -180,7 +180,8 @@ class DistillJobTest {
         .isCloseTo(two.get(4).get("val_loss").asDouble(), within(1e-5));
     long[][] validation = DistillJob.validation(SharedSpark.session(),
         settings(run.resolve("one"), shortTeacher, shortStudent, settings), 16);
-    assertThat(java.util.Arrays.stream(validation).map(v -> v.length).toList()).as("the 40-token row as 16 + 16 + 8, the 5-token row whole")
+    assertThat(java.util.Arrays.stream(validation).map(v -> v.length).toList())
+        .as("the 40-token row as 16 + 16 + 8, the 5-token row whole")
         .containsExactlyInAnyOrder(16, 16, 8, 5);
   }
 
@@ -349,7 +350,8 @@ class DistillJobTest {
 
     String orderA = run.resolve("a").toString();
     String orderB = run.resolve("b").toString();
-    OrderedSequences.Manifest a = DataOrderJob.prepare(SharedSpark.session(), hadoop, twoFiles.toString(), 9, orderA, 64);
+    OrderedSequences.Manifest a =
+        DataOrderJob.prepare(SharedSpark.session(), hadoop, twoFiles.toString(), 9, orderA, 64);
     DataOrderJob.prepare(SharedSpark.session(), hadoop, fiveFiles.toString(), 9, orderB, 64);
     assertThat(a.sequences()).isEqualTo(40);
     List<long[]> sorted = DistillJob.ordered(SharedSpark.session(), twoFiles.toString(), 9).collect();
