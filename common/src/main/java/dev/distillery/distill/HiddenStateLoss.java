@@ -13,7 +13,8 @@ import java.util.TreeMap;
 
 /**
  * Cosine loss between intermediate hidden states: for each mapped pair (student layer → teacher layer), the mean over
- * tokens of {@code 1 − cos(h_student, h_teacher)} of the two layers' outputs, averaged over the pairs and weighted.
+ * real tokens (padding left out) of {@code 1 − cos(h_student, h_teacher)} of the two layers' outputs, averaged over
+ * the pairs and weighted.
  * Minitron found it helps only for heavy depth pruning; it needs equal hidden sizes (a depth-pruned student).
  */
 public final class HiddenStateLoss {
@@ -84,8 +85,12 @@ public final class HiddenStateLoss {
   /**
    * Registers, for the duration of the student's forward pass, the computation of this loss on its mapped layers; the
    * returned accumulator holds the (graph-connected) loss term, already divided by {@code globalTokens}.
+   *
+   * @param tokenMask {@code [batch, seq]}: 1 for real tokens, 0 for padding, which the term leaves out (see
+   *     {@link PaddedBatch}); null when every position is real
    */
-  Accumulator attach(LlamaModel student, Map<Integer, NDArray> teacherOutputs, NDManager keep, long globalTokens) {
+  Accumulator attach(LlamaModel student, Map<Integer, NDArray> teacherOutputs, NDArray tokenMask, NDManager keep,
+      long globalTokens) {
     Accumulator accumulator = new Accumulator();
     float scale = (float) (weight / studentToTeacher.size() / globalTokens);
     accumulator.registration = student.taps().on(TapPoint.LAYER_OUTPUT, (point, layer, activation) -> {
@@ -97,7 +102,11 @@ public final class HiddenStateLoss {
       NDArray t = teacherOutputs.get(teacherLayer).toDevice(s.getDevice(), false);
       NDArray dot = s.mul(t).sum(new int[] {-1});
       NDArray norms = Scalars.plus(s.norm(new int[] {-1}).mul(t.norm(new int[] {-1})), 1e-8f);
-      NDArray term = Scalars.times(Scalars.plus(dot.div(norms).neg(), 1f).sum(), scale);
+      NDArray perToken = Scalars.plus(dot.div(norms).neg(), 1f);
+      if (tokenMask != null) {
+        perToken = perToken.mul(tokenMask.toDevice(perToken.getDevice(), false));
+      }
+      NDArray term = Scalars.times(perToken.sum(), scale);
       term.attach(keep);
       accumulator.add(term, keep);
     });

@@ -37,9 +37,12 @@ public final class OrderedSequences implements Closeable {
   /**
    * What the directory holds.
    *
-   * @param source identifies the split and seed the order was made from; a different one means rebuild
+   * @param source identifies the split, seed and window length the order was made from; a different one means
+   *     rebuild
+   * @param sequences sequences of the order: the split's rows, those longer than the window as their windows
+   * @param cutRows rows of the split that were longer than the window and are held as their windows
    */
-  public record Manifest(String source, long sequences, long tokens, List<Part> parts) {}
+  public record Manifest(String source, long sequences, long tokens, long cutRows, List<Part> parts) {}
 
   private final Storage storage;
   private final String dir;
@@ -78,7 +81,7 @@ public final class OrderedSequences implements Closeable {
         parts.add(new Part(part.get("name").asText(), part.get("sequences").asLong()));
       }
       return Optional.of(new Manifest(root.get("source").asText(), root.get("sequences").asLong(),
-          root.get("tokens").asLong(), parts));
+          root.get("tokens").asLong(), root.path("cut_rows").asLong(0), parts));
     } catch (IOException | RuntimeException e) {
       throw new IllegalArgumentException(path + ": not a valid manifest of ordered sequences (" + e + "); delete "
           + dir + " to rebuild it", e);
@@ -91,6 +94,7 @@ public final class OrderedSequences implements Closeable {
     root.put("source", manifest.source());
     root.put("sequences", manifest.sequences());
     root.put("tokens", manifest.tokens());
+    root.put("cut_rows", manifest.cutRows());
     ArrayNode parts = root.putArray("parts");
     for (Part part : manifest.parts()) {
       parts.addObject().put("name", part.name()).put("sequences", part.sequences());

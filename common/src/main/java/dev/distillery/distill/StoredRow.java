@@ -1,7 +1,9 @@
 package dev.distillery.distill;
 
+import dev.distillery.tokenize.RowWindows;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.List;
 
 /**
  * A training row with its teacher's stored distribution, as one int32 record of the data order
@@ -13,6 +15,20 @@ import java.nio.ByteOrder;
  */
 public record StoredRow(int[] ids, TopKLogits logits) {
   private static final int HEADER = 3;
+
+  /**
+   * This row cut into windows of at most {@code window} tokens ({@link RowWindows}), each with the stored
+   * distributions of its positions (computed by the teacher over the whole row, so a window's distributions saw
+   * the context before the window as well).
+   */
+  public List<StoredRow> windows(int window) {
+    if (!RowWindows.cuts(ids.length, window)) {
+      return List.of(this);
+    }
+    return RowWindows.bounds(ids.length, window).stream()
+        .map(b -> new StoredRow(java.util.Arrays.copyOfRange(ids, b[0], b[1]), logits.positions(b[0], b[1])))
+        .toList();
+  }
 
   /** The record of this row. */
   public int[] toRecord() {

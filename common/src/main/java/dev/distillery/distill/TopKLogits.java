@@ -129,6 +129,18 @@ public final class TopKLogits implements Serializable {
     return tail;
   }
 
+  /** Positions {@code [from, to)} of this row: the distributions of a window of it. */
+  public TopKLogits positions(int from, int to) {
+    if (from < 0 || to > positions || from > to) {
+      throw new IndexOutOfBoundsException("positions [" + from + ", " + to + ") of a row of " + positions);
+    }
+    int idWidth = k * 4;
+    int valueWidth = k * values.bytes;
+    return new TopKLogits(to - from, k, values, java.util.Arrays.copyOfRange(ids, from * idWidth, to * idWidth),
+        java.util.Arrays.copyOfRange(logProbs, from * valueWidth, to * valueWidth),
+        java.util.Arrays.copyOfRange(tail, from * values.bytes, to * values.bytes));
+  }
+
   /** Entry {@code j} (0 = most likely) of position {@code t}: its token id. */
   public int id(int t, int j) {
     return readInt(ids, t * k + j);

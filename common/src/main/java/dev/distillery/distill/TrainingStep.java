@@ -145,10 +145,6 @@ public final class TrainingStep {
     try (NDManager micro = scope.newSubManager()) {
       NDArray ids = batch.ids(micro);
       NDArray mask = batch.mask(micro);
-      if (mask != null && hiddenLoss != null) {
-        throw new IllegalArgumentException("the hidden-state loss needs rows of one length (packed tokens); this "
-            + "micro-batch has rows of different lengths (document rows)");
-      }
       NDArray[] teacherHidden = {null};
       Map<Integer, NDArray> teacherLayers = Map.of();
       if (stored != null && hiddenLoss != null) {
@@ -181,7 +177,7 @@ public final class TrainingStep {
         if (hiddenLoss == null) {
           studentHidden = student.forwardHidden(ids);
         } else {
-          try (HiddenStateLoss.Accumulator term = hiddenLoss.attach(student, teacherLayers, micro, globalKd)) {
+          try (HiddenStateLoss.Accumulator term = hiddenLoss.attach(student, teacherLayers, mask, micro, globalKd)) {
             studentHidden = student.forwardHidden(ids);
             hiddenTerm = term.total();
           }

@@ -93,6 +93,35 @@ class HiddenStateLossTest {
     }
   }
 
+  /** Rows of different lengths in one micro-batch: the term and its gradients are those of the rows alone. */
+  @Test
+  void aPaddedMicroBatchGivesTheHiddenLossAndGradientsOfItsRowsAlone() {
+    long[][] rows = {java.util.Arrays.copyOf(data[0], 3), data[1], java.util.Arrays.copyOf(data[0], 6)};
+    List<long[][]> padded = List.<long[][]>of(rows);
+    List<long[][]> alone = java.util.Arrays.stream(rows).map(r -> new long[][] {r}).toList();
+    try (LlamaModel teacher = LlamaModel.load(config, WeightSource.of(TestModels.randomWeights(config, 57)),
+            Device.cpu());
+        LlamaModel student = LlamaModel.load(config, WeightSource.of(TestModels.randomWeights(config, 58)),
+            Device.cpu());
+        AdamW adam = new AdamW(student.parameters(), new AdamW.Settings(0.9, 0.95, 1e-8, 0))) {
+      TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.minitron(), 16),
+          new HiddenStateLoss(2.0, Map.of(0, 1, 1, 0)), adam, GradientReducer.single(), 0);
+      TrainingStep.Result a = step.run(padded, 0.0);
+      Map<String, float[]> paddedGradients = new java.util.TreeMap<>();
+      student.parameters().keySet().forEach(name -> paddedGradients.put(name, gradientOf(student, name)));
+      TrainingStep.Result b = step.run(alone, 0.0);
+      assertThat(a.tokens()).isEqualTo(b.tokens()).isEqualTo(3 + 8 + 6);
+      assertThat(a.hiddenLoss()).isGreaterThan(0.01).isCloseTo(b.hiddenLoss(), within(1e-6));
+      assertThat(a.loss()).isCloseTo(b.loss(), within(1e-5));
+      paddedGradients.forEach((name, g) -> {
+        float[] other = gradientOf(student, name);
+        for (int i = 0; i < g.length; i++) {
+          assertThat(g[i]).as("%s[%d]", name, i).isCloseTo(other[i], within(1e-6f));
+        }
+      });
+    }
+  }
+
   private static float[] gradientOf(LlamaModel model, String parameter) {
     try (NDArray g = model.parameters().get(parameter).getGradient()) {
       return g.toFloatArray();

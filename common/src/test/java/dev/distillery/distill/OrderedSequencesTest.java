@@ -37,7 +37,7 @@ class OrderedSequencesTest {
         all.addAll(part);
       }
       OrderedSequences.writeManifest(storage, staged.path(),
-          new OrderedSequences.Manifest("test", all.size(), tokens, parts));
+          new OrderedSequences.Manifest("test", all.size(), tokens, 0, parts));
       staged.commit();
     }
     try (OrderedSequences read = OrderedSequences.open(storage, order)) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class StoredRowTest {
@@ -32,6 +33,39 @@ class StoredRowTest {
         assertThat(back.logits().idBytes()).isEqualTo(logits.idBytes());
         assertThat(back.logits().logProbBytes()).isEqualTo(logits.logProbBytes());
         assertThat(back.logits().tailBytes()).isEqualTo(logits.tailBytes());
+      }
+    }
+  }
+
+  @Test
+  void aRowLongerThanTheWindowIsCutWithTheDistributionsOfItsPositions() {
+    int positions = 7;
+    int k = 2;
+    int[] ids = new int[positions];
+    int[] top = new int[positions * k];
+    float[] logProbs = new float[positions * k];
+    float[] tail = new float[positions];
+    for (int t = 0; t < positions; t++) {
+      ids[t] = 40 + t;
+      tail[t] = -2f - t;
+      for (int j = 0; j < k; j++) {
+        top[t * k + j] = 10 * t + j;
+        logProbs[t * k + j] = -0.25f * (j + 1) - t;
+      }
+    }
+    for (TopKLogits.Values values : TopKLogits.Values.values()) {
+      StoredRow row = new StoredRow(ids, TopKLogits.encode(k, values, top, logProbs, tail));
+      assertThat(row.windows(7)).containsExactly(row);
+      List<StoredRow> windows = row.windows(3); // [0, 3), [3, 6); the one-token tail [6, 7) is left out
+      assertThat(windows).extracting(w -> w.ids().length).containsExactly(3, 3);
+      StoredRow second = StoredRow.fromRecord(windows.get(1).toRecord(), "r");
+      assertThat(second.ids()).containsExactly(43, 44, 45);
+      for (int t = 0; t < 3; t++) {
+        assertThat(second.logits().tailLogMass(t)).isEqualTo(row.logits().tailLogMass(3 + t));
+        for (int j = 0; j < k; j++) {
+          assertThat(second.logits().id(t, j)).isEqualTo(30 + 10 * t + j);
+          assertThat(second.logits().logProb(t, j)).isEqualTo(row.logits().logProb(3 + t, j));
+        }
       }
     }
   }

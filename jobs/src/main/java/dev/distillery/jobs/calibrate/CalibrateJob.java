@@ -92,6 +92,13 @@ public final class CalibrateJob {
     LOG.info("Calibrating {} on {} samples x {} tokens from {} in {} tasks", settings.teacher(), settings.samples(),
         settings.seqLength(), settings.tokens(), partitions);
     Dataset<Row> chosen = rows.limit(settings.samples());
+    // A packed row holds seq-length + 1 tokens (its last one a label only): longer ones lose real text.
+    long longer = chosen.filter(functions.size(functions.col("input_ids")).gt(settings.seqLength() + 1)).count();
+    if (longer > 0) {
+      LOG.info("Calibrate: {} of the {} samples hold more than seq-length + 1 = {} tokens; only their first {} are "
+          + "scored (raise seq-length to score more of each row)", longer, settings.samples(),
+          settings.seqLength() + 1, settings.seqLength());
+    }
     JavaRDD<ImportanceStatistics> partials = chosen.repartition(partitions).javaRDD()
         .mapPartitions(new CalibrationTask(hadoop, settings, fingerprint, teacher.vocabSize()));
     ImportanceStatistics statistics = partials.treeReduce(ImportanceStatistics::merge, TREE_DEPTH);

@@ -12,6 +12,8 @@ import dev.distillery.io.Storage;
 import dev.distillery.jobs.spark.HadoopConf;
 import dev.distillery.jobs.tokenize.ParquetShards;
 import dev.distillery.model.LlamaConfig;
+import dev.distillery.tokenize.RowWindows;
+import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
@@ -88,16 +90,17 @@ public final class DistillJob {
     LlamaConfig student = checkInputs(settings);
     checkSlots(spark.sparkContext(), settings.worldSize());
     String dataOrder = dataOrder(settings);
+    int window = rowWindow(settings, student);
     long available = (settings.teacherLogits() == null
-        ? DataOrderJob.prepare(spark, hadoop, settings.trainTokens(), settings.seed(), dataOrder)
+        ? DataOrderJob.prepare(spark, hadoop, settings.trainTokens(), settings.seed(), dataOrder, window)
         : StoredTeacher.prepareOrder(spark, hadoop, StoredTeacher.check(settings, student), settings.teacherLogits(),
-            settings.seed(), dataOrder)).sequences();
+            settings.seed(), dataOrder, window)).sequences();
     long usable = available / settings.globalBatch() * settings.globalBatch();
     if (usable == 0) {
       throw new IllegalArgumentException(settings.trainTokens() + ": " + available
           + " training sequences, fewer than one global batch (" + settings.globalBatch() + ")");
     }
-    long[][] validation = validation(spark, settings);
+    long[][] validation = validation(spark, settings, window);
     LOG.info("distill: {} training sequences ({} used, a multiple of the global batch {}), {} validation sequences,"
         + " {} ranks, {} steps, student {} ({} parameters)", available, usable, settings.globalBatch(),
         validation.length, settings.worldSize(), settings.steps(), settings.student(), student.parameterCount());
@@ -148,6 +151,22 @@ public final class DistillJob {
     return student;
   }
 
+  /**
+   * The most tokens a training or validation sequence holds: the student's max_position_embeddings, and the
+   * teacher's when a teacher runs; longer rows are cut into windows of it ({@link RowWindows}).
+   */
+  static int rowWindow(DistillSettings settings, LlamaConfig student) {
+    int window = student.maxPositionEmbeddings();
+    boolean teacherRuns = settings.teacherLogits() == null
+        && (settings.lossSpec().needsTeacher() || settings.hiddenWeight() > 0);
+    if (settings.teacher() != null && teacherRuns) {
+      try (CheckpointReader reader = CheckpointReader.open(Storage.of(settings.teacher()), settings.teacher())) {
+        window = Math.min(window, reader.config().maxPositionEmbeddings());
+      }
+    }
+    return window;
+  }
+
   /** sha256 of the checkpoint's tokenizer.json, or null when it has none. */
   private static String tokenizerSha(String checkpoint) {
     String path = Storage.resolve(checkpoint, "tokenizer.json");
@@ -168,12 +187,26 @@ public final class DistillJob {
         .map(ParquetShards::ids);
   }
 
-  private static long[][] validation(SparkSession spark, DistillSettings settings) {
+  /**
+   * The first valid-sequences sequences of the validation split in the data order, rows longer than {@code window}
+   * tokens as their windows.
+   */
+  static long[][] validation(SparkSession spark, DistillSettings settings, int window) {
     if (!Storage.of(settings.validTokens()).exists(settings.validTokens())) {
       LOG.warn("no validation split at {}; validation loss will be NaN", settings.validTokens());
       return new long[0][];
     }
-    return ordered(spark, settings.validTokens(), settings.seed()).take(settings.validSequences())
-        .toArray(long[][]::new);
+    List<long[]> sequences = new ArrayList<>();
+    int cut = 0;
+    // Each row gives at least one window, so the first n rows hold the first n sequences.
+    for (long[] row : ordered(spark, settings.validTokens(), settings.seed()).take(settings.validSequences())) {
+      cut += RowWindows.cuts(row.length, window) ? 1 : 0;
+      sequences.addAll(RowWindows.of(row, window));
+    }
+    if (cut > 0) {
+      LOG.info("distill: {} validation rows longer than {} tokens (max_position_embeddings) cut into windows", cut,
+          window);
+    }
+    return sequences.subList(0, Math.min(sequences.size(), settings.validSequences())).toArray(long[][]::new);
   }
 }

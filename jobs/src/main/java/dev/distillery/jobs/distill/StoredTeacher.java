@@ -79,15 +79,16 @@ final class StoredTeacher {
 
   /**
    * The table written in the run's data order to {@code dataOrder}, each record a {@link StoredRow}: the order of
-   * the token rows it repeats (the same sort), so distillation streams rows and distributions together.
+   * the token rows it repeats (the same sort), so distillation streams rows and distributions together; a row
+   * longer than {@code window} tokens becomes its windows, each with its positions' distributions.
    */
   static OrderedSequences.Manifest prepareOrder(SparkSession spark, HadoopConf hadoop,
-      TeacherLogitsManifest manifest, String dir, long seed, String dataOrder) {
+      TeacherLogitsManifest manifest, String dir, long seed, String dataOrder, int window) {
     int k = manifest.entries();
     TopKLogits.Values values = manifest.values();
     String split = Storage.resolve(dir, TeacherLogitsTable.SPLIT);
     return DataOrderJob.prepare(spark, hadoop, split, TeacherLogitsTable.COLUMNS,
-        row -> new StoredRow(ParquetShards.intIds(row), TeacherLogitsTable.distribution(row, k, values, split))
-            .toRecord(), seed, dataOrder);
+        (row, w) -> new StoredRow(ParquetShards.intIds(row), TeacherLogitsTable.distribution(row, k, values, split))
+            .windows(w).stream().map(StoredRow::toRecord).toList(), seed, dataOrder, window);
   }
 }

@@ -11,13 +11,14 @@ import dev.distillery.jobs.spark.HadoopConf;
 import dev.distillery.jobs.tokenize.ParquetShards;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
+import dev.distillery.tokenize.RowWindows;
 import dev.distillery.tokenize.TextTokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,15 +51,18 @@ public final class EvaluateJob {
           + " (run the tokenize job first, or set 'tokens')");
     }
     long start = System.nanoTime();
-    LossSum sum = sequences(spark, settings, config.maxPositionEmbeddings())
-        .mapPartitions(new LossTask(hadoop, settings.model(), fingerprint, settings.batchSize(), settings.chunkTokens()))
+    LongAccumulator cutRows = spark.sparkContext().longAccumulator("evaluate: rows cut into windows");
+    LossSum sum = sequences(spark, settings, config.maxPositionEmbeddings(), cutRows)
+        .mapPartitions(new LossTask(hadoop, settings.model(), fingerprint, settings.batchSize(),
+            settings.chunkTokens()))
         .fold(LossSum.ZERO, LossSum::plus);
     double seconds = (System.nanoTime() - start) / 1e9;
     if (sum.tokens() == 0) {
       throw new IllegalArgumentException(settings.tokens() + ": no sequences to evaluate");
     }
-    LOG.info("evaluate {}: loss {} over {} tokens ({} sequences) in {} s", settings.name(),
-        String.format("%.4f", sum.meanLoss()), sum.tokens(), sum.sequences(), String.format("%.1f", seconds));
+    LOG.info("evaluate {}: loss {} over {} tokens ({} sequences; {} rows longer than max_position_embeddings {} cut "
+        + "into windows) in {} s", settings.name(), String.format("%.4f", sum.meanLoss()), sum.tokens(),
+        sum.sequences(), cutRows.value(), config.maxPositionEmbeddings(), String.format("%.1f", seconds));
     Evaluation result = new Evaluation(settings.name(), settings.model(), config.parameterCount(), settings.tokens(),
         sum.meanLoss(), Math.exp(sum.meanLoss()), sum.tokens(), sum.sequences(), seconds, generations(settings));
     storage.replaceText(settings.output(), result.toJson());
@@ -67,10 +71,13 @@ public final class EvaluateJob {
 
   /**
    * The split's sequences, the first max-sequences in file order, spread over the configured partitions; a row
-   * longer than the model's context ({@code window}, max_position_embeddings) is cut into windows of it, each
-   * scored on its own; windows and rows of one token (nothing to predict) are left out.
+   * longer than the model's context ({@code window}, max_position_embeddings) is cut into windows of it
+   * ({@link RowWindows}), each scored on its own; sequences of one token (nothing to predict) are left out.
+   *
+   * @param cutRows counts the rows cut, once the sequences are computed
    */
-  static JavaRDD<long[]> sequences(SparkSession spark, EvaluateSettings settings, int window) {
+  static JavaRDD<long[]> sequences(SparkSession spark, EvaluateSettings settings, int window,
+      LongAccumulator cutRows) {
     JavaRDD<long[]> rows = spark.read().parquet(settings.tokens()).select(col(ParquetShards.COLUMN)).javaRDD()
         .map(ParquetShards::ids);
     if (settings.maxSequences() > 0) {
@@ -78,24 +85,13 @@ public final class EvaluateJob {
       rows = rows.zipWithIndex().filter(pair -> pair._2() < max).map(pair -> pair._1());
     }
     int partitions = settings.partitions() > 0 ? settings.partitions() : spark.sparkContext().defaultParallelism();
-    return rows.flatMap(row -> windows(row, window).iterator()).repartition(partitions);
-  }
-
-  /** {@code row} in consecutive windows of at most {@code window} tokens; none of one token (nothing to predict). */
-  static List<long[]> windows(long[] row, int window) {
-    if (row.length <= window) {
-      return row.length < 2 ? List.of() : List.of(row);
-    }
-    List<long[]> windows = new ArrayList<>();
-    for (int start = 0; start < row.length; start += window) {
-      int end = Math.min(row.length, start + window);
-      if (end - start >= 2) {
-        windows.add(Arrays.copyOfRange(row, start, end));
+    return rows.flatMap(row -> {
+      if (RowWindows.cuts(row.length, window)) {
+        cutRows.add(1);
       }
-    }
-    return windows;
+      return RowWindows.of(row, window).iterator();
+    }).filter(w -> w.length >= 2).repartition(partitions);
   }
-
 
   private static List<Evaluation.Generation> generations(EvaluateSettings settings) {
     List<Evaluation.Generation> result = new ArrayList<>();

@@ -17,9 +17,17 @@ final class GreedyGenerator {
     this.tokenizer = tokenizer;
   }
 
-  /** The continuation of {@code prompt} (without the prompt), at most {@code maxNew} tokens. */
+  /**
+   * The continuation of {@code prompt} (without the prompt), at most {@code maxNew} tokens.
+   *
+   * @throws IllegalArgumentException when the prompt encodes to no tokens: there is nothing to continue
+   */
   String continuation(String prompt, int maxNew) {
     long[] promptIds = tokenizer.encode(prompt);
+    if (promptIds.length == 0) {
+      throw new IllegalArgumentException("evaluate: prompt '" + prompt + "' encodes to no tokens, so there is "
+          + "nothing to continue; give prompts of at least one token (option 'prompts')");
+    }
     long[] ids = Arrays.copyOf(promptIds, promptIds.length + maxNew);
     int length = promptIds.length;
     try (NDManager manager = NDManager.newBaseManager(model.device())) {

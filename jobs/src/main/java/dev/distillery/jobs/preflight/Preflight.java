@@ -74,7 +74,8 @@ public final class Preflight {
     if (!problems.isEmpty()) {
       throw new IllegalArgumentException("preflight of " + stage + ": teacher " + teacher + " on " + validSplit
           + ": " + String.join("; ", problems) + " [checked: " + result.describe() + "]; the tokenizer, the packing "
-          + "(try packing=packed-bos or documents when the teacher needs BOS) or the checkpoint does not match the "
+          + "(when the teacher needs BOS, tokenize with packing=packed-bos, or packing=documents and add-bos=true: "
+          + "document rows start with BOS only when add-bos is set) or the checkpoint does not match the "
           + "data; --set preflight=false skips this check");
     }
     LOG.info("preflight of {}: passed: {}", stage, result.describe());

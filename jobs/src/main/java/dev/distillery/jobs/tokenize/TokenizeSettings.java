@@ -60,7 +60,8 @@ public record TokenizeSettings(String run, String tokenizer, List<String> inputs
           + "from one row; the final partial row is dropped and counted). 'packed-bos': the same stream, but every "
           + "row starts with 'bos-token' followed by seq-length tokens, so a teacher that relies on BOS at the start "
           + "of its context sees it in every row (documents still flow across rows). 'documents': one row per "
-          + "document.");
+          + "document, of any length (seq-length does not apply; distill and evaluate cut a row longer than the "
+          + "model's max_position_embeddings into windows; set add-bos=true for rows that start with BOS).");
   public static final ConfigOption<Integer> SEQ_LENGTH = ConfigOption.integer("seq-length").defaultValue(4096)
       .atLeast(1).doc("Training context length; packed rows hold seq-length + 1 tokens.");
   public static final ConfigOption<Double> VALID_FRACTION = ConfigOption.decimal("valid-fraction")

@@ -123,6 +123,70 @@ class DistillJobTest {
     assertThat(one.get(5).get("val_loss").asDouble()).isFinite();
   }
 
+  /**
+   * Models of 16 positions, document rows of 2 to 40 tokens: a longer row trains (and validates) as its windows of
+   * at most 16 tokens, written in its place in the data order, and 1 and 2 ranks agree step by step.
+   */
+  @Test
+  void rowsLongerThanTheModelsContextTrainAsTheirWindows(@TempDir Path run) throws IOException {
+    LlamaConfig shortContext = new LlamaConfig(48, 80, 2, 4, 2, 16, 96, 1e-5, 10000.0, null, 16, false, 1, 2,
+        "float32");
+    Path shortTeacher = run.resolve("teacher");
+    Path shortStudent = run.resolve("student-init");
+    TestModels.writeCheckpoint(shortTeacher, shortContext, TestModels.randomWeights(shortContext, 61), DType.F32);
+    TestModels.writeCheckpoint(shortStudent, shortContext, TestModels.randomWeights(shortContext, 62), DType.F32);
+    Path documents = run.resolve("document-tokens");
+    java.util.Random random = new java.util.Random(63);
+    long[][] train = new long[10][];
+    for (int i = 0; i < train.length; i++) {
+      train[i] = TestModels.randomTokens(1, 2 + random.nextInt(39), CONFIG.vocabSize(), 300 + i)[0];
+    }
+    train[0] = TestModels.randomTokens(1, 33, CONFIG.vocabSize(), 299)[0]; // windows of 16, 16 and none of 1
+    TokenShardFiles.write(documents.resolve("train"), train);
+    TokenShardFiles.write(documents.resolve("valid"), new long[][] {
+        TestModels.randomTokens(1, 40, CONFIG.vocabSize(), 320)[0], TestModels.randomTokens(1, 5, CONFIG.vocabSize(),
+        321)[0]});
+    String[] settings = {"tokens=" + documents, "steps=5", "valid-sequences=4", "validate-every=5"};
+    distill(run.resolve("one"), shortTeacher, shortStudent, with(settings, "world-size=1"));
+    distill(run.resolve("two"), shortTeacher, shortStudent, with(settings, "world-size=2"));
+
+    List<long[]> expected = new ArrayList<>();
+    long cut = 0;
+    for (long[] row : DistillJob.ordered(SharedSpark.session(), documents.resolve("train").toString(), 1234)
+        .collect()) {
+      cut += row.length > 16 ? 1 : 0;
+      expected.addAll(dev.distillery.tokenize.RowWindows.of(row, 16));
+    }
+    assertThat(cut).as("rows longer than 16 tokens").isGreaterThan(2);
+    String order = run.resolve("one/checkpoints/data-order").toString();
+    try (OrderedSequences read = OrderedSequences.open(Storage.of(order), order)) {
+      assertThat(read.manifest().cutRows()).isEqualTo(cut);
+      assertThat(read.manifest().sequences()).isEqualTo(expected.size());
+      for (int p = 0; p < expected.size(); p++) {
+        assertThat(java.util.Arrays.stream(read.get(p)).asLongStream().toArray()).as("sequence %d", p)
+            .containsExactly(expected.get(p));
+      }
+    }
+    assertThat(expected).allMatch(w -> w.length <= 16).anyMatch(w -> w.length == 16);
+    assertThat(expected.stream().filter(w -> w.length == 1)).as("no one-token tail of a cut row").isEmpty();
+    List<JsonNode> one = metrics(run.resolve("one"));
+    List<JsonNode> two = metrics(run.resolve("two"));
+    assertThat(one).hasSize(5);
+    for (int s = 0; s < 5; s++) {
+      assertThat(two.get(s).get("loss").asDouble()).as("step %d", s + 1)
+          .isCloseTo(one.get(s).get("loss").asDouble(), within(1e-5));
+      assertThat(one.get(s).get("tokens").asLong()).isEqualTo(two.get(s).get("tokens").asLong())
+          .isLessThanOrEqualTo(4 * 16);
+    }
+    assertThat(one.get(4).get("val_loss").asDouble()).isFinite()
+        .isCloseTo(two.get(4).get("val_loss").asDouble(), within(1e-5));
+    long[][] validation = DistillJob.validation(SharedSpark.session(),
+        settings(run.resolve("one"), shortTeacher, shortStudent, settings), 16);
+    assertThat(java.util.Arrays.stream(validation).map(v -> v.length).toList())
+        .as("the 40-token row as 16 + 16 + 8, the 5-token row whole")
+        .containsExactlyInAnyOrder(16, 16, 8, 5);
+  }
+
   @Test
   void aRerunResumesFromTheLastCheckpointAndEndsWithTheSameWeights(@TempDir Path run) throws IOException {
     distill(run.resolve("straight"), "world-size=1", "checkpoint-every=4");
@@ -288,8 +352,9 @@ class DistillJobTest {
 
     String orderA = run.resolve("a").toString();
     String orderB = run.resolve("b").toString();
-    OrderedSequences.Manifest a = DataOrderJob.prepare(SharedSpark.session(), hadoop, twoFiles.toString(), 9, orderA);
-    DataOrderJob.prepare(SharedSpark.session(), hadoop, fiveFiles.toString(), 9, orderB);
+    OrderedSequences.Manifest a =
+        DataOrderJob.prepare(SharedSpark.session(), hadoop, twoFiles.toString(), 9, orderA, 64);
+    DataOrderJob.prepare(SharedSpark.session(), hadoop, fiveFiles.toString(), 9, orderB, 64);
     assertThat(a.sequences()).isEqualTo(40);
     List<long[]> sorted = DistillJob.ordered(SharedSpark.session(), twoFiles.toString(), 9).collect();
     List<long[]> streamedA = new ArrayList<>();
@@ -307,10 +372,10 @@ class DistillJobTest {
     Path manifest = run.resolve("a").resolve(OrderedSequences.MANIFEST);
     long written = Files.getLastModifiedTime(manifest).toMillis();
     Files.setLastModifiedTime(manifest, java.nio.file.attribute.FileTime.fromMillis(written - 60_000));
-    DataOrderJob.prepare(SharedSpark.session(), hadoop, twoFiles.toString(), 9, orderA);
+    DataOrderJob.prepare(SharedSpark.session(), hadoop, twoFiles.toString(), 9, orderA, 64);
     assertThat(Files.getLastModifiedTime(manifest).toMillis()).as("reused, not rewritten").isEqualTo(written - 60_000);
     OrderedSequences.Manifest reseeded =
-        DataOrderJob.prepare(SharedSpark.session(), hadoop, twoFiles.toString(), 10, orderA);
+        DataOrderJob.prepare(SharedSpark.session(), hadoop, twoFiles.toString(), 10, orderA, 64);
     assertThat(reseeded.source()).isNotEqualTo(a.source());
     try (OrderedSequences read = OrderedSequences.open(dev.distillery.io.Storage.of(orderA), orderA)) {
       assertThat(java.util.Arrays.stream(read.get(0)).asLongStream().toArray())
@@ -429,6 +494,10 @@ class DistillJobTest {
   }
 
   private static List<String> distill(Path run, Path teacher, Path student, String... overrides) {
+    return DistillJob.run(SharedSpark.session(), settings(run, teacher, student, overrides));
+  }
+
+  private static DistillSettings settings(Path run, Path teacher, Path student, String... overrides) {
     List<String> args = new ArrayList<>(List.of("--run", run.toString(), "--teacher", teacher.toString(),
         "--student", student.toString(), "--tokens", tokens.toString(), "--steps", "6", "--global-batch", "4",
         "--micro-batch", "2", "--lr", "3e-3", "--warmup-steps", "1", "--validate-every", "3",
@@ -437,9 +506,7 @@ class DistillJobTest {
       args.add("--set");
       args.add(o);
     }
-    DistillSettings settings = DistillSettings.from(CommandLine.parse(DistillSettings.SCHEMA,
-        args.toArray(String[]::new)));
-    return DistillJob.run(SharedSpark.session(), settings);
+    return DistillSettings.from(CommandLine.parse(DistillSettings.SCHEMA, args.toArray(String[]::new)));
   }
 
   private static void writeText(Path path, String text) {
