@@ -232,6 +232,47 @@ class DistillJobTest {
   }
 
   /**
+   * Checkpoints go to a storage that takes 3 s to create each weights file, on a ring whose ranks give up on a peer
+   * after 2 s without progress: the ranks wait for the save in barriers of their own timeout
+   * (checkpoint-timeout-seconds), so the run completes in its first attempt with the losses and weights of a run
+   * on fast storage.
+   */
+  @ParameterizedTest(name = "shard-optimizer={0}")
+  @ValueSource(booleans = {false, true})
+  void aSaveSlowerThanTheCollectiveTimeoutDoesNotFailTheRun(boolean shardOptimizer, @TempDir Path run)
+      throws IOException {
+    org.apache.hadoop.conf.Configuration hadoop = SharedSpark.session().sparkContext().hadoopConfiguration();
+    hadoop.set("fs.slow.impl", SlowFileSystem.class.getName());
+    hadoop.setBoolean("fs.slow.impl.disable.cache", true);
+    hadoop.setLong(SlowFileSystem.DELAY, 3000);
+    String[] settings = {"world-size=2", "checkpoint-every=3", "shard-optimizer=" + shardOptimizer};
+    distill(run.resolve("fast"), settings);
+    Path slowCheckpoints = run.resolve("slow/checkpoints");
+    long start = System.nanoTime();
+    List<String> summaries = distill(run.resolve("slow"), with(settings, "collective-timeout-seconds=2",
+        "checkpoints=slow://" + slowCheckpoints));
+    assertThat((System.nanoTime() - start) / 1e9).as("seconds, the save was slow").isGreaterThan(3);
+    for (String summary : summaries) { // a failed attempt would be retried, resuming from the slow checkpoint
+      assertThat(JSON.readTree(summary).get("stage_attempt").asInt()).as("not retried: " + summary).isZero();
+      assertThat(JSON.readTree(summary).get("start_step").asInt()).as(summary).isZero();
+    }
+    assertThat(slowCheckpoints.resolve("step-3/_COMMITTED")).exists();
+    List<JsonNode> fast = metrics(run.resolve("fast"));
+    List<JsonNode> slow = metrics(run.resolve("slow"));
+    assertThat(slow).hasSameSizeAs(fast).hasSize(6);
+    for (int s = 0; s < 6; s++) {
+      assertThat(slow.get(s).get("loss").asDouble()).as("loss of step %d", s + 1)
+          .isEqualTo(fast.get(s).get("loss").asDouble());
+    }
+    try (CheckpointReader a = CheckpointReader.open(run.resolve("fast/student").toString());
+        CheckpointReader b = CheckpointReader.open(run.resolve("slow/student").toString())) {
+      for (String name : a.tensorNames()) {
+        assertThat(b.readFloats(name)).as(name).containsExactly(a.readFloats(name));
+      }
+    }
+  }
+
+  /**
    * A sharded run of 2 ranks resumed by 1 rank with 2 devices (another layout of the shards): the optimizer state
    * is re-sharded exactly, so the resumed steps match the uninterrupted 2-rank run within float rounding.
    */
