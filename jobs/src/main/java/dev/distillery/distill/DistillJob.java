@@ -8,6 +8,7 @@ import dev.distillery.io.Fingerprints;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.spark.HadoopConf;
+import dev.distillery.spark.TaskDevices;
 import dev.distillery.tokenize.ParquetShards;
 import java.util.List;
 import org.apache.spark.SparkContext;
@@ -127,6 +128,11 @@ public final class DistillJob {
               + "the {} common ids (the rest are padding rows)", teacherVocab, student.vocabSize(), common);
         }
       }
+    }
+    if (settings.shardOptimizer() && !settings.devices().equals(TaskDevices.AUTO)) { // else each rank checks
+      int devices = TaskDevices.parse(settings.devices()).size();
+      OptimizerShard.checkReplicas(student.parameterCount(), settings.worldSize() * devices,
+          "world-size " + settings.worldSize() + " x " + devices + " devices per rank");
     }
     Storage checkpoints = Storage.of(settings.checkpoints());
     if (!settings.restart()) {
