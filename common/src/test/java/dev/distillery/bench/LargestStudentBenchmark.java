@@ -16,6 +16,7 @@ import dev.distillery.memory.TrainingShape;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.RopeScaling;
+import dev.distillery.model.WeightSource;
 import dev.distillery.testing.ShardOnlyReducer;
 import dev.distillery.testing.TestModels;
 import java.io.IOException;
@@ -94,20 +95,20 @@ public final class LargestStudentBenchmark {
     boolean after = args[1].equals("after");
     int hidden = Integer.parseInt(args[2]);
     int seq = Integer.parseInt(args[3]);
+    ai.djl.engine.Engine.getEngine("PyTorch");
     JniUtils.setNumThreads(Integer.parseInt(args[4]));
     int replicas = Integer.parseInt(args[5]);
     int steps = Integer.parseInt(args[6]);
     LlamaConfig studentConfig = student(hidden);
     LlamaConfig teacherConfig = teacher(studentConfig);
     MemoryPlan plan = plan(hidden, after, seq, replicas);
-    ai.djl.engine.Engine.getEngine("PyTorch");
     long baseline = statusKb("VmRSS");
     Files.writeString(Path.of("/proc/self/clear_refs"), "5"); // resets VmHWM to the current RSS
     GradientReducer reducer = after ? new ShardOnlyReducer(0, replicas) : GradientReducer.single();
     AdamW.Settings settings = new AdamW.Settings(0.9, 0.95, 1e-8, 0.01);
     double tokensPerSecond = 0;
-    try (LlamaModel teacher = LlamaModel.load(teacherConfig, LargestStudentBenchmark::random, Device.cpu());
-        LlamaModel student = LlamaModel.load(studentConfig, LargestStudentBenchmark::random, Device.cpu());
+    try (LlamaModel teacher = LlamaModel.load(teacherConfig, random(1), Device.cpu());
+        LlamaModel student = LlamaModel.load(studentConfig, random(2), Device.cpu());
         AdamW adam = after ? new AdamW(OptimizerShard.of(student.parameters(), reducer), Device.cpu(), settings)
             : new AdamW(student.parameters(), settings)) {
       TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.minitron(), CHUNK), null,
@@ -129,8 +130,10 @@ public final class LargestStudentBenchmark {
         (statusKb("VmHWM") - baseline) / 1048576.0, baseline / 1048576.0);
   }
 
-  private static float[] random(String name, long[] shape) {
-    return RandomTensor.forWeight(7, name, shape).next(Math.toIntExact(TensorInfo.elementCount(shape)));
+  /** Seeded random weights, made one tensor at a time as the model loads them. */
+  private static WeightSource random(long seed) {
+    return (name, shape) -> RandomTensor.forWeight(seed, name, shape)
+        .next(Math.toIntExact(TensorInfo.elementCount(shape)));
   }
 
   private static long statusKb(String field) throws IOException {

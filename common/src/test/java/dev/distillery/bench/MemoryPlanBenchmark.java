@@ -122,7 +122,7 @@ public final class MemoryPlanBenchmark {
     double measured = (statusKb("VmHWM") - baseline) * 1024.0;
     double ratio = predicted / measured;
     System.out.printf("RESULT %s student %.0fM teacher %.0fM params, seq %d, recompute %s, %s: predicted %.0f MiB "
-            + "(phase: %s), measured %.0f MiB above a baseline of %.0f MiB, predicted/measured %.3f, %s (within "
+            + "(phase: %s), measured %.0f MiB above a baseline of %.0f MiB, predicted/measured %.3f, %s (limit \u00b1"
             + "%.0f%%), %.0f s%n", size, studentConfig.parameterCount() / 1e6, teacherConfig.parameterCount() / 1e6,
         seq, args[3], replicas == 1 ? "optimizer whole (1 replica)"
             : "optimizer sharded over " + replicas + " ranks in this process (" + replicas + " replicas, one teacher)",
