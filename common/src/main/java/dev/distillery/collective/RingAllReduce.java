@@ -2,6 +2,7 @@ package dev.distillery.collective;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -129,7 +130,15 @@ public final class RingAllReduce implements AutoCloseable, ShardedSum {
 
   /** Every rank's {@code value}, index = rank. */
   public long[] allGather(long value) {
-    return await(submit(() -> gather(value)));
+    return await(submit(() -> gather(value, -1)));
+  }
+
+  /**
+   * {@link #allGather(long)} that waits up to {@code timeout} without progress instead of the operation timeout:
+   * for ranks that wait on a peer's long, known work (e.g. writing a checkpoint), not on a dead peer.
+   */
+  public long[] allGather(long value, Duration timeout) {
+    return await(submit(() -> gather(value, timeout.toNanos())));
   }
 
   /** The sum of {@code value} over all ranks. */
@@ -149,6 +158,11 @@ public final class RingAllReduce implements AutoCloseable, ShardedSum {
   /** Returns once every rank has called it. */
   public void barrier() {
     allGather(0);
+  }
+
+  /** {@link #barrier()} waiting up to {@code timeout} for the slowest rank; see {@link #allGather(long, Duration)}. */
+  public void barrier(Duration timeout) {
+    allGather(0, timeout);
   }
 
   /**
@@ -209,7 +223,8 @@ public final class RingAllReduce implements AutoCloseable, ShardedSum {
     }
   }
 
-  private long[] gather(long value) {
+  /** @param timeoutNanos how long to wait without progress; negative for the operation timeout */
+  private long[] gather(long value, long timeoutNanos) {
     long[] values = new long[worldSize];
     values[rank] = value;
     for (int step = 0; step < worldSize - 1; step++) {
@@ -218,7 +233,11 @@ public final class RingAllReduce implements AutoCloseable, ShardedSum {
       sendLong.clear().putLong(values[sendRank]).flip();
       receiveLong.clear();
       int s = step;
-      links.exchangeSmall(sendLong, receiveLong, () -> "all-gather of a long, step " + (s + 1));
+      if (timeoutNanos < 0) {
+        links.exchangeSmall(sendLong, receiveLong, () -> "all-gather of a long, step " + (s + 1));
+      } else {
+        links.exchangeSmall(sendLong, receiveLong, () -> "all-gather of a long, step " + (s + 1), timeoutNanos);
+      }
       values[receiveRank] = receiveLong.getLong(0);
     }
     return values;

@@ -45,6 +45,12 @@ final class RingLinks implements Closeable {
     receiving.transferAll(in, step);
   }
 
+  /** {@link #exchangeSmall(ByteBuffer, ByteBuffer, Supplier)} waiting up to {@code timeoutNanos} without progress. */
+  void exchangeSmall(ByteBuffer out, ByteBuffer in, Supplier<String> step, long timeoutNanos) {
+    sending.transferAll(out, step, timeoutNanos);
+    receiving.transferAll(in, step, timeoutNanos);
+  }
+
   /** The connection to the right neighbour. */
   Direction sending() {
     return sending;
@@ -99,6 +105,11 @@ final class RingLinks implements Closeable {
 
     /** Moves all of {@code buffer}'s remaining bytes, failing after the timeout without progress. */
     void transferAll(ByteBuffer buffer, Supplier<String> step) {
+      transferAll(buffer, step, timeoutNanos);
+    }
+
+    /** Moves all of {@code buffer}'s remaining bytes, failing after {@code timeoutNanos} without progress. */
+    void transferAll(ByteBuffer buffer, Supplier<String> step, long timeoutNanos) {
       long lastProgress = System.nanoTime();
       while (buffer.hasRemaining()) {
         if (transferNow(buffer, step) > 0) {

@@ -2,6 +2,7 @@ package dev.distillery.distill;
 
 import ai.djl.ndarray.NDArray;
 import dev.distillery.collective.Shard;
+import dev.distillery.config.ConfigException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -26,6 +27,12 @@ public final class OptimizerShard {
     }
   }
 
+  /**
+   * The fewest parameters whose optimizer state one replica may own: below this the per-replica cost of sharding
+   * (a reduce-scatter chunk, pieces and a checkpoint file per replica) buys back almost no memory.
+   */
+  public static final long MIN_PARAMETERS_PER_REPLICA = 4096;
+
   private final int replica;
   private final int replicas;
   private final List<Piece> pieces;
@@ -34,6 +41,22 @@ public final class OptimizerShard {
     this.replica = replica;
     this.replicas = replicas;
     this.pieces = List.copyOf(pieces);
+  }
+
+  /**
+   * Fails unless sharding the optimizer state of {@code parameters} parameters over {@code replicas} replicas leaves
+   * each at least {@link #MIN_PARAMETERS_PER_REPLICA}.
+   *
+   * @param replicasDescription how the replicas come about, e.g. "world-size 8 x 2 devices per rank"
+   * @throws ConfigException naming option 'shard-optimizer', the replicas and the limit
+   */
+  public static void checkReplicas(long parameters, int replicas, String replicasDescription) {
+    if (parameters / replicas < MIN_PARAMETERS_PER_REPLICA) {
+      throw new ConfigException("option 'shard-optimizer': " + replicasDescription + " = " + replicas
+          + " replicas would each own the optimizer state of " + parameters / replicas + " of the model's "
+          + parameters + " parameters, under the " + MIN_PARAMETERS_PER_REPLICA + " that make sharding pay; "
+          + "use fewer replicas or shard-optimizer=false");
+    }
   }
 
   /** The shard of {@code parameters} (float32) that {@code reducer} gives this replica. */

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -33,8 +34,10 @@ import org.slf4j.LoggerFactory;
  * optimizer steps, data position, run fingerprint). Written into a staging directory and committed atomically, so
  * a crash mid-write leaves the previous checkpoint as the latest.
  *
- * <p>A sharded optimizer's moments are instead {@code optimizer/shard-I-of-N.safetensors}, one per replica, each
- * written by its replica ({@link #saveOptimizerShard}) before the commit, holding tensors {@code m.NAME@OFFSET}
+ * <p>Every replica of a job writes its part ({@link #writePart}) straight into the checkpoint's staging directory, in
+ * parallel: a share of the weight files and, with a sharded optimizer, its optimizer shard; the lead adds the state
+ * ({@link #writeState}) and commits once all parts are written. A sharded optimizer's moments are
+ * {@code optimizer/shard-I-of-N.safetensors}, one per replica, holding tensors {@code m.NAME@OFFSET}
  * and {@code v.NAME@OFFSET} (floats from OFFSET of parameter NAME, flattened); {@code state.json} records N as
  * {@code optimizer_shards}. Restoring reads only the pieces a replica needs, one moment at a time, from any layout:
  * a run resumes exactly with another world size, devices, or with sharding switched on or off.
@@ -61,28 +64,52 @@ public final class TrainingCheckpoint {
   }
 
   /**
-   * Writes this replica's optimizer shard for the checkpoint of step {@code step}, moment by moment, where {@link
-   * #save} then moves it into the checkpoint; every replica calls it before {@link #save} runs. Returns the file.
+   * Starts the checkpoint of step {@code step}: stages it in {@link #stagingPath stagingPath(checkpointsDir, step,
+   * id)} (removing what an earlier, killed save of the same step left), for every replica's {@link #writePart} and
+   * the lead's {@link #writeState}; the caller commits it once all have returned.
    */
-  public static String saveOptimizerShard(Storage storage, String checkpointsDir, int step, AdamW optimizer) {
-    OptimizerShard shard = optimizer.shard();
-    String file = Storage.resolve(shardsDir(checkpointsDir, step), shardFile(shard.replica(), shard.replicas()));
-    try (SafetensorsWriter moments = new SafetensorsWriter(storage, file)) {
-      for (OptimizerShard.Piece piece : shard.pieces()) {
-        moments.declare("m." + piece.key(), DType.F32, new long[] {piece.length()});
-        moments.declare("v." + piece.key(), DType.F32, new long[] {piece.length()});
-      }
-      for (OptimizerShard.Piece piece : shard.pieces()) {
-        moments.write("m." + piece.key(), optimizer.firstMoments().get(piece.key()).toFloatArray());
-        moments.write("v." + piece.key(), optimizer.secondMoments().get(piece.key()).toFloatArray());
-      }
-    }
-    return file;
+  public static StagedDirectory stage(Storage storage, String checkpointsDir, int step, String id) {
+    return storage.stage(pathFor(checkpointsDir, step), true, id);
   }
 
-  /** Where the replicas write their shards of step {@code step} before the commit. */
-  private static String shardsDir(String checkpointsDir, int step) {
-    return Storage.resolve(checkpointsDir, ".step-" + step + ".optimizer-shards");
+  /** Where the checkpoint of step {@code step} with staging id {@code id} is written until its commit. */
+  public static String stagingPath(String checkpointsDir, int step, String id) {
+    return StagedDirectory.pathFor(pathFor(checkpointsDir, step), id);
+  }
+
+  /**
+   * Writes replica {@code replica}'s part of a checkpoint straight into its staging directory {@code staging}: its
+   * share of the student's float32 weight files ({@code model/}, files of about a {@code replicas}-th of the
+   * weights, file i written by replica i mod {@code replicas}; replica 0 also writes the config and index) and, for a
+   * sharded {@code optimizer}, its optimizer shard ({@code optimizer/shard-I-of-N.safetensors}), tensor by tensor.
+   * Every replica holds the same weights, so the replicas' parts make the whole checkpoint.
+   */
+  public static void writePart(Storage storage, String staging, LlamaConfig config, Map<String, NDArray> parameters,
+      AdamW optimizer, int replica, int replicas) {
+    long bytes = parameters.values().stream().mapToLong(p -> p.size() * Float.BYTES).sum();
+    long fileBytes = Math.min(CheckpointWriter.DEFAULT_MAX_SHARD_BYTES, Math.max(1, (bytes + replicas - 1) / replicas));
+    try (CheckpointWriter model = CheckpointWriter.part(storage, Storage.resolve(staging, "model"),
+        config.withTorchDtype("float32"), DType.F32, fileBytes, replica, replicas)) {
+      for (String name : model.tensorNames()) {
+        model.write(name, parameters.get(name).toFloatArray());
+      }
+      model.commit();
+    }
+    OptimizerShard shard = optimizer.shard();
+    if (shard != null) {
+      String file = Storage.resolve(Storage.resolve(staging, "optimizer"), shardFile(shard.replica(),
+          shard.replicas()));
+      try (SafetensorsWriter moments = new SafetensorsWriter(storage, file)) {
+        for (OptimizerShard.Piece piece : shard.pieces()) {
+          moments.declare("m." + piece.key(), DType.F32, new long[] {piece.length()});
+          moments.declare("v." + piece.key(), DType.F32, new long[] {piece.length()});
+        }
+        for (OptimizerShard.Piece piece : shard.pieces()) {
+          moments.write("m." + piece.key(), optimizer.firstMoments().get(piece.key()).toFloatArray());
+          moments.write("v." + piece.key(), optimizer.secondMoments().get(piece.key()).toFloatArray());
+        }
+      }
+    }
   }
 
   private static String shardFile(int replica, int replicas) {
@@ -90,34 +117,34 @@ public final class TrainingCheckpoint {
   }
 
   /**
-   * Writes and commits a checkpoint. With a sharded {@code optimizer}, every replica's {@link #saveOptimizerShard}
-   * must have returned.
+   * The lead replica's part besides {@link #writePart}: {@code state.json} and, for an unsharded {@code optimizer},
+   * the whole AdamW moments ({@code optimizer.safetensors}).
    */
+  public static void writeState(Storage storage, String staging, State state, Map<String, NDArray> parameters,
+      AdamW optimizer) {
+    if (optimizer.shard() == null) {
+      writeMoments(storage, Storage.resolve(staging, "optimizer.safetensors"), parameters, optimizer);
+    }
+    ObjectNode json = JSON.createObjectNode();
+    json.put("step", state.step());
+    json.put("optimizer_steps", optimizer.steps());
+    if (optimizer.shard() != null) {
+      json.put("optimizer_shards", optimizer.shard().replicas());
+    }
+    json.put("sequences_consumed", state.sequencesConsumed());
+    json.put("fingerprint", state.fingerprint());
+    storage.writeText(Storage.resolve(staging, "state.json"), json.toPrettyString());
+  }
+
+  /** Writes and commits the checkpoint of a single replica with an unsharded {@code optimizer}. */
   public static void save(Storage storage, String checkpointsDir, State state, LlamaConfig config,
       Map<String, NDArray> parameters, AdamW optimizer) {
-    String target = pathFor(checkpointsDir, state.step());
-    try (StagedDirectory staged = storage.stage(target, true)) {
-      try (CheckpointWriter model = CheckpointWriter.create(storage, staged.file("model"), config.withTorchDtype(
-          "float32"), DType.F32)) {
-        for (String name : model.tensorNames()) {
-          model.write(name, parameters.get(name).toFloatArray());
-        }
-        model.commit();
-      }
-      if (optimizer.shard() != null) {
-        storage.rename(shardsDir(checkpointsDir, state.step()), staged.file("optimizer"));
-      } else {
-        writeMoments(storage, staged.file("optimizer.safetensors"), parameters, optimizer);
-      }
-      ObjectNode json = JSON.createObjectNode();
-      json.put("step", state.step());
-      json.put("optimizer_steps", optimizer.steps());
-      if (optimizer.shard() != null) {
-        json.put("optimizer_shards", optimizer.shard().replicas());
-      }
-      json.put("sequences_consumed", state.sequencesConsumed());
-      json.put("fingerprint", state.fingerprint());
-      storage.writeText(staged.file("state.json"), json.toPrettyString());
+    if (optimizer.shard() != null) {
+      throw new IllegalArgumentException("a sharded optimizer's checkpoint is written by every replica (writePart)");
+    }
+    try (StagedDirectory staged = stage(storage, checkpointsDir, state.step(), UUID.randomUUID().toString())) {
+      writePart(storage, staged.path(), config, parameters, optimizer, 0, 1);
+      writeState(storage, staged.path(), state, parameters, optimizer);
       staged.commit();
     }
   }

@@ -7,6 +7,7 @@ import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaTensors;
 import java.io.Closeable;
 import java.nio.ByteBuffer;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import org.apache.hadoop.fs.Path;
@@ -28,18 +29,29 @@ public final class CheckpointWriter implements Closeable {
 
   private final Storage storage;
   private final StagedDirectory staged;
+  private final String directory;
   private final ShardPlan plan;
   private final DType dtype;
+  private final int part;
+  private final int parts;
   private int currentShard = -1;
   private SafetensorsWriter shardWriter;
 
-  private CheckpointWriter(Storage storage, StagedDirectory staged, LlamaConfig config, DType dtype,
-      long maxShardBytes) {
+  private CheckpointWriter(Storage storage, StagedDirectory staged, String directory, LlamaConfig config,
+      DType dtype, long maxShardBytes, int part, int parts) {
+    if (part < 0 || part >= parts) {
+      throw new IllegalArgumentException("part " + part + " outside 0.." + (parts - 1));
+    }
     this.storage = storage;
     this.staged = staged;
+    this.directory = directory;
     this.dtype = dtype;
+    this.part = part;
+    this.parts = parts;
     this.plan = ShardPlan.of(LlamaTensors.expectedShapes(config), dtype, maxShardBytes);
-    storage.writeText(staged.file(CheckpointReader.CONFIG_FILE), config.withTorchDtype(dtype.torchDtype()).toJson());
+    if (part == 0) {
+      storage.writeText(file(CheckpointReader.CONFIG_FILE), config.withTorchDtype(dtype.torchDtype()).toJson());
+    }
   }
 
   /**
@@ -49,12 +61,10 @@ public final class CheckpointWriter implements Closeable {
    */
   public static CheckpointWriter create(Storage storage, String directory, LlamaConfig config, DType dtype,
       long maxShardBytes, boolean overwrite) {
-    if (!dtype.isFloatConvertible()) {
-      throw new IllegalArgumentException("Checkpoint dtype must be F32, F16 or BF16, got " + dtype);
-    }
+    checkDtype(dtype);
     StagedDirectory staged = storage.stage(directory, overwrite);
     try {
-      return new CheckpointWriter(storage, staged, config, dtype, maxShardBytes);
+      return new CheckpointWriter(storage, staged, staged.path(), config, dtype, maxShardBytes, 0, 1);
     } catch (RuntimeException e) {
       staged.abort();
       throw e;
@@ -66,9 +76,41 @@ public final class CheckpointWriter implements Closeable {
     return create(storage, directory, config, dtype, DEFAULT_MAX_SHARD_BYTES, false);
   }
 
-  /** The tensors to write, in the order they must be written. */
+  /**
+   * Writes part {@code part} of {@code parts} of a checkpoint straight into {@code directory}, a folder inside a
+   * staging directory that the caller commits (nothing is staged or moved here): the shard files whose index is
+   * {@code part} modulo {@code parts} and, for part 0, {@code config.json} and the index. Writers of every part,
+   * in any process, with the same config, dtype and shard size, together write the whole checkpoint.
+   */
+  public static CheckpointWriter part(Storage storage, String directory, LlamaConfig config, DType dtype,
+      long maxShardBytes, int part, int parts) {
+    checkDtype(dtype);
+    return new CheckpointWriter(storage, null, directory, config, dtype, maxShardBytes, part, parts);
+  }
+
+  private static void checkDtype(DType dtype) {
+    if (!dtype.isFloatConvertible()) {
+      throw new IllegalArgumentException("Checkpoint dtype must be F32, F16 or BF16, got " + dtype);
+    }
+  }
+
+  private String file(String name) {
+    return Storage.resolve(directory, name);
+  }
+
+  private String target() {
+    return staged != null ? staged.finalPath() : directory;
+  }
+
+  /** The tensors to write (this part's), in the order they must be written. */
   public Set<String> tensorNames() {
-    return plan.tensorNames();
+    Set<String> names = new LinkedHashSet<>();
+    for (String name : plan.tensorNames()) {
+      if (plan.shardOf(name) % parts == part) {
+        names.add(name);
+      }
+    }
+    return names;
   }
 
   /** Shard file names, final from the start. */
@@ -102,17 +144,21 @@ public final class CheckpointWriter implements Closeable {
     if (name.equals(CheckpointReader.CONFIG_FILE) || name.endsWith(".safetensors") || name.equals(CheckpointReader.INDEX_FILE)) {
       throw new IllegalArgumentException("Cannot copy " + sourcePath + ": the checkpoint writer owns " + name);
     }
-    storage.copyFrom(source, sourcePath, staged.file(name));
+    storage.copyFrom(source, sourcePath, file(name));
   }
 
   private SafetensorsWriter writerFor(String name) {
     int shard = plan.shardOf(name);
     if (shard < 0) {
-      throw new IllegalArgumentException(staged.finalPath() + ": tensor '" + name + "' is not part of this "
+      throw new IllegalArgumentException(target() + ": tensor '" + name + "' is not part of this "
           + "checkpoint's config");
     }
+    if (shard % parts != part) {
+      throw new IllegalArgumentException(target() + ": tensor '" + name + "' is in shard " + plan.fileName(shard)
+          + ", which part " + shard % parts + " of " + parts + " writes, not part " + part);
+    }
     if (shard < currentShard) {
-      throw new IllegalStateException(staged.finalPath() + ": tensor '" + name + "' belongs to shard "
+      throw new IllegalStateException(target() + ": tensor '" + name + "' belongs to shard "
           + plan.fileName(shard) + ", which is already finished; write tensors in order");
     }
     while (currentShard < shard) {
@@ -121,12 +167,17 @@ public final class CheckpointWriter implements Closeable {
     return shardWriter;
   }
 
+  /** The next shard this part writes after the current one. */
+  private int nextShard() {
+    return currentShard < 0 ? part : currentShard + parts;
+  }
+
   private void openNextShard() {
     if (shardWriter != null) {
       shardWriter.close();
     }
-    currentShard++;
-    shardWriter = new SafetensorsWriter(storage, staged.file(plan.fileName(currentShard)));
+    currentShard = nextShard();
+    shardWriter = new SafetensorsWriter(storage, file(plan.fileName(currentShard)));
     for (TensorInfo t : plan.tensors(currentShard)) {
       shardWriter.declare(t.name(), t.dtype(), t.shape());
     }
@@ -134,19 +185,24 @@ public final class CheckpointWriter implements Closeable {
   }
 
   /**
-   * Finishes the last shard, writes the index and moves the checkpoint into place.
+   * Finishes this part's last shard, writes the index (part 0) and moves the checkpoint into place (unless it is a
+   * {@link #part}, which its caller's staging directory commits).
    *
    * @throws IllegalStateException naming tensors that were not fully written
    */
   public void commit() {
-    while (currentShard < plan.shardCount() - 1) {
+    while (nextShard() < plan.shardCount()) {
       openNextShard();
     }
-    shardWriter.close();
-    if (plan.shardCount() > 1) {
-      storage.writeText(staged.file(CheckpointReader.INDEX_FILE), indexJson());
+    if (shardWriter != null) {
+      shardWriter.close();
     }
-    staged.commit();
+    if (part == 0 && plan.shardCount() > 1) {
+      storage.writeText(file(CheckpointReader.INDEX_FILE), indexJson());
+    }
+    if (staged != null) {
+      staged.commit();
+    }
   }
 
   private String indexJson() {
@@ -165,12 +221,14 @@ public final class CheckpointWriter implements Closeable {
     }
   }
 
-  /** Discards the checkpoint unless committed. */
+  /** Discards the checkpoint unless committed (a part: its unfinished shard; the caller's staging the rest). */
   @Override
   public void close() {
     if (shardWriter != null) {
       shardWriter.abort();
     }
-    staged.abort();
+    if (staged != null) {
+      staged.abort();
+    }
   }
 }

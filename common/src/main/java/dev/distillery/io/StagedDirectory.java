@@ -27,6 +27,11 @@ public final class StagedDirectory implements Closeable {
   private boolean finished;
 
   StagedDirectory(Storage storage, String finalDir, boolean overwrite) {
+    this(storage, finalDir, overwrite, UUID.randomUUID().toString());
+  }
+
+  /** Stages {@code finalDir} in {@link #pathFor pathFor(finalDir, id)}, a name other writers can compute. */
+  StagedDirectory(Storage storage, String finalDir, boolean overwrite, String id) {
     this.storage = storage;
     this.finalDir = finalDir;
     this.overwrite = overwrite;
@@ -36,11 +41,23 @@ public final class StagedDirectory implements Closeable {
     if (parent == null) {
       throw new IllegalArgumentException("Cannot stage the root directory " + finalDir);
     }
-    String prefix = "." + target.getName() + ".tmp-";
-    removeLeftovers(parent.toString(), prefix);
-    this.tempDir = new Path(parent, prefix + UUID.randomUUID()).toString();
+    removeLeftovers(parent.toString(), prefix(target));
+    this.tempDir = pathFor(finalDir, id);
     storage.mkdirs(tempDir);
     LOG.debug("Staging {} in {}", finalDir, tempDir);
+  }
+
+  /**
+   * The staging directory of {@code finalDir} with id {@code id}: where writers in other processes put their files
+   * once its owner has {@linkplain Storage#stage(String, boolean, String) staged} it, until the owner commits.
+   */
+  public static String pathFor(String finalDir, String id) {
+    Path target = new Path(finalDir);
+    return new Path(target.getParent(), prefix(target) + id).toString();
+  }
+
+  private static String prefix(Path target) {
+    return "." + target.getName() + ".tmp-";
   }
 
   /** The directory being written; files go here until {@link #commit()}. */

@@ -238,6 +238,14 @@ public final class Storage {
     return new StagedDirectory(this, finalDir, overwrite);
   }
 
+  /**
+   * {@link #stage(String, boolean)} in {@link StagedDirectory#pathFor StagedDirectory.pathFor(finalDir, id)}, so that
+   * writers elsewhere (other ranks of a job) can add files to it before this one commits.
+   */
+  public StagedDirectory stage(String finalDir, boolean overwrite, String id) {
+    return new StagedDirectory(this, finalDir, overwrite, id);
+  }
+
   /** {@link #stage(String, boolean)} that refuses to replace a committed directory. */
   public StagedDirectory stage(String finalDir) {
     return stage(finalDir, false);

@@ -35,6 +35,12 @@ public record TrainingShape(LlamaConfig student, LlamaConfig teacher, int teache
     }
   }
 
+  /** This shape with the optimizer sharded or not and layers recomputed or not. */
+  public TrainingShape with(boolean sharded, boolean recomputed) {
+    return new TrainingShape(student, teacher, teacherBytes, microBatch, rowTokens, chunkTokens, queryBlock,
+        recomputed, crossEntropy, sharded, ranks, replicas, gpu);
+  }
+
   /** Whether the loss needs teacher logits (KD). */
   public boolean distils() {
     return teacher != null;

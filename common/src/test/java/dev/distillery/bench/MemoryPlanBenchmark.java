@@ -2,10 +2,15 @@ package dev.distillery.bench;
 
 import ai.djl.Device;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.distillery.collective.CollectiveOptions;
+import dev.distillery.collective.LocalRendezvous;
+import dev.distillery.collective.RingAllReduce;
 import dev.distillery.distill.AdamW;
 import dev.distillery.distill.ChunkedLogitLoss;
 import dev.distillery.distill.GradientReducer;
 import dev.distillery.distill.LossSpec;
+import dev.distillery.distill.OptimizerShard;
+import dev.distillery.distill.RingReducer;
 import dev.distillery.distill.TrainingStep;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.DType;
@@ -21,7 +26,13 @@ import dev.distillery.testing.TestModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Consumer;
 
 /**
  * The memory planner against a real distillation step on the CPU: loads a generated student and teacher (float32)
@@ -31,20 +42,27 @@ import java.util.List;
  * Run it with {@code MALLOC_MMAP_THRESHOLD_=131072}, so that glibc returns every freed tensor to the kernel and the
  * resident set follows libtorch's live allocations (with the default sliding threshold, tensors of up to 32 MB are
  * kept in malloc's arenas and fragment them).
- * Usage: MemoryPlanBenchmark generate DIR SIZE | measure DIR SIZE on|off SEQ THREADS; SIZE is small, medium or large.
+ * With REPLICAS 2 the optimizer is sharded over two ranks of one process (a loopback ring, as two ranks of a local-mode
+ * job): each loads its student and shares one teacher (as the executor's model cache does), so the prediction is the
+ * process total, twice the planner's per-replica peak less one teacher.
+ * Usage: MemoryPlanBenchmark generate DIR SIZE | measure DIR SIZE on|off SEQ THREADS [REPLICAS]; SIZE is tiny, small,
+ * medium or large; REPLICAS 1 (default, unsharded) or 2 (sharded).
  */
 public final class MemoryPlanBenchmark {
   private static final int CHUNK = 512;
+  /** How far the prediction may be from the measurement. */
+  private static final double TOLERANCE = 0.15;
 
   private MemoryPlanBenchmark() {}
 
   /** The student of each size; the teacher has twice its layers. */
   static LlamaConfig student(String size) {
     return switch (size) {
+      case "tiny" -> config(128, 352, 2, 4, 2, 32000);
       case "small" -> config(512, 1408, 8, 8, 2, 32000);
       case "medium" -> config(1024, 2816, 12, 16, 4, 32000);
       case "large" -> config(1280, 3456, 12, 20, 4, 32000);
-      default -> throw new IllegalArgumentException("size must be small, medium or large: " + size);
+      default -> throw new IllegalArgumentException("size must be tiny, small, medium or large: " + size);
     };
   }
 
@@ -59,7 +77,7 @@ public final class MemoryPlanBenchmark {
         s.numKeyValueHeads(), s.headDim());
   }
 
-  public static void main(String[] args) throws IOException {
+  public static void main(String[] args) throws Exception {
     Path dir = Path.of(args[1]);
     String size = args[2];
     if (args[0].equals("generate")) {
@@ -88,24 +106,67 @@ public final class MemoryPlanBenchmark {
       studentConfig = s.config();
       teacherConfig = t.config();
     }
+    int replicas = args.length > 6 ? Integer.parseInt(args[6]) : 1;
     MemoryPlan plan = MemoryPlanner.plan(new TrainingShape(studentConfig, teacherConfig, 4, 1, seq, CHUNK,
-        LlamaModel.DEFAULT_QUERY_BLOCK, recompute, false, false, 1, 1, false));
+        LlamaModel.DEFAULT_QUERY_BLOCK, recompute, false, replicas > 1, replicas, replicas, false));
+    long predicted = replicas * plan.peak() - (replicas - 1) * plan.teacherWeights();
     long start = System.nanoTime();
-    try (LlamaModel teacher = load(teacherDir); LlamaModel student = load(studentDir);
-        AdamW adam = new AdamW(student.parameters(), new AdamW.Settings(0.9, 0.95, 1e-8, 0.01))) {
+    try (LlamaModel teacher = load(teacherDir)) {
+      if (replicas == 1) {
+        train(teacher, studentDir, GradientReducer.single(), false, recompute, seq, 0);
+      } else {
+        inRing(replicas, ring -> train(teacher, studentDir, new RingReducer(ring), true, recompute, seq,
+            ring.rank()));
+      }
+    }
+    double measured = (statusKb("VmHWM") - baseline) * 1024.0;
+    double ratio = predicted / measured;
+    System.out.printf("RESULT %s student %.0fM teacher %.0fM params, seq %d, recompute %s, %s: predicted %.0f MiB "
+            + "(phase: %s), measured %.0f MiB above a baseline of %.0f MiB, predicted/measured %.3f, %s (limit \u00b1"
+            + "%.0f%%), %.0f s%n", size, studentConfig.parameterCount() / 1e6, teacherConfig.parameterCount() / 1e6,
+        seq, args[3], replicas == 1 ? "optimizer whole (1 replica)"
+            : "optimizer sharded over " + replicas + " ranks in this process (" + replicas + " replicas, one teacher)",
+        predicted / 1048576.0, plan.peakPhase(), measured / 1048576.0, baseline / 1024.0, ratio,
+        Math.abs(ratio - 1) <= TOLERANCE ? "PASS" : "FAIL", 100 * TOLERANCE, (System.nanoTime() - start) / 1e9);
+  }
+
+  /** Two steps of two one-sequence micro-batches; each replica its own sequences. */
+  private static void train(LlamaModel teacher, String studentDir, GradientReducer reducer, boolean sharded,
+      boolean recompute, int seq, int replica) {
+    AdamW.Settings settings = new AdamW.Settings(0.9, 0.95, 1e-8, 0.01);
+    try (LlamaModel student = load(studentDir);
+        AdamW adam = sharded ? new AdamW(OptimizerShard.of(student.parameters(), reducer), Device.cpu(), settings)
+            : new AdamW(student.parameters(), settings)) {
       TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.minitron(), CHUNK), null,
-          adam, GradientReducer.single(), 1.0, recompute);
-      long[][] data = TestModels.randomTokens(2, seq, studentConfig.vocabSize(), 0);
+          adam, reducer, 1.0, recompute);
+      long[][] data = TestModels.randomTokens(2, seq, student.config().vocabSize(), replica);
       for (int i = 0; i < 2; i++) {
         step.run(List.of(new long[][] {data[0]}, new long[][] {data[1]}), 1e-4);
       }
     }
-    double measured = (statusKb("VmHWM") - baseline) * 1024.0;
-    System.out.printf("RESULT %s student %.0fM teacher %.0fM params, seq %d, recompute %s: planned %.0f MiB "
-            + "(phase: %s), measured %.0f MiB above a baseline of %.0f MiB, planned/measured %.3f, %.0f s%n",
-        size, studentConfig.parameterCount() / 1e6, teacherConfig.parameterCount() / 1e6, seq, args[3],
-        plan.peak() / 1048576.0, plan.peakPhase(), measured / 1048576.0, baseline / 1024.0, plan.peak() / measured,
-        (System.nanoTime() - start) / 1e9);
+  }
+
+  /** Runs {@code body} on {@code ranks} ranks of a loopback ring, one thread each, and waits for all. */
+  private static void inRing(int ranks, Consumer<RingAllReduce> body) throws Exception {
+    LocalRendezvous rendezvous = new LocalRendezvous(ranks, Duration.ofMinutes(1));
+    CollectiveOptions options = CollectiveOptions.loopback();
+    ExecutorService pool = Executors.newFixedThreadPool(ranks);
+    try {
+      List<Future<?>> done = new ArrayList<>();
+      for (int r = 0; r < ranks; r++) {
+        int rank = r;
+        done.add(pool.submit(() -> {
+          try (RingAllReduce ring = RingAllReduce.connect(rank, ranks, rendezvous.forRank(rank), options)) {
+            body.accept(ring);
+          }
+        }));
+      }
+      for (Future<?> f : done) {
+        f.get();
+      }
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   private static LlamaModel load(String dir) {

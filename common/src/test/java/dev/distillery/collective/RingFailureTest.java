@@ -47,6 +47,34 @@ class RingFailureTest {
         .hasMessageContaining("from left rank 2 (127.0.0.1:");
   }
 
+  /**
+   * A rank busy for 2.5 s (e.g. writing a checkpoint) beyond the 1 s operation timeout: peers waiting in a barrier
+   * with a longer timeout of its own get through and the ring stays usable; a plain barrier fails.
+   */
+  @Test
+  void aBarrierWithItsOwnTimeoutOutwaitsABusyPeer() {
+    List<Failure> patient = Ranks.run(3, FAST_FAIL, ring -> {
+      if (ring.rank() == 0) {
+        Thread.sleep(2500);
+      }
+      Failure f = timed(() -> ring.barrier(Duration.ofSeconds(30)));
+      ring.barrier();
+      return f;
+    });
+    for (Failure f : patient.subList(1, 3)) {
+      assertThat(f.error()).isNull();
+      assertThat(f.millis()).isGreaterThan(2000L);
+    }
+    List<Failure> plain = Ranks.run(2, FAST_FAIL, ring -> {
+      if (ring.rank() == 0) {
+        Thread.sleep(2500);
+      }
+      return timed(ring::barrier);
+    });
+    assertThat(plain.get(1).error()).isInstanceOf(CollectiveException.class)
+        .hasMessageContaining("no progress for 1000 ms in all-gather of a long");
+  }
+
   @Test
   void peerClosingMidOperationFailsEveryRankPromptly() {
     CollectiveOptions patient = FAST_FAIL.withTimeouts(Duration.ofSeconds(3), Duration.ofSeconds(20))

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import dev.distillery.io.CheckpointReader;
+import dev.distillery.io.StagedDirectory;
 import dev.distillery.io.Storage;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
@@ -61,17 +62,28 @@ class TrainingCheckpointTest {
       TrainingCheckpoint.restoreOptimizer(storage, whole, reference);
       assertThat(reference.steps()).isEqualTo(2);
       List<AdamW> three = shards(student, 3);
-      for (AdamW shard : three) {
-        TrainingCheckpoint.restoreOptimizer(storage, whole, shard);
-        assertMomentsMatch(shard, reference);
-        TrainingCheckpoint.saveOptimizerShard(storage, checkpoints, 3, shard);
+      try (StagedDirectory staged = TrainingCheckpoint.stage(storage, checkpoints, 3, "test")) {
+        for (int r = 0; r < 3; r++) {
+          TrainingCheckpoint.restoreOptimizer(storage, whole, three.get(r));
+          assertMomentsMatch(three.get(r), reference);
+          TrainingCheckpoint.writePart(storage, TrainingCheckpoint.stagingPath(checkpoints, 3, "test"), config,
+              student.parameters(), three.get(r), r, 3);
+        }
+        TrainingCheckpoint.writeState(storage, staged.path(), new TrainingCheckpoint.State(3, 12, "test"),
+            student.parameters(), three.get(0));
+        staged.commit();
       }
       assertThat(three.stream().mapToLong(AdamW::stateBytes).sum()).isEqualTo(reference.stateBytes());
-      TrainingCheckpoint.save(storage, checkpoints, new TrainingCheckpoint.State(3, 12, "test"), config,
-          student.parameters(), three.get(0));
       String sharded = TrainingCheckpoint.latest(storage, checkpoints).orElseThrow();
       assertThat(sharded).endsWith("step-3");
       assertThat(dir.resolve("checkpoints/step-3/optimizer/shard-2-of-3.safetensors")).exists();
+      try (CheckpointReader model = TrainingCheckpoint.model(storage, sharded)) { // 3 files, one per replica
+        assertThat(model.tensorNames()).hasSameSizeAs(student.parameters().keySet());
+        for (String name : model.tensorNames()) {
+          assertThat(model.readFloats(name)).as(name).containsExactly(student.parameters().get(name).toFloatArray());
+        }
+      }
+      assertThat(dir.resolve("checkpoints/step-3/model")).isDirectoryContaining("glob:**/model-0000[1-3]-of-0000*");
       try (AdamW again = new AdamW(student.parameters(), settings)) {
         TrainingCheckpoint.restoreOptimizer(storage, sharded, again);
         for (String name : reference.firstMoments().keySet()) {

@@ -3,6 +3,7 @@ package dev.distillery.jobs.distill;
 import static org.apache.spark.sql.functions.col;
 
 import dev.distillery.collective.RingSecret;
+import dev.distillery.distill.OptimizerShard;
 import dev.distillery.distill.OrderedSequences;
 import dev.distillery.distill.TrainingCheckpoint;
 import dev.distillery.distill.VocabAlignment;
@@ -10,6 +11,7 @@ import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.Fingerprints;
 import dev.distillery.io.Storage;
 import dev.distillery.jobs.spark.HadoopConf;
+import dev.distillery.jobs.spark.TaskDevices;
 import dev.distillery.jobs.tokenize.ParquetShards;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.tokenize.RowWindows;
@@ -133,6 +135,11 @@ public final class DistillJob {
               + "the {} common ids (the rest are padding rows)", teacherVocab, student.vocabSize(), common);
         }
       }
+    }
+    if (settings.shardOptimizer() && !settings.devices().equals(TaskDevices.AUTO)) { // else each rank checks
+      int devices = TaskDevices.parse(settings.devices()).size();
+      OptimizerShard.checkReplicas(student.parameterCount(), settings.worldSize() * devices,
+          "world-size " + settings.worldSize() + " x " + devices + " devices per rank");
     }
     Storage checkpoints = Storage.of(settings.checkpoints());
     if (!settings.restart()) {

@@ -24,7 +24,8 @@ public record DistillSettings(
     double weightDecay, double beta1, double beta2, double clip, int chunkTokens, int checkpointEvery,
     int validateEvery, int validSequences, long seed, String teacherDtype, int collectiveTimeoutSeconds,
     boolean restart, double hiddenWeight, String hiddenLayerMap, String devices, boolean recomputeLayers,
-    String teacherLogits, boolean shardOptimizer, int keepCheckpoints) implements Serializable {
+    String teacherLogits, boolean shardOptimizer, int keepCheckpoints, int checkpointTimeoutSeconds)
+    implements Serializable {
   /** Paths made absolute on the driver, where the settings are made: the ranks run elsewhere. */
   public DistillSettings {
     teacher = Storage.absolute(teacher);
@@ -101,6 +102,11 @@ public record DistillSettings(
       .defaultValue("float32").doc("Teacher precision (float16 halves its memory on GPUs).");
   static final ConfigOption<Integer> TIMEOUT = ConfigOption.integer("collective-timeout-seconds").defaultValue(300)
       .atLeast(1).doc("A rank waiting longer than this for a peer fails the stage instead of hanging.");
+  static final ConfigOption<Integer> CHECKPOINT_TIMEOUT = ConfigOption.integer("checkpoint-timeout-seconds")
+      .defaultValue(3600).atLeast(1).doc("How long ranks wait for each other around a checkpoint save and the final "
+          + "write, instead of collective-timeout-seconds: every replica writes its share of the weights (and its "
+          + "optimizer shard) into the checkpoint's staging directory, then rank 0 commits it while the others wait; "
+          + "tens of GB on an object store can take minutes. A save slower than this fails the stage.");
   static final ConfigOption<Boolean> RESTART = ConfigOption.bool("restart").defaultValue(false)
       .doc("Ignore existing checkpoints and start from the student (by default a run resumes).");
   static final ConfigOption<String> DEVICES = ConfigOption.string("devices").defaultValue(TaskDevices.AUTO)
@@ -138,10 +144,11 @@ public record DistillSettings(
   /** The options of {@code distill}. */
   public static final ConfigSchema SCHEMA = new ConfigSchema("distill",
       "Distil (or fine-tune) a student on the token shards in a Spark barrier stage, synchronous data-parallel.",
-      StageOptions.RUN, TEACHER, STUDENT, TOKENS, OUTPUT, CHECKPOINTS, METRICS, STEPS, GLOBAL_BATCH, MICRO_BATCH,
-      WORLD_SIZE, LOSS, KD_WEIGHT, CE_WEIGHT, TEMPERATURE, HIDDEN_WEIGHT, HIDDEN_LAYER_MAP, LR, MIN_LR, WARMUP,
-      WEIGHT_DECAY, BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY, VALID_SEQUENCES, SEED, TEACHER_DTYPE,
-      TIMEOUT, RESTART, DEVICES, RECOMPUTE, TEACHER_LOGITS, SHARD_OPTIMIZER,
+      StageOptions.RUN, TEACHER, STUDENT, TOKENS, OUTPUT, CHECKPOINTS, METRICS, STEPS, GLOBAL_BATCH, MICRO_BATCH, WORLD_SIZE,
+      LOSS, KD_WEIGHT, CE_WEIGHT, TEMPERATURE, HIDDEN_WEIGHT, HIDDEN_LAYER_MAP, LR, MIN_LR, WARMUP, WEIGHT_DECAY,
+      BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
+      VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, CHECKPOINT_TIMEOUT, RESTART, DEVICES, RECOMPUTE, TEACHER_LOGITS,
+      SHARD_OPTIMIZER,
       Preflight.OPTION, KEEP_CHECKPOINTS);
 
   /** Resolves defaults against the run directory and checks the options that depend on each other. */
@@ -186,7 +193,8 @@ public record DistillSettings(
         c.get(WEIGHT_DECAY), c.get(BETA1), c.get(BETA2), c.get(CLIP), c.get(CHUNK), c.get(CHECKPOINT_EVERY),
         c.get(VALIDATE_EVERY), c.get(VALID_SEQUENCES), c.get(SEED), c.get(TEACHER_DTYPE), c.get(TIMEOUT),
         c.get(RESTART), c.get(HIDDEN_WEIGHT), c.get(HIDDEN_LAYER_MAP), devices,
-        c.get(RECOMPUTE), teacherLogits, c.get(SHARD_OPTIMIZER), c.get(KEEP_CHECKPOINTS));
+        c.get(RECOMPUTE), teacherLogits, c.get(SHARD_OPTIMIZER), c.get(KEEP_CHECKPOINTS),
+        c.get(CHECKPOINT_TIMEOUT));
   }
 
   /** The losses stored distributions can give: forward KL at temperature 1, no teacher hidden states. */

@@ -8,10 +8,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.distillery.collective.LocalReducer;
 import dev.distillery.collective.RingAllReduce;
+import dev.distillery.config.ConfigException;
 import dev.distillery.distill.Autograd;
 import dev.distillery.distill.GradientReducer;
 import dev.distillery.distill.LearningRateSchedule;
+import dev.distillery.distill.OptimizerShard;
 import dev.distillery.distill.OrderedSequences;
+import dev.distillery.distill.RingReducer;
 import dev.distillery.distill.StepMetrics;
 import dev.distillery.distill.StepReadAhead;
 import dev.distillery.distill.StoredRow;
@@ -23,6 +26,7 @@ import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.CheckpointWriter;
 import dev.distillery.io.DType;
 import dev.distillery.io.Fingerprints;
+import dev.distillery.io.StagedDirectory;
 import dev.distillery.io.Storage;
 import dev.distillery.jobs.spark.ExecutorModels;
 import dev.distillery.model.LanguageModelLoss;
@@ -47,6 +51,7 @@ import org.slf4j.LoggerFactory;
 final class RankTrainer {
   private static final Logger LOG = LoggerFactory.getLogger(RankTrainer.class);
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
   /** Steps of sequences read ahead of the step being trained. */
   static final int READ_AHEAD_STEPS = 2;
 
@@ -82,6 +87,14 @@ final class RankTrainer {
     int world = ring.worldSize();
     DistillSettings.checkDeviceShare(settings.globalBatch() / world / settings.microBatch(), devices.size(),
         "rank " + rank + " (devices " + devices + ")");
+    if (settings.shardOptimizer()) { // devices 'auto' are known only here
+      try {
+        OptimizerShard.checkReplicas(studentParameters(), world * devices.size(),
+            "world-size " + world + " x " + devices.size() + " devices per rank");
+      } catch (ConfigException e) {
+        throw new BadInputException(e.getMessage());
+      }
+    }
     Optional<String> resume = settings.restart() ? Optional.empty()
         : TrainingCheckpoint.latest(storage, settings.checkpoints());
     int startStep = 0;
@@ -135,12 +148,6 @@ final class RankTrainer {
           ring.checkSame(fingerprint(replicas), "student weights after step " + (s + 1));
         }
         boolean checkpoint = (s + 1) % settings.checkpointEvery() == 0 && !final_;
-        if (checkpoint && settings.shardOptimizer()) { // every replica writes its shard, then rank 0 commits
-          int step = s + 1;
-          threads.runOnEach(d -> TrainingCheckpoint.saveOptimizerShard(storage, settings.checkpoints(), step,
-              replicas.get(d).optimizer));
-          ring.barrier();
-        }
         if (rank == 0) {
           LOG.info("distill step {}/{}: loss {} (kd {}, ce {}), lr {}, grad norm {}{}, {} tokens/s, ETA {}",
               s + 1, settings.steps(), f(last.loss()), f(last.kdLoss()), f(last.ceLoss()), String.format("%.2e", lr),
@@ -151,22 +158,15 @@ final class RankTrainer {
           if (line.validationLoss() != null || final_ || checkpoint) {
             writeMetrics(metrics);
           }
-          if (checkpoint) {
-            TrainingCheckpoint.save(storage, settings.checkpoints(), new TrainingCheckpoint.State(s + 1,
-                (long) (s + 1) * settings.globalBatch(), settings.fingerprint()), studentConfig,
-                lead.student.parameters(), lead.optimizer);
-            if (settings.keepCheckpoints() > 0) {
-              TrainingCheckpoint.retain(storage, settings.checkpoints(), settings.keepCheckpoints())
-                  .forEach(old -> LOG.info("deleted checkpoint {} (keep-checkpoints {})", old,
-                      settings.keepCheckpoints()));
-            }
-          }
+        }
+        if (checkpoint) {
+          saveCheckpoint(s + 1, threads, replicas, studentConfig);
         }
       }
       if (rank == 0) {
         writeFinal(lead.student, studentConfig, source);
       }
-      ring.barrier();
+      ring.barrier(checkpointTimeout()); // the others wait while rank 0 writes the student
       ObjectNode summary = JSON.createObjectNode();
       summary.put("rank", rank);
       summary.put("start_step", startStep);
@@ -179,6 +179,57 @@ final class RankTrainer {
     } finally {
       replicas.forEach(Replica::close);
     }
+  }
+
+  /**
+   * Writes and commits the checkpoint of step {@code step} with every replica of the job writing in parallel: rank 0
+   * stages it and shares the staging id; each replica writes its share of the weights and its optimizer shard
+   * straight into the staging directory; rank 0 adds the state, waits for every part, commits and prunes old
+   * checkpoints. Ranks wait for each other under checkpoint-timeout-seconds, not the collective timeout, so a slow
+   * storage delays the next step instead of failing it.
+   */
+  private void saveCheckpoint(int step, ReplicaThreads threads, List<Replica> replicas, LlamaConfig config) {
+    int rank = ring.rank();
+    Duration timeout = checkpointTimeout();
+    StagedDirectory staged = null;
+    try {
+      long id = 0;
+      if (rank == 0) {
+        id = RANDOM.nextLong() & Long.MAX_VALUE;
+        staged = TrainingCheckpoint.stage(storage, settings.checkpoints(), step, Long.toHexString(id));
+      }
+      String staging = TrainingCheckpoint.stagingPath(settings.checkpoints(), step,
+          Long.toHexString(ring.allGather(id, timeout)[0])); // once rank 0 has staged it
+      int all = ring.worldSize() * replicas.size();
+      threads.runOnEach(d -> {
+        Replica replica = replicas.get(d);
+        TrainingCheckpoint.writePart(storage, staging, config, replica.student.parameters(), replica.optimizer,
+            rank * replicas.size() + d, all);
+        return d;
+      });
+      if (rank == 0) {
+        Replica lead = replicas.get(0);
+        TrainingCheckpoint.writeState(storage, staging, new TrainingCheckpoint.State(step,
+            (long) step * settings.globalBatch(), settings.fingerprint()), lead.student.parameters(), lead.optimizer);
+      }
+      ring.barrier(timeout); // every part written
+      if (rank == 0) {
+        staged.commit();
+        if (settings.keepCheckpoints() > 0) {
+          TrainingCheckpoint.retain(storage, settings.checkpoints(), settings.keepCheckpoints())
+              .forEach(old -> LOG.info("deleted checkpoint {} (keep-checkpoints {})", old, settings.keepCheckpoints()));
+        }
+      }
+      ring.barrier(timeout); // committed
+    } finally {
+      if (staged != null) {
+        staged.close(); // aborts unless committed
+      }
+    }
+  }
+
+  private Duration checkpointTimeout() {
+    return Duration.ofSeconds(settings.checkpointTimeoutSeconds());
   }
 
   /**
@@ -197,6 +248,12 @@ final class RankTrainer {
       reducers.add(new DeviceReducer(local, d, ring.rank() * devices.size() + d, ring.worldSize() * devices.size()));
     }
     return reducers;
+  }
+
+  private long studentParameters() {
+    try (CheckpointReader reader = CheckpointReader.open(Storage.of(settings.student()), settings.student())) {
+      return reader.config().parameterCount();
+    }
   }
 
   private LlamaModel teacher(Device device) {

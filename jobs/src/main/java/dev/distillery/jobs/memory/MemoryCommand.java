@@ -9,6 +9,7 @@ import dev.distillery.config.ConfigException;
 import dev.distillery.config.ConfigOption;
 import dev.distillery.config.ConfigSchema;
 import dev.distillery.distill.LossSpec;
+import dev.distillery.distill.OptimizerShard;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.Storage;
 import dev.distillery.jobs.command.Command;
@@ -65,6 +66,8 @@ public final class MemoryCommand implements Command {
           + "buffers) and the ring traffic, from checkpoint headers only; also takes every distill option.",
       FILE, STAGE, DEVICE_MEMORY, LINK_GBPS, DEVICES_PER_RANK, DEVICE, SEQ_LENGTH, JSON_OUTPUT);
   private static final ConfigSchema COMMAND_LINE = withDistillOptions();
+  /** The share of a device a plan should leave free (allocator fragmentation, CUDA context, libraries). */
+  static final double HEADROOM = 0.2;
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern SIZE = Pattern.compile("(?i)\\s*([0-9]+(?:\\.[0-9]+)?)\\s*([kmgt]i?b?|b)?\\s*");
@@ -150,9 +153,9 @@ public final class MemoryCommand implements Command {
         settings.microBatch(), seqLength + 1, settings.chunkTokens(), LlamaModel.DEFAULT_QUERY_BLOCK,
         settings.recomputeLayers() && settings.hiddenWeight() == 0, loss.ceWeight() > 0, sharded,
         settings.worldSize(), replicas, config.get(DEVICE).equals("gpu"));
-    if (sharded && student.parameterCount() / replicas < (1 << 20)) {
-      throw new ConfigException("world-size " + settings.worldSize() + " x devices-per-rank " + devices + " = "
-          + replicas + " optimizer shards of under a million parameters each; use fewer replicas");
+    if (sharded) {
+      OptimizerShard.checkReplicas(student.parameterCount(), replicas, "world-size " + settings.worldSize()
+          + " x devices-per-rank " + devices);
     }
     long deviceMemory = parseBytes(config.get(DEVICE_MEMORY));
     long oneLayer = MemoryPlanner.oneLayerBytes(shape);
@@ -161,10 +164,12 @@ public final class MemoryCommand implements Command {
           + "decoder layer's training state and working set (" + gb(oneLayer) + ")");
     }
     MemoryPlan plan = MemoryPlanner.plan(shape);
+    boolean canRecompute = settings.hiddenWeight() == 0;
     if (config.get(JSON_OUTPUT)) {
       out.println(json(plan, shape, deviceMemory, config.get(LINK_GBPS)));
     } else {
       print(out, source, plan, shape, deviceMemory, config.get(LINK_GBPS));
+      verdict(out, plan, shape, deviceMemory, canRecompute);
     }
   }
 
@@ -246,12 +251,54 @@ public final class MemoryCommand implements Command {
         plan.allReduceSeconds(gbps), gbps);
   }
 
+  /** Bytes a device needs for {@code peak} to leave {@link #HEADROOM} of it free. */
+  static long neededForHeadroom(long peak) {
+    return (long) Math.ceil(peak / (1 - HEADROOM));
+  }
+
+  /**
+   * Whether the plan leaves {@link #HEADROOM} of the device free and, when not, what would: the options of the stage
+   * that are off, and otherwise the device it needs.
+   */
+  private static void verdict(PrintStream out, MemoryPlan plan, TrainingShape shape, long deviceMemory,
+      boolean canRecompute) {
+    long needed = neededForHeadroom(plan.peak());
+    if (needed <= deviceMemory) {
+      out.printf("  fits with %.0f%% headroom%n", 100 * HEADROOM);
+      return;
+    }
+    out.printf("  DOES NOT FIT with %.0f%% headroom: that needs %s per device%n", 100 * HEADROOM, gb(needed));
+    boolean recompute = shape.recompute() || canRecompute;
+    if (!shape.shardedOptimizer() || !shape.recompute() && canRecompute) {
+      long best = MemoryPlanner.plan(shape.with(true, recompute)).peak();
+      out.printf("  with%s%s: %s, %.0f%% headroom%n", shape.shardedOptimizer() ? "" : " --shard-optimizer true",
+          shape.recompute() || !canRecompute ? "" : " --recompute-layers true", gb(best),
+          100.0 - 100.0 * best / deviceMemory);
+      if (neededForHeadroom(best) <= deviceMemory) {
+        return;
+      }
+      needed = neededForHeadroom(best);
+    }
+    long weightsAndGradients = plan.studentWeights() + plan.gradients();
+    if (weightsAndGradients > (1 - HEADROOM) * deviceMemory) {
+      out.printf("  the float32 weights and gradients alone are %s (%.0f%% of the device): it needs a device of %s "
+          + "(e.g. a 141 GB H200),%n    or the gradients sharded too (ZeRO-2) or each replica split over GPUs (tensor "
+          + "parallelism), which distill does not do%n", gb(weightsAndGradients),
+          100.0 * weightsAndGradients / deviceMemory, gb(needed));
+    } else {
+      out.printf("  it needs a device of %s, or shorter rows (seq-length), a smaller micro-batch or chunk-tokens%n",
+          gb(needed));
+    }
+  }
+
   private static String json(MemoryPlan plan, TrainingShape shape, long deviceMemory, double gbps) {
     ObjectNode node = JSON.createObjectNode();
     node.put("peak_bytes_per_device", plan.peak());
     node.put("device_memory_bytes", deviceMemory);
     node.put("fits", plan.peak() <= deviceMemory);
     node.put("headroom_fraction", 1.0 - (double) plan.peak() / deviceMemory);
+    node.put("fits_with_headroom", neededForHeadroom(plan.peak()) <= deviceMemory);
+    node.put("device_memory_for_headroom_bytes", neededForHeadroom(plan.peak()));
     node.put("peak_phase", plan.peakPhase().toString());
     plan.items().forEach((name, bytes) -> node.put(name + "_bytes", bytes));
     node.put("lasting_bytes", plan.lasting());

@@ -219,12 +219,15 @@ class DistillJobTest {
     Path resumed = run.resolve("resumed");
     distill(resumed, settings);
     Files.delete(resumed.resolve("student/_COMMITTED"));
-    Path weights = resumed.resolve("checkpoints/step-4/model/model.safetensors");
+    Path weights; // one of the weight files, which the two ranks wrote one each
+    try (var files = Files.list(resumed.resolve("checkpoints/step-4/model"))) {
+      weights = files.filter(f -> f.toString().endsWith(".safetensors")).sorted().findFirst().orElseThrow();
+    }
     try (var file = java.nio.channels.FileChannel.open(weights, java.nio.file.StandardOpenOption.WRITE)) {
       file.truncate(file.size() / 2);
     }
     assertThatThrownBy(() -> TrainingCheckpoint.validate(Storage.of(resumed.toString()),
-        resumed.resolve("checkpoints/step-4").toString())).hasMessageContaining("model.safetensors");
+        resumed.resolve("checkpoints/step-4").toString())).hasMessageContaining(weights.getFileName().toString());
 
     List<String> summaries = distill(resumed, settings);
     assertThat(summaries).hasSize(2);
@@ -291,6 +294,47 @@ class DistillJobTest {
     }
     try (CheckpointReader a = CheckpointReader.open(run.resolve("straight/student").toString());
         CheckpointReader b = CheckpointReader.open(retried.resolve("student").toString())) {
+      for (String name : a.tensorNames()) {
+        assertThat(b.readFloats(name)).as(name).containsExactly(a.readFloats(name));
+      }
+    }
+  }
+
+  /**
+   * Checkpoints go to a storage that takes 6 s to create each weights file, on a ring whose ranks give up on a peer
+   * after 4 s without progress: the ranks wait for the save in barriers of their own timeout
+   * (checkpoint-timeout-seconds), so the run completes in its first attempt with the losses and weights of a run
+   * on fast storage.
+   */
+  @ParameterizedTest(name = "shard-optimizer={0}")
+  @ValueSource(booleans = {false, true})
+  void aSaveSlowerThanTheCollectiveTimeoutDoesNotFailTheRun(boolean shardOptimizer, @TempDir Path run)
+      throws IOException {
+    org.apache.hadoop.conf.Configuration hadoop = SharedSpark.session().sparkContext().hadoopConfiguration();
+    hadoop.set("fs.slow.impl", SlowFileSystem.class.getName());
+    hadoop.setBoolean("fs.slow.impl.disable.cache", true);
+    String[] settings = {"world-size=2", "checkpoint-every=3", "shard-optimizer=" + shardOptimizer};
+    hadoop.setLong(SlowFileSystem.DELAY, 6000);
+    distill(run.resolve("fast"), settings);
+    Path slowCheckpoints = run.resolve("slow/checkpoints");
+    long start = System.nanoTime();
+    List<String> summaries = distill(run.resolve("slow"), with(settings, "collective-timeout-seconds=4",
+        "checkpoints=slow://" + slowCheckpoints));
+    assertThat((System.nanoTime() - start) / 1e9).as("seconds, the save was slow").isGreaterThan(6);
+    for (String summary : summaries) { // a failed attempt would be retried, resuming from the slow checkpoint
+      assertThat(JSON.readTree(summary).get("stage_attempt").asInt()).as("not retried: " + summary).isZero();
+      assertThat(JSON.readTree(summary).get("start_step").asInt()).as(summary).isZero();
+    }
+    assertThat(slowCheckpoints.resolve("step-3/_COMMITTED")).exists();
+    List<JsonNode> fast = metrics(run.resolve("fast"));
+    List<JsonNode> slow = metrics(run.resolve("slow"));
+    assertThat(slow).hasSameSizeAs(fast).hasSize(6);
+    for (int s = 0; s < 6; s++) {
+      assertThat(slow.get(s).get("loss").asDouble()).as("loss of step %d", s + 1)
+          .isEqualTo(fast.get(s).get("loss").asDouble());
+    }
+    try (CheckpointReader a = CheckpointReader.open(run.resolve("fast/student").toString());
+        CheckpointReader b = CheckpointReader.open(run.resolve("slow/student").toString())) {
       for (String name : a.tensorNames()) {
         assertThat(b.readFloats(name)).as(name).containsExactly(a.readFloats(name));
       }
@@ -448,6 +492,12 @@ class DistillJobTest {
     assertThatThrownBy(() -> distill(run, "world-size=2", "devices=cpu,cpu"))
         .hasMessageContaining("option 'devices' (cpu,cpu): 2 devices per rank, but global-batch / (world-size × "
             + "micro-batch) gives each rank only 1 micro-batch(es) per step");
+    assertThatThrownBy(() -> distill(run, "shard-optimizer=true", "world-size=8", "devices=cpu,cpu",
+        "global-batch=16", "micro-batch=1"))
+        .as("16 replicas of a %d-parameter student", CONFIG.parameterCount())
+        .hasMessageContaining("option 'shard-optimizer': world-size 8 x 2 devices per rank = 16 replicas would "
+            + "each own the optimizer state of " + CONFIG.parameterCount() / 16 + " of the model's")
+        .hasMessageContaining("use fewer replicas or shard-optimizer=false");
     assertThatThrownBy(() -> distill(run, "devices=gpu0,tpu1"))
         .hasMessageContaining("device list 'gpu0,tpu1': entry 'tpu1' is neither 'cpu' nor 'gpuN'");
     assertThatThrownBy(() -> distill(run, "hidden-weight=1"))

@@ -62,4 +62,42 @@ class MemoryCommandTest {
         .isEqualTo(Distillery.USAGE);
     assertThat(err.toString()).contains("world-size 4 with devices-per-rank 3");
   }
+
+  /**
+   * Teacher correction of the flagship (the 8B itself trained in float32, as the width recipe's teacher-training
+   * section sets it, optimizer sharded) is planned above 80% of an 80 GB GPU: the output says it lacks the 20%
+   * headroom, what device that takes and why no option helps; unsharded it names the option that would help. The
+   * distill stage of the same file fits.
+   */
+  @Test
+  void theFlagshipTeacherCorrectionIsShownToLackHeadroomWithWhatItNeeds() throws Exception {
+    String recipe = Path.of("../conf/llama-3.1-8b-minitron-4b-width.yaml").toAbsolutePath().toString();
+    String[] teacherTraining = {"memory", "--config", recipe, "--stage", "teacher-training", "--teacher", LLAMA_8B,
+        "--student", LLAMA_8B, "--devices-per-rank", "8"};
+    assertThat(run(teacherTraining)).as(err.toString()).isZero();
+    String table = out.toString();
+    assertThat(table).contains("4 ranks x 8 devices = 32 replicas (gpu); optimizer sharded; recomputation on",
+        "DOES NOT FIT with 20% headroom: that needs 91.85 GB per device",
+        "the float32 weights and gradients alone are 64.24 GB (80% of the device): it needs a device of 91.85 GB");
+    assertThat(table).doesNotContain("with --shard-optimizer true");
+    out.reset();
+    assertThat(run(with(teacherTraining, "--json", "true"))).isZero();
+    JsonNode json = new ObjectMapper().readTree(out.toString());
+    assertThat(json.get("fits_with_headroom").asBoolean()).isFalse();
+    assertThat(json.get("device_memory_for_headroom_bytes").asLong())
+        .isEqualTo((long) Math.ceil(json.get("peak_bytes_per_device").asLong() / 0.8));
+    out.reset();
+    assertThat(run(with(teacherTraining, "--shard-optimizer", "false"))).isZero();
+    assertThat(out.toString()).contains("optimizer whole on every replica", "DOES NOT FIT with 20% headroom",
+        "with --shard-optimizer true: 73.48 GB, 8% headroom", "the float32 weights and gradients alone are");
+    out.reset();
+    assertThat(run("memory", "--config", recipe, "--teacher", LLAMA_8B, "--devices-per-rank", "8")).isZero();
+    assertThat(out.toString()).contains("fits with 20% headroom").doesNotContain("DOES NOT FIT");
+  }
+
+  private static String[] with(String[] args, String... more) {
+    String[] all = java.util.Arrays.copyOf(args, args.length + more.length);
+    System.arraycopy(more, 0, all, args.length, more.length);
+    return all;
+  }
 }

@@ -132,6 +132,8 @@ class ClusterConfigsTest {
       assertThat(s.at("/tokenize/seq-length").asInt()).isEqualTo(4096);
       assertThat(s.at("/distill/shard-optimizer").asBoolean()).as("fits only with the sharded optimizer").isTrue();
       assertThat(s.has("teacher-training")).as("teacher correction").isTrue();
+      assertThat(s.at("/teacher-training/shard-optimizer").asBoolean()).as("teacher correction runs only sharded")
+          .isTrue();
       assertThat(s.at("/calibrate/samples").asInt()).isEqualTo(1024);
       assertThat(s.at("/calibrate/seq-length").asInt()).isEqualTo(4096);
       assertThat(s.at("/distill/loss").asText()).isEqualTo("kl");

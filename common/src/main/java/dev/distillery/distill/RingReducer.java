@@ -1,15 +1,14 @@
-package dev.distillery.jobs.distill;
+package dev.distillery.distill;
 
 import dev.distillery.collective.DirectFloats;
 import dev.distillery.collective.RingAllReduce;
 import dev.distillery.collective.Shard;
-import dev.distillery.distill.GradientReducer;
 
-/** The training step's gradient reducer on top of the TCP ring. */
-final class RingReducer implements GradientReducer {
+/** The training step's gradient reducer on top of the TCP ring: one replica per rank. */
+public final class RingReducer implements GradientReducer {
   private final RingAllReduce ring;
 
-  RingReducer(RingAllReduce ring) {
+  public RingReducer(RingAllReduce ring) {
     this.ring = ring;
   }
 
