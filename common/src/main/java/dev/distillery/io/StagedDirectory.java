@@ -54,7 +54,7 @@ public final class StagedDirectory implements Closeable {
     warnOfOldVersions();
     this.tempDir = new Path(parent, prefix + UUID.randomUUID()).toString();
     storage.mkdirs(tempDir);
-    LOG.debug("Staging {} in {}", finalDir, tempDir);
+    LOG.info("Staging {} in {}", finalDir, tempDir);
   }
 
   /** The directory being written; files go here until {@link #commit()}. */

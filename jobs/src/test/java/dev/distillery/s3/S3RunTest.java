@@ -5,14 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distillery.io.Storage;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -57,7 +54,7 @@ class S3RunTest {
               "--hidden-multiple", "32", "--ffn-multiple", "64"),
           line("prune", "--run", run, "--teacher", teacher)));
       Path log = work.resolve("distillery.log");
-      int status = runDistillery(s3.javaOptions(), args, log);
+      int status = DistilleryJvm.run(s3.javaOptions(), args, log);
       String output = Files.readString(log);
       assertThat(status).as(output).isZero();
 
@@ -79,30 +76,6 @@ class S3RunTest {
         assertThat(text).as(file.toString()).doesNotContain(accessKey).doesNotContain(secretKey);
       }
     }
-  }
-
-  /** Runs the command lines in a new JVM on this test's classpath; its stdout and stderr go to {@code log}. */
-  private static int runDistillery(List<String> javaOptions, List<String> args, Path log) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-Xmx2g");
-    ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-        .filter(a -> a.startsWith("--add-opens") || a.startsWith("-XX:+IgnoreUnrecognized")
-            || a.startsWith("-Djdk.reflect"))
-        .forEach(command::add);
-    command.addAll(javaOptions);
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(CommandSequence.class.getName());
-    command.addAll(args);
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
-    builder.environment().put("DJL_OFFLINE", "true");
-    Process process = builder.start();
-    if (!process.waitFor(5, TimeUnit.MINUTES)) {
-      process.destroyForcibly();
-      throw new IllegalStateException("distillery did not finish in 5 minutes; log: " + Files.readString(log));
-    }
-    return process.exitValue();
   }
 
   private static List<Path> committedDirectories(Path dir) throws IOException {
