@@ -238,8 +238,7 @@ final class RingConnector {
       return options.advertisedHost();
     }
     InetAddress bind = bindAddress();
-    return bind == null || bind.isAnyLocalAddress()
-        ? InetAddress.getLocalHost().getHostAddress() : bind.getHostAddress();
+    return bind == null || bind.isAnyLocalAddress() ? AdvertisedAddress.ofThisMachine() : bind.getHostAddress();
   }
 
   private SocketChannel connectTo(PeerAddress address, int peerRank) throws IOException {

@@ -2,6 +2,7 @@ package dev.distillery.io;
 
 import java.io.Closeable;
 import java.time.Instant;
+import java.util.List;
 import java.util.UUID;
 import org.apache.hadoop.fs.Path;
 import org.slf4j.Logger;
@@ -16,9 +17,21 @@ import org.slf4j.LoggerFactory;
  * the marker ({@link Storage#isCommitted}). {@link #close()} without a commit aborts, so
  * try-with-resources leaves nothing behind when the writer fails; staging directories a killed writer left are
  * removed when the output is staged again.
+ *
+ * <p>Replacing a committed output keeps the old version until the new one is committed: its marker is removed,
+ * it is moved aside ({@code parent/.name.old-<uuid>}), the new one is moved in and marked, and only then is the
+ * old one deleted. A writer killed in between leaves no committed output and the old version aside, which stays
+ * (named in a warning when the output is staged again) until a new version is committed.
+ *
+ * <p>For tests of killed writers, the JVM option {@code -D}{@value #PAUSE_PROPERTY}{@code =NAME:POINT} makes the
+ * commit of an output named {@code NAME} stop for good at {@code POINT} ({@code before-marker}: new data in place,
+ * no marker yet; {@code set-aside}: the old version moved aside, the new one not yet moved in), after logging
+ * {@code "Pausing the commit of ..."}, so that a test can kill the process there.
  */
 public final class StagedDirectory implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(StagedDirectory.class);
+  /** System property naming an output and a point where its commit pauses for good (tests of killed writers). */
+  public static final String PAUSE_PROPERTY = "distillery.commit.pause";
 
   private final Storage storage;
   private final String finalDir;
@@ -42,9 +55,10 @@ public final class StagedDirectory implements Closeable {
       throw new IllegalArgumentException("Cannot stage the root directory " + finalDir);
     }
     removeLeftovers(parent.toString(), prefix(target));
+    warnOfOldVersions();
     this.tempDir = pathFor(finalDir, id);
     storage.mkdirs(tempDir);
-    LOG.debug("Staging {} in {}", finalDir, tempDir);
+    LOG.info("Staging {} in {}", finalDir, tempDir);
   }
 
   /**
@@ -77,22 +91,32 @@ public final class StagedDirectory implements Closeable {
 
   /**
    * Moves the staging directory to its final path and writes the commit marker. An uncommitted leftover
-   * at the final path (from a crashed run) is replaced; a committed one only when staged with overwrite.
-   * Replacing deletes the old directory before the rename, so for a moment neither version exists.
+   * at the final path (from a crashed run) is replaced; a committed one only when staged with overwrite, and it is
+   * kept aside until the new version is committed (see the class comment).
    */
   public void commit() {
     if (finished) {
       throw new IllegalStateException("Staged directory for " + finalDir + " was already committed or aborted");
     }
     refuseCommittedTarget();
-    if (storage.exists(finalDir)) {
-      LOG.info("Replacing existing {}", finalDir);
+    if (storage.isCommitted(finalDir)) {
+      String aside = siblingPath(".old-");
+      LOG.info("Replacing {}; the old version is kept at {} until the new one is committed", finalDir, aside);
+      storage.delete(Storage.resolve(finalDir, Storage.COMMIT_MARKER));
+      storage.rename(finalDir, aside);
+      pauseIfAsked("set-aside");
+    } else if (storage.exists(finalDir)) {
+      LOG.info("Replacing {}, left uncommitted by an earlier writer", finalDir);
       storage.delete(finalDir);
     }
     storage.rename(tempDir, finalDir);
+    pauseIfAsked("before-marker");
     storage.writeText(Storage.resolve(finalDir, Storage.COMMIT_MARKER), Instant.now() + "\n");
     finished = true;
     LOG.info("Committed {}", finalDir);
+    for (String old : oldVersions()) {
+      storage.delete(old);
+    }
   }
 
   /** Deletes the staging directory; the final path is left untouched. */
@@ -130,6 +154,48 @@ public final class StagedDirectory implements Closeable {
     if (!overwrite && storage.isCommitted(finalDir)) {
       throw new IllegalStateException("Output " + finalDir + " already exists and is committed; "
           + "delete it or enable overwrite");
+    }
+  }
+
+  private void warnOfOldVersions() {
+    if (!storage.isCommitted(finalDir)) {
+      for (String old : oldVersions()) {
+        LOG.warn("Output {} is not committed; the version it had before a replacement was interrupted is kept at {} "
+            + "until a new one is committed", finalDir, old);
+      }
+    }
+  }
+
+  /** Old versions this output's replacements moved aside and have not deleted yet. */
+  private List<String> oldVersions() {
+    Path target = new Path(finalDir);
+    String parent = target.getParent().toString();
+    String prefix = "." + target.getName() + ".old-";
+    if (!storage.exists(parent)) {
+      return List.of();
+    }
+    return storage.list(parent).stream().filter(e -> new Path(e).getName().startsWith(prefix)).toList();
+  }
+
+  private String siblingPath(String kind) {
+    Path target = new Path(finalDir);
+    return new Path(target.getParent(), "." + target.getName() + kind + UUID.randomUUID()).toString();
+  }
+
+  /** Stops here for good when {@value #PAUSE_PROPERTY} names this output and {@code point}; see the class comment. */
+  private void pauseIfAsked(String point) {
+    String asked = System.getProperty(PAUSE_PROPERTY);
+    if (asked == null || !asked.equals(new Path(finalDir).getName() + ":" + point)) {
+      return;
+    }
+    LOG.warn("Pausing the commit of {} at {} ({}), until this process is killed", finalDir, point, PAUSE_PROPERTY);
+    while (true) {
+      try {
+        Thread.sleep(60_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("Commit of " + finalDir + " interrupted while paused at " + point, e);
+      }
     }
   }
 }

@@ -17,7 +17,11 @@ final class SparkRendezvous implements Rendezvous {
    * address other executors can reach, unlike {@code InetAddress.getLocalHost()}, which is often a loopback address.
    */
   static String executorHost(BarrierTaskContext context) {
-    String address = context.getTaskInfos()[context.partitionId()].address();
+    return host(context.getTaskInfos()[context.partitionId()].address());
+  }
+
+  /** The host of a task address as Spark gives it ({@code host:port}, {@code [ipv6]:port} or a bare host). */
+  static String host(String address) {
     int colon = address.lastIndexOf(':');
     String host = colon > 0 ? address.substring(0, colon) : address;
     return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;

@@ -61,10 +61,10 @@ public final class TokenizeJob {
   }
 
   /**
-   * Runs the job; a no-op when {@code RUN/tokens} is committed and {@code overwrite} is off.
+   * Runs the job; a no-op when {@code RUN/tokens} is committed and {@code overwrite} is off. An uncommitted
+   * {@code RUN/tokens} (what a killed run leaves) is replaced.
    *
    * @throws IllegalArgumentException for input or options that cannot be used, naming the option and value
-   * @throws IllegalStateException when the output path holds something that is not a committed output
    */
   public TokenizeResult run() {
     HadoopConf hadoop = HadoopConf.install(spark);
@@ -77,9 +77,9 @@ public final class TokenizeJob {
       LOG.info("{} is already committed; nothing to do (overwrite=true redoes it)", output);
       return new TokenizeResult(output, null, 0, 0);
     }
-    if (!force && storage.exists(output)) {
-      throw new IllegalStateException("output path " + output + " exists but is not a committed tokenize output (no "
-          + Storage.COMMIT_MARKER + " marker); delete it or set overwrite=true to replace it");
+    if (storage.exists(output) && !storage.isCommitted(output)) {
+      LOG.warn("{} holds no {} marker: a tokenize run that did not finish left it; it is replaced", output,
+          Storage.COMMIT_MARKER);
     }
     String tokenizerPath = settings.tokenizer();
     TokenizerFile tokenizer = TokenizerFile.parse(readTokenizer(tokenizerPath), tokenizerPath);

@@ -16,14 +16,17 @@ import org.apache.hadoop.conf.Configuration;
  * and inspect directly.
  */
 final class S3Proxy implements AutoCloseable {
-  private final Process process;
   private final Path baseDir;
+  private final List<String> command;
+  private final Path log;
+  private Process process;
   final int port;
   final String accessKey;
   final String secretKey;
 
-  private S3Proxy(Process process, Path baseDir, int port, String accessKey, String secretKey) {
-    this.process = process;
+  private S3Proxy(List<String> command, Path log, Path baseDir, int port, String accessKey, String secretKey) {
+    this.command = command;
+    this.log = log;
     this.baseDir = baseDir;
     this.port = port;
     this.accessKey = accessKey;
@@ -49,17 +52,34 @@ final class S3Proxy implements AutoCloseable {
         "jclouds.provider=filesystem",
         "jclouds.filesystem.basedir=" + baseDir) + "\n");
     Path javaBin = Path.of(System.getProperty("java.home"), "bin", "java");
-    Process process = new ProcessBuilder(javaBin.toString(), "-Xmx512m", "-jar", jar.toString(), "--properties",
-        properties.toString()).redirectErrorStream(true).redirectOutput(work.resolve("s3proxy.log").toFile()).start();
-    S3Proxy proxy = new S3Proxy(process, baseDir, port, accessKey, secretKey);
+    List<String> command = List.of(javaBin.toString(), "-Xmx512m", "-jar", jar.toString(), "--properties",
+        properties.toString());
+    S3Proxy proxy = new S3Proxy(command, work.resolve("s3proxy.log"), baseDir, port, accessKey, secretKey);
+    proxy.launch();
+    return proxy;
+  }
+
+  /** Stops s3proxy (SIGTERM): the endpoint refuses connections until {@link #relaunch()}. */
+  void stop() throws InterruptedException {
+    close();
+  }
+
+  /** Starts s3proxy again after {@link #stop()}, on the same port and objects. */
+  void relaunch() throws Exception {
+    launch();
+  }
+
+  private void launch() throws Exception {
+    process = new ProcessBuilder(command).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
     long deadline = System.nanoTime() + 60_000_000_000L;
     while (true) {
       try (Socket probe = new Socket("127.0.0.1", port)) {
-        return proxy;
+        return;
       } catch (IOException notYet) {
         if (!process.isAlive() || System.nanoTime() > deadline) {
-          proxy.close();
-          throw new IllegalStateException("s3proxy did not start; see " + work.resolve("s3proxy.log"));
+          close();
+          throw new IllegalStateException("s3proxy did not start; see " + log);
         }
         Thread.sleep(200);
       }
@@ -73,8 +93,13 @@ final class S3Proxy implements AutoCloseable {
 
   /** The S3A settings for this endpoint, the Spark way ({@code spark.hadoop.fs.s3a.*}). */
   Map<String, String> sparkSettings() {
+    return sparkSettings(port);
+  }
+
+  /** {@link #sparkSettings()} with the endpoint at {@code endpointPort} (a relay in front of this one). */
+  Map<String, String> sparkSettings(int endpointPort) {
     return Map.of(
-        "spark.hadoop.fs.s3a.endpoint", "http://127.0.0.1:" + port,
+        "spark.hadoop.fs.s3a.endpoint", "http://127.0.0.1:" + endpointPort,
         "spark.hadoop.fs.s3a.endpoint.region", "us-east-1",
         "spark.hadoop.fs.s3a.path.style.access", "true",
         "spark.hadoop.fs.s3a.connection.ssl.enabled", "false",
@@ -93,7 +118,13 @@ final class S3Proxy implements AutoCloseable {
 
   /** The settings as JVM options, as a user puts them in {@code DISTILLERY_JAVA_OPTS}. */
   List<String> javaOptions() {
-    return sparkSettings().entrySet().stream().map(e -> "-D" + e.getKey() + "=" + e.getValue()).sorted().toList();
+    return javaOptions(port);
+  }
+
+  /** {@link #javaOptions()} with the endpoint at {@code endpointPort} (a relay in front of this one). */
+  List<String> javaOptions(int endpointPort) {
+    return sparkSettings(endpointPort).entrySet().stream().map(e -> "-D" + e.getKey() + "=" + e.getValue())
+        .sorted().toList();
   }
 
   @Override

@@ -5,14 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distillery.io.Storage;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -21,14 +18,16 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The stages with every path on {@code s3a://} (a real S3 API, s3proxy, on loopback) and the credentials given only
  * as {@code spark.hadoop.fs.s3a.*} JVM options, as a user sets them: run as the {@code distillery} command in a JVM
- * of its own, so no earlier test's Spark session or Hadoop file system cache is involved.
+ * of its own, so no earlier test's Spark session or Hadoop file system cache is involved. Distill runs two ranks
+ * (the ring, with {@code spark.authenticate.secret} as its secret); neither the S3 keys nor the ring secret appear in
+ * the log or in any object written (metrics, checkpoint state, evaluation, report).
  */
 @Tag("s3")
 class S3RunTest {
   private static final String BUCKET = "distillery";
 
   @Test
-  void stagesReadAndWriteS3WithTheSparkHadoopSettingsAndNeverLogTheKeys(@TempDir Path work) throws Exception {
+  void stagesUseSparkHadoopSettingsOnS3AndNeverLeakTheKeysOrTheRingSecret(@TempDir Path work) throws Exception {
     String accessKey = "AKIA" + UUID.randomUUID().toString().replace("-", "").substring(0, 16).toUpperCase();
     String secretKey = UUID.randomUUID() + "/" + UUID.randomUUID();
     Path objects = Files.createDirectories(work.resolve("objects"));
@@ -55,9 +54,17 @@ class S3RunTest {
               "--set", "preflight=false"), // a random teacher does no better than uniform guessing
           line("plan", "--run", run, "--target.hidden-size", "32", "--target.ffn-size", "64",
               "--hidden-multiple", "32", "--ffn-multiple", "64"),
-          line("prune", "--run", run, "--teacher", teacher)));
+          line("prune", "--run", run, "--teacher", teacher),
+          line("distill", "--run", run, "--teacher", teacher, "--steps", "4", "--global-batch", "4",
+              "--micro-batch", "2", "--warmup-steps", "1", "--validate-every", "2", "--checkpoint-every", "2",
+              "--chunk-tokens", "20", "--set", "world-size=2", "--set", "preflight=false"),
+          line("evaluate", "--run", run, "--model", run + "/student", "--name", "distilled", "--max-sequences", "8"),
+          line("report", "--run", run)));
       Path log = work.resolve("distillery.log");
-      int status = runDistillery(s3.javaOptions(), args, log);
+      String ringSecret = UUID.randomUUID().toString();
+      List<String> javaOptions = new java.util.ArrayList<>(s3.javaOptions());
+      javaOptions.add("-Dspark.authenticate.secret=" + ringSecret); // the ring's secret (world-size 2)
+      int status = DistilleryJvm.run(javaOptions, args, log);
       String output = Files.readString(log);
       assertThat(status).as(output).isZero();
 
@@ -70,39 +77,22 @@ class S3RunTest {
       assertThat(bucket.resolve("teacher/" + Storage.COMMIT_MARKER)).exists();
       assertThat(runDir.resolve("importance/" + Storage.COMMIT_MARKER)).exists();
       assertThat(runDir.resolve("prune-plan.json")).exists();
-      assertThat(committedDirectories(runDir)).as("committed outputs")
-          .containsExactlyInAnyOrder(runDir.resolve("tokens"), runDir.resolve("importance"), runDir.resolve("student-init"));
+      assertThat(committedDirectories(runDir)).as("committed outputs").contains(runDir.resolve("tokens"),
+          runDir.resolve("importance"), runDir.resolve("student-init"), runDir.resolve("student"),
+          runDir.resolve("checkpoints/step-2"), runDir.resolve("report"));
+      // What the secrets are searched in below: logs, metrics, checkpoint state, evaluation and report.
+      assertThat(runDir.resolve("metrics/distill.jsonl")).isNotEmptyFile();
+      assertThat(runDir.resolve("checkpoints/step-2/state.json")).isNotEmptyFile();
+      assertThat(files(runDir.resolve("eval"))).isNotEmpty();
+      assertThat(files(runDir.resolve("report"))).hasSizeGreaterThan(1);
 
-      assertThat(output).doesNotContain(accessKey).doesNotContain(secretKey);
+      assertThat(output).doesNotContain(accessKey).doesNotContain(secretKey).doesNotContain(ringSecret);
       for (Path file : files(objects)) {
         String text = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
-        assertThat(text).as(file.toString()).doesNotContain(accessKey).doesNotContain(secretKey);
+        assertThat(text).as(file.toString()).doesNotContain(accessKey).doesNotContain(secretKey)
+            .doesNotContain(ringSecret);
       }
     }
-  }
-
-  /** Runs the command lines in a new JVM on this test's classpath; its stdout and stderr go to {@code log}. */
-  private static int runDistillery(List<String> javaOptions, List<String> args, Path log) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-Xmx2g");
-    ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-        .filter(a -> a.startsWith("--add-opens") || a.startsWith("-XX:+IgnoreUnrecognized")
-            || a.startsWith("-Djdk.reflect"))
-        .forEach(command::add);
-    command.addAll(javaOptions);
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(CommandSequence.class.getName());
-    command.addAll(args);
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
-    builder.environment().put("DJL_OFFLINE", "true");
-    Process process = builder.start();
-    if (!process.waitFor(5, TimeUnit.MINUTES)) {
-      process.destroyForcibly();
-      throw new IllegalStateException("distillery did not finish in 5 minutes; log: " + Files.readString(log));
-    }
-    return process.exitValue();
   }
 
   private static List<Path> committedDirectories(Path dir) throws IOException {

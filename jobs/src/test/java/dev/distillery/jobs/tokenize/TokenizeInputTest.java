@@ -134,13 +134,6 @@ class TokenizeInputTest {
   }
 
   @Test
-  void anUncommittedOutputPathIsRefused() throws Exception {
-    Files.createDirectories(dir.resolve("run/tokens"));
-    assertThatThrownBy(() -> tokenize("input=" + dir.resolve("x.txt"), "run=" + dir.resolve("run")))
-        .hasMessageContaining("output path " + dir.resolve("run/tokens") + " exists but is not a committed");
-  }
-
-  @Test
   void aCorpusShorterThanOneRowIsAnError() throws Exception {
     Path input = dir.resolve("tiny.txt");
     Files.writeString(input, "Just a few words.\n", StandardCharsets.UTF_8);
