@@ -11,7 +11,7 @@ rounds=${3:-2}
 shift $(( $# < 3 ? $# : 3 ))
 cd "$(dirname "$0")/.."
 if [ ! -f "$teacher/_COMMITTED" ]; then
-  DISTILLERY_HEAP=2g submit-scripts/distillery random-checkpoint --output "$teacher" --preset llama-3.1-8b --dtype bf16
+  DISTILLERY_HEAP=2g submit-scripts/distillery random-checkpoint --output "$teacher" --preset llama-3.1-8b --dtype bfloat16
 fi
 mvn -q -B -o -pl common test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
   -Dmdep.includeScope=test

@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
  * overridden by {@code key=value} pairs from the command line, checked against the job's
  * {@link ConfigSchema}. Every problem is reported at once, each naming the key, the value and what was
  * expected; unknown keys are errors, with the closest known key suggested. A former name of an option
- * ({@link ConfigOption#deprecatedAlias}) is read as the option, with a warning.
+ * ({@link ConfigOption#deprecatedAlias}) is read as the option, and a former spelling of a value
+ * ({@link ConfigOption#deprecatedValue}) as its current one, each with a warning.
  */
 public final class Config {
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
@@ -87,8 +88,13 @@ public final class Config {
             + (hint == null ? "" : "; did you mean '" + hint + "'?"));
         return;
       }
+      String current = option.currentSpelling(value);
+      if (current != null) {
+        LOG.warn("{}: value '{}' of option '{}' of '{}' is deprecated; use '{}'", origin.get(key), value, key,
+            schema.name(), current);
+      }
       try {
-        parsed.put(key, option.parse(value));
+        parsed.put(key, option.parse(current != null ? current : value));
       } catch (IllegalArgumentException e) {
         problems.add(e.getMessage() + " (from " + origin.get(key) + ")");
       }

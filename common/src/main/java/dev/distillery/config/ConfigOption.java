@@ -1,7 +1,11 @@
 package dev.distillery.config;
 
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
 import java.util.function.Predicate;
@@ -23,14 +27,15 @@ public final class ConfigOption<T> {
   private final Predicate<T> check;
   private final String expected;
   private final List<String> aliases;
+  private final Map<String, String> deprecatedValues;
 
   private ConfigOption(String key, String type, Function<Object, T> parser, T defaultValue, boolean required,
       String doc, Predicate<T> check, String expected) {
-    this(key, type, parser, defaultValue, required, doc, check, expected, List.of());
+    this(key, type, parser, defaultValue, required, doc, check, expected, List.of(), Map.of());
   }
 
   private ConfigOption(String key, String type, Function<Object, T> parser, T defaultValue, boolean required,
-      String doc, Predicate<T> check, String expected, List<String> aliases) {
+      String doc, Predicate<T> check, String expected, List<String> aliases, Map<String, String> deprecatedValues) {
     this.key = key;
     this.type = type;
     this.parser = parser;
@@ -40,6 +45,7 @@ public final class ConfigOption<T> {
     this.check = check;
     this.expected = expected;
     this.aliases = aliases;
+    this.deprecatedValues = deprecatedValues;
   }
 
   /** A text option (paths and URIs are strings too). */
@@ -79,13 +85,35 @@ public final class ConfigOption<T> {
   public static ConfigOption<String> choice(String key, String... choices) {
     List<String> allowed = List.of(choices);
     return new ConfigOption<>(key, "one of " + String.join(" | ", allowed),
-        v -> asString(v).toLowerCase(java.util.Locale.ROOT), null, false, "", allowed::contains,
+        v -> asString(v).toLowerCase(Locale.ROOT), null, false, "", allowed::contains,
         "one of " + String.join(", ", allowed));
+  }
+
+  /**
+   * A floating-point dtype option: one of {@code choices}, spelled as PyTorch names them ({@code float32},
+   * {@code float16}, {@code bfloat16}) next to any other choice (such as {@code teacher}). The short spellings
+   * {@code f32}, {@code f16} and {@code bf16} of the listed dtypes are read as deprecated values.
+   */
+  public static ConfigOption<String> dtype(String key, String... choices) {
+    ConfigOption<String> option = choice(key, choices);
+    for (String torchName : choices) {
+      String shortName = switch (torchName) {
+        case "float32" -> "f32";
+        case "float16" -> "f16";
+        case "bfloat16" -> "bf16";
+        default -> null;
+      };
+      if (shortName != null) {
+        option = option.deprecatedValue(shortName, torchName);
+      }
+    }
+    return option;
   }
 
   /** Returns this option with its documentation. */
   public ConfigOption<T> doc(String text) {
-    return new ConfigOption<>(key, type, parser, defaultValue, required, text, check, expected, aliases);
+    return new ConfigOption<>(key, type, parser, defaultValue, required, text,
+        check, expected, aliases, deprecatedValues);
   }
 
   /**
@@ -94,25 +122,27 @@ public final class ConfigOption<T> {
    * @throws IllegalArgumentException when the default fails the option's own constraint (a programming error)
    */
   public ConfigOption<T> defaultValue(T value) {
-    return new ConfigOption<>(key, type, parser, Objects.requireNonNull(value), false, doc, check, expected, aliases)
+    return new ConfigOption<>(key, type, parser, Objects.requireNonNull(value), false, doc,
+        check, expected, aliases, deprecatedValues)
         .checkedDefault();
   }
 
   /** Returns this option as one that must be set. */
   public ConfigOption<T> required() {
-    return new ConfigOption<>(key, type, parser, null, true, doc, check, expected, aliases);
+    return new ConfigOption<>(key, type, parser, null, true, doc, check, expected, aliases, deprecatedValues);
   }
 
   /** Returns this option without its requirement, for a command that takes another's options as overrides. */
   public ConfigOption<T> optional() {
-    return new ConfigOption<>(key, type, parser, defaultValue, false, doc, check, expected, aliases);
+    return new ConfigOption<>(key, type, parser, defaultValue, false, doc, check, expected, aliases, deprecatedValues);
   }
 
   /** Returns this option with an extra constraint, described by {@code description} in errors and docs. */
   public ConfigOption<T> check(Predicate<T> constraint, String description) {
     Predicate<T> both = check.and(constraint);
     String text = expected == null ? description : expected + ", " + description;
-    return new ConfigOption<>(key, type, parser, defaultValue, required, doc, both, text, aliases).checkedDefault();
+    return new ConfigOption<>(key, type, parser, defaultValue, required, doc,
+        both, text, aliases, deprecatedValues).checkedDefault();
   }
 
   /** This option, once its default (if any) passes its constraint: a default is checked like a value. */
@@ -131,7 +161,24 @@ public final class ConfigOption<T> {
   public ConfigOption<T> deprecatedAlias(String oldKey) {
     List<String> all = new java.util.ArrayList<>(aliases);
     all.add(oldKey);
-    return new ConfigOption<>(key, type, parser, defaultValue, required, doc, check, expected, List.copyOf(all));
+    return new ConfigOption<>(key, type, parser, defaultValue, required, doc,
+        check, expected, List.copyOf(all), deprecatedValues);
+  }
+
+  /**
+   * Returns this option also reading {@code oldValue} (a former spelling, compared case-insensitively) as
+   * {@code newValue}, with a warning naming the new spelling.
+   */
+  public ConfigOption<T> deprecatedValue(String oldValue, String newValue) {
+    Map<String, String> all = new LinkedHashMap<>(deprecatedValues);
+    all.put(oldValue.toLowerCase(Locale.ROOT), newValue);
+    return new ConfigOption<>(key, type, parser, defaultValue, required, doc, check, expected, aliases,
+        Collections.unmodifiableMap(all));
+  }
+
+  /** The current spelling of a deprecated value {@code raw}, or null when {@code raw} is not one. */
+  String currentSpelling(Object raw) {
+    return raw instanceof String s ? deprecatedValues.get(s.trim().toLowerCase(Locale.ROOT)) : null;
   }
 
   /** Returns this (numeric) option constrained to {@code >= min}. */
@@ -165,10 +212,19 @@ public final class ConfigOption<T> {
     return aliases;
   }
 
-  /** A sentence naming the deprecated aliases, or "" when there are none (for {@code --help} and the reference). */
+  /**
+   * Sentences naming the deprecated aliases and values, or "" when there are none (for {@code --help} and the
+   * reference).
+   */
   String aliasNote() {
-    return aliases.isEmpty() ? ""
+    String note = aliases.isEmpty() ? ""
         : " Deprecated alias" + (aliases.size() > 1 ? "es" : "") + ": '" + String.join("', '", aliases) + "'.";
+    if (!deprecatedValues.isEmpty()) {
+      note += " Deprecated value" + (deprecatedValues.size() > 1 ? "s" : "") + ": " + String.join(", ",
+          deprecatedValues.entrySet().stream().map(e -> "'" + e.getKey() + "' (use '" + e.getValue() + "')")
+              .toList()) + ".";
+    }
+    return note;
   }
 
   public boolean isRequired() {
@@ -260,7 +316,7 @@ public final class ConfigOption<T> {
     if (v instanceof Boolean b) {
       return b;
     }
-    String s = asString(v).trim().toLowerCase(java.util.Locale.ROOT);
+    String s = asString(v).trim().toLowerCase(Locale.ROOT);
     return switch (s) {
       case "true", "yes", "on" -> true;
       case "false", "no", "off" -> false;

@@ -9,23 +9,20 @@ public final class ModelOptions {
   public static final ConfigOption<String> MODEL = ConfigOption.string("model").required()
       .doc("Hugging Face checkpoint directory (config.json + *.safetensors), on any Hadoop file system.");
   public static final ConfigOption<String> DEVICE = ConfigOption.string("device").defaultValue("cpu")
-      .check(ModelOptions::isDevice, "cpu, gpu or gpu:N")
+      .check(DeviceNames::isDevice, DeviceNames.ACCEPTED)
       .doc("Where the forward pass runs.");
-  public static final ConfigOption<String> DTYPE = ConfigOption.choice("dtype", "float32", "float16")
+  public static final ConfigOption<String> DTYPE = ConfigOption.dtype("dtype", "float32", "float16")
       .defaultValue("float32")
       .doc("Parameter and activation dtype (BF16 checkpoints are converted on load; float16 is meant for GPUs).");
 
   private ModelOptions() {}
 
+  /** The device a {@link #DEVICE} value names. */
   public static Device device(String name) {
-    return Device.fromName(name);
+    return DeviceNames.parse(name);
   }
 
   public static DataType dataType(String name) {
     return name.equals("float16") ? DataType.FLOAT16 : DataType.FLOAT32;
-  }
-
-  private static boolean isDevice(String name) {
-    return name.equals("cpu") || name.matches("gpu(:\\d+)?");
   }
 }

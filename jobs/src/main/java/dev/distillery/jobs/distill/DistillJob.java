@@ -10,6 +10,7 @@ import dev.distillery.distill.VocabAlignment;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.Fingerprints;
 import dev.distillery.io.Storage;
+import dev.distillery.jobs.command.DeviceNames;
 import dev.distillery.jobs.spark.HadoopConf;
 import dev.distillery.jobs.spark.TaskDevices;
 import dev.distillery.jobs.tokenize.ParquetShards;
@@ -137,7 +138,7 @@ public final class DistillJob {
       }
     }
     if (settings.shardOptimizer() && !settings.devices().equals(TaskDevices.AUTO)) { // else each rank checks
-      int devices = TaskDevices.parse(settings.devices()).size();
+      int devices = DeviceNames.parseList(settings.devices()).size();
       OptimizerShard.checkReplicas(student.parameterCount(), settings.worldSize() * devices,
           "world-size " + settings.worldSize() + " x " + devices + " devices per rank");
     }

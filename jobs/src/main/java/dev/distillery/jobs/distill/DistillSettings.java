@@ -7,6 +7,7 @@ import dev.distillery.config.ConfigSchema;
 import dev.distillery.distill.HiddenStateLoss;
 import dev.distillery.distill.LossSpec;
 import dev.distillery.io.Storage;
+import dev.distillery.jobs.command.DeviceNames;
 import dev.distillery.jobs.command.StageOptions;
 import dev.distillery.jobs.preflight.Preflight;
 import dev.distillery.jobs.run.RunLayout;
@@ -98,7 +99,7 @@ public record DistillSettings(
       .atLeast(1).doc("Validation sequences (from the valid split) per measurement.");
   static final ConfigOption<Long> SEED = ConfigOption.longInteger("seed").defaultValue(1234L)
       .doc("Seed of the training-data order.");
-  static final ConfigOption<String> TEACHER_DTYPE = ConfigOption.choice("teacher-dtype", "float32", "float16")
+  static final ConfigOption<String> TEACHER_DTYPE = ConfigOption.dtype("teacher-dtype", "float32", "float16")
       .defaultValue("float32").doc("Teacher precision (float16 halves its memory on GPUs).");
   static final ConfigOption<Integer> TIMEOUT = ConfigOption.integer("collective-timeout-seconds").defaultValue(300)
       .atLeast(1).doc("A rank waiting longer than this for a peer fails the stage instead of hanging.");
@@ -110,8 +111,10 @@ public record DistillSettings(
   static final ConfigOption<Boolean> RESTART = ConfigOption.bool("restart").defaultValue(false)
       .doc("Ignore existing checkpoints and start from the student (by default a run resumes).");
   static final ConfigOption<String> DEVICES = ConfigOption.string("devices").defaultValue(TaskDevices.AUTO)
+      .check(v -> v.trim().equals(TaskDevices.AUTO) || DeviceNames.isList(v),
+          "auto or a comma list of " + DeviceNames.ACCEPTED)
       .doc("Devices each rank trains on: 'auto' (every GPU Spark assigned to the task, "
-          + "spark.task.resource.gpu.amount, or the CPU when none) or a comma list of cpu and gpuN, e.g. gpu0,gpu1. "
+          + "spark.task.resource.gpu.amount, or the CPU when none) or a comma list of devices, e.g. gpu0,gpu1. "
           + "Each device holds a replica of the student and teacher and takes a share of the rank's micro-batches; "
           + "gradients are summed over the devices before the ring. cpu,cpu runs two replicas on the CPU, which "
           + "exercises that path but is no faster.");
@@ -171,7 +174,8 @@ public record DistillSettings(
     }
     String devices = c.get(DEVICES).trim();
     if (!devices.equals(TaskDevices.AUTO)) {
-      checkDeviceShare(global / world / micro, TaskDevices.parse(devices).size(), "option 'devices' (" + devices + ")");
+      checkDeviceShare(global / world / micro, DeviceNames.parseList(devices).size(),
+          "option 'devices' (" + devices + ")");
     }
     if (c.get(HIDDEN_WEIGHT) > 0 && (c.get(HIDDEN_LAYER_MAP) == null || teacher == null)) {
       throw new ConfigException("hidden-weight > 0 needs 'hidden-layer-map' and a 'teacher'");

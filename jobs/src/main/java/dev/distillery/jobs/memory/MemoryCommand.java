@@ -13,8 +13,10 @@ import dev.distillery.distill.OptimizerShard;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.Storage;
 import dev.distillery.jobs.command.Command;
+import dev.distillery.jobs.command.DeviceNames;
 import dev.distillery.jobs.distill.DistillSettings;
 import dev.distillery.jobs.pipeline.PipelineCommand;
+import dev.distillery.jobs.spark.TaskDevices;
 import dev.distillery.jobs.tokenize.TokenizeSettings;
 import dev.distillery.memory.MemoryPlan;
 import dev.distillery.memory.MemoryPlanner;
@@ -141,7 +143,7 @@ public final class MemoryCommand implements Command {
     LlamaConfig teacher = needsTeacher ? modelConfig(settings.teacher(), "teacher", null, Map.of()) : null;
     LlamaConfig student = modelConfig(settings.student(), "student", teacher, planTarget);
     int devices = config.isSet(DEVICES_PER_RANK) ? config.get(DEVICES_PER_RANK)
-        : settings.devices().equals("auto") ? 1 : settings.devices().split(",").length;
+        : settings.devices().trim().equals(TaskDevices.AUTO) ? 1 : DeviceNames.parseList(settings.devices()).size();
     int microBatchesPerRank = settings.globalBatch() / settings.worldSize() / settings.microBatch();
     if (microBatchesPerRank % devices != 0) {
       throw new ConfigException("world-size " + settings.worldSize() + " with devices-per-rank " + devices

@@ -10,7 +10,6 @@ import dev.distillery.jobs.command.OutputPaths;
 import dev.distillery.jobs.command.StageOptions;
 import dev.distillery.jobs.run.RunLayout;
 import dev.distillery.prune.CheckpointPruner;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -32,7 +31,7 @@ public record PruneSettings(String teacher, String plan, String output, DType dt
   static final ConfigOption<String> OUT = ConfigOption.string("output").deprecatedAlias("out")
       .doc("Student checkpoint directory to write, committed atomically (default: RUN/" + RunLayout.STUDENT_INIT
           + ").");
-  static final ConfigOption<String> DTYPE = ConfigOption.choice("dtype", "teacher", "f32", "f16", "bf16")
+  static final ConfigOption<String> DTYPE = ConfigOption.dtype("dtype", "teacher", "float32", "float16", "bfloat16")
       .defaultValue("teacher")
       .doc("Stored dtype of the student; 'teacher' copies the teacher's raw values without conversion.");
   static final ConfigOption<Long> SHARD_BYTES = ConfigOption.longInteger("max-shard-bytes")
@@ -59,7 +58,7 @@ public record PruneSettings(String teacher, String plan, String output, DType dt
     String teacher = config.get(StageOptions.TEACHER);
     OutputPaths.checkApart(OUT.key(), output, Map.of(StageOptions.TEACHER.key(), teacher, PLAN.key(), plan));
     DType dtype = config.get(DTYPE).equals("teacher") ? null
-        : DType.valueOf(config.get(DTYPE).toUpperCase(Locale.ROOT));
+        : DType.fromTorchDtype(config.get(DTYPE));
     return new PruneSettings(teacher, plan, output, dtype, config.get(SHARD_BYTES), config.get(CHUNK_BYTES),
         config.get(OVERWRITE));
   }

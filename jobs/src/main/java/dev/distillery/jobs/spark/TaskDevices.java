@@ -1,6 +1,7 @@
 package dev.distillery.jobs.spark;
 
 import ai.djl.Device;
+import dev.distillery.jobs.command.DeviceNames;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.TaskContext;
@@ -31,32 +32,10 @@ public final class TaskDevices {
 
   /**
    * The devices a task trains on: with {@link #AUTO} every GPU in the task's {@code gpu} resources, or the CPU
-   * when it has none; else the listed ones (see {@link #parse}).
+   * when it has none; else the listed ones (see {@link DeviceNames#parseList}).
    */
   public static List<Device> forTask(String spec) {
-    return spec.equals(AUTO) ? assigned() : parse(spec);
-  }
-
-  /**
-   * Parses a comma list of {@code cpu} and {@code gpuN} (N the CUDA index), e.g. {@code gpu0,gpu1}; {@code
-   * cpu,cpu} means two replicas on the CPU.
-   *
-   * @throws IllegalArgumentException naming the entry that is neither
-   */
-  public static List<Device> parse(String spec) {
-    List<Device> devices = new ArrayList<>();
-    for (String entry : spec.split(",", -1)) {
-      String e = entry.trim();
-      if (e.equals("cpu")) {
-        devices.add(Device.cpu());
-      } else if (e.matches("gpu\\d{1,3}")) {
-        devices.add(Device.gpu(Integer.parseInt(e.substring(3))));
-      } else {
-        throw new IllegalArgumentException("device list '" + spec + "': entry '" + e + "' is neither 'cpu' nor 'gpuN'"
-            + " (N a CUDA index, e.g. gpu0)");
-      }
-    }
-    return devices;
+    return spec.equals(AUTO) ? assigned() : DeviceNames.parseList(spec);
   }
 
   private static List<Device> assigned() {

@@ -38,12 +38,12 @@ public record TeacherLogitsSettings(String teacher, String tokens, String output
           + "top-k that much larger costs; pays when the top-k holds little of the mass (a flat teacher, a small k).");
   static final ConfigOption<Integer> SEED = ConfigOption.integer("seed").defaultValue(0)
       .doc("Seed of the tail samples (with a batch's rows it fixes them, so a rerun stores the same table).");
-  static final ConfigOption<String> DTYPE = ConfigOption.choice("dtype", "float16", "float32")
+  static final ConfigOption<String> DTYPE = ConfigOption.dtype("dtype", "float16", "float32")
       .defaultValue("float16")
       .doc("How log-probabilities are stored: float16 (" + TopKLogits.bytesPerPosition(64, TopKLogits.Values.FLOAT16)
           + " bytes per token at k 64 before compression) or float32 ("
           + TopKLogits.bytesPerPosition(64, TopKLogits.Values.FLOAT32) + ").");
-  static final ConfigOption<String> TEACHER_DTYPE = ConfigOption.choice("teacher-dtype", "float32", "float16")
+  static final ConfigOption<String> TEACHER_DTYPE = ConfigOption.dtype("teacher-dtype", "float32", "float16")
       .defaultValue("float32").doc("Teacher precision (float16 is meant for GPUs).");
   static final ConfigOption<Integer> BATCH = ConfigOption.integer("batch-size").defaultValue(4).atLeast(1)
       .doc("Consecutive rows of one length per teacher forward pass.");

@@ -38,7 +38,8 @@ public final class RandomCheckpointCommand implements Command {
       .doc("vocab_size; below the preset's BOS/EOS ids (128000/128001) those become 1 and 2.");
   static final ConfigOption<Boolean> TIED = ConfigOption.bool("tie-word-embeddings")
       .doc("Share the embedding matrix with lm_head.");
-  static final ConfigOption<String> DTYPE = ConfigOption.choice("dtype", "f32", "f16", "bf16").defaultValue("bf16")
+  static final ConfigOption<String> DTYPE = ConfigOption.dtype("dtype", "float32", "float16", "bfloat16")
+      .defaultValue("bfloat16")
       .doc("Stored dtype of the weights.");
   static final ConfigOption<Long> SEED = ConfigOption.longInteger("seed").defaultValue(0L).doc("Random seed.");
   static final ConfigOption<Long> SHARD_BYTES = ConfigOption.longInteger("max-shard-bytes")
@@ -64,7 +65,7 @@ public final class RandomCheckpointCommand implements Command {
   @Override
   public void run(Config config, PrintStream out) {
     LlamaConfig base = config.get(PRESET).equals("llama-3.1-8b") ? LlamaConfig.llama31_8b() : tiny();
-    DType dtype = DType.valueOf(config.get(DTYPE).toUpperCase(java.util.Locale.ROOT));
+    DType dtype = DType.fromTorchDtype(config.get(DTYPE));
     int vocab = orDefault(config, VOCAB, base.vocabSize());
     boolean presetIdsFit = base.eosTokenId() < vocab && base.bosTokenId() < vocab;
     int bos = presetIdsFit ? base.bosTokenId() : 1;

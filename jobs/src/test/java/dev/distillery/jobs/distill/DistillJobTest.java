@@ -499,7 +499,8 @@ class DistillJobTest {
             + "each own the optimizer state of " + CONFIG.parameterCount() / 16 + " of the model's")
         .hasMessageContaining("use fewer replicas or shard-optimizer=false");
     assertThatThrownBy(() -> distill(run, "devices=gpu0,tpu1"))
-        .hasMessageContaining("device list 'gpu0,tpu1': entry 'tpu1' is neither 'cpu' nor 'gpuN'");
+        .hasMessageContaining("option 'devices': value 'gpu0,tpu1' is not allowed, expected auto or a comma list of "
+            + "cpu, gpu, gpuN or gpu:N");
     assertThatThrownBy(() -> distill(run, "hidden-weight=1"))
         .hasMessageContaining("hidden-weight > 0 needs 'hidden-layer-map' and a 'teacher'");
     assertThatThrownBy(() -> distill(run, "hidden-weight=1", "hidden-layer-map=0:0,1"))

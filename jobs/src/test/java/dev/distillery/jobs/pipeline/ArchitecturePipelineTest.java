@@ -40,7 +40,7 @@ class ArchitecturePipelineTest {
         tokenizer: %s
         tokenize: {format: text, document-boundary: wikitext, seq-length: 16, valid-fraction: 0.3}
         teacher-init: {%s, hidden-size: 32, intermediate-size: 64, layers: 2, heads: 4, kv-heads: 2,
-                       head-dim: 8, vocab-size: 2048, dtype: bf16}
+                       head-dim: 8, vocab-size: 2048, dtype: bfloat16}
         calibrate: {samples: 8, seq-length: 16, batch-size: 4, preflight: false}
         plan: {target: {hidden-size: 16, ffn-size: 32, kv-heads: 1}, hidden-multiple: 8, ffn-multiple: 16}
         distill: {steps: 2, global-batch: 4, micro-batch: 4, warmup-steps: 1, validate-every: 1, preflight: false}

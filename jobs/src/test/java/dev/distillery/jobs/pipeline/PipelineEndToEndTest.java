@@ -28,7 +28,7 @@ class PipelineEndToEndTest {
         tokenizer: %s
         tokenize: {format: text, document-boundary: wikitext, seq-length: 16, valid-fraction: 0.3}
         teacher-init: {hidden-size: 32, intermediate-size: 64, layers: 2, heads: 2, kv-heads: 1, head-dim: 16,
-                       vocab-size: 2048, dtype: f32}
+                       vocab-size: 2048, dtype: float32}
         teacher-training: {steps: 4, global-batch: 4, micro-batch: 4, lr: 0.003, warmup-steps: 1, validate-every: 2}
         calibrate: {samples: 8, seq-length: 16, batch-size: 4}
         plan: {target: {hidden-size: 16, ffn-size: 32}, hidden-multiple: 8, ffn-multiple: 16}

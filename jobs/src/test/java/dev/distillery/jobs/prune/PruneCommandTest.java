@@ -60,7 +60,7 @@ class PruneCommandTest {
         .as(stderr()).isZero();
     assertThat(runCli("prune", "--config", yaml.toString())).isEqualTo(Distillery.FAILED);
     assertThat(stderr()).contains("already exists and is committed");
-    assertThat(runCli("prune", "--config", yaml.toString(), "--set", "overwrite=true", "--set", "dtype=f32"))
+    assertThat(runCli("prune", "--config", yaml.toString(), "--set", "overwrite=true", "--set", "dtype=float32"))
         .as(stderr()).isZero();
     try (CheckpointReader reader = CheckpointReader.open(student.toString())) {
       assertThat(reader.info("model.embed_tokens.weight").dtype()).isEqualTo(DType.F32);

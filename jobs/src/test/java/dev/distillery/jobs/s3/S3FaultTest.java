@@ -80,7 +80,7 @@ class S3FaultTest {
             "--partitions", "2"),
         line("random-checkpoint", "--output", ROOT + "/" + run + "/teacher", "--hidden-size", "64",
             "--intermediate-size", "128", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--head-dim", "16",
-            "--vocab-size", "2048", "--dtype", "f32", "--seed", "1")));
+            "--vocab-size", "2048", "--dtype", "float32", "--seed", "1")));
   }
 
   private static void runCleanly(List<String> javaOptions, List<String> args, Path log) throws Exception {

@@ -48,7 +48,7 @@ class S3RunTest {
               "--partitions", "2"),
           line("random-checkpoint", "--out", teacher, "--hidden-size", "64", "--intermediate-size", "128",
               "--layers", "2", "--heads", "4", "--kv-heads", "2", "--head-dim", "16", "--vocab-size", "2048",
-              "--dtype", "f32", "--seed", "1"),
+              "--dtype", "float32", "--seed", "1"),
           line("calibrate", "--run", run, "--teacher", teacher, "--tokenizer", tokenizer, "--samples", "16",
               "--seq-len", "32", "--batch-size", "8", "--partitions", "2",
               "--set", "preflight=false"), // a random teacher does no better than uniform guessing

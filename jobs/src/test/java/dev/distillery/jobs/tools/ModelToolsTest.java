@@ -29,7 +29,7 @@ class ModelToolsTest {
   void generatedCheckpointIsInspectableAndGenerates(@TempDir Path dir) {
     String model = dir.resolve("tiny").toString();
     assertThat(run("random-checkpoint", "--out", model, "--layers", "1", "--max-shard-bytes", "10000000",
-        "--dtype", "f16", "--seed", "9")).as(err.toString()).isZero();
+        "--dtype", "float16", "--seed", "9")).as(err.toString()).isZero();
     try (CheckpointReader reader = CheckpointReader.open(model)) {
       assertThat(reader.shardFiles()).hasSizeGreaterThan(1); // the 128256 x 64 embeddings alone are 16 MB in F16
       assertThat(reader.info("lm_head.weight").dtype()).isEqualTo(DType.F16);
