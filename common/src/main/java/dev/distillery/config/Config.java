@@ -41,34 +41,61 @@ public final class Config {
    * @throws ConfigException listing every problem found
    */
   public static Config resolve(ConfigSchema schema, String yamlText, String source, List<String> overrides) {
+    return resolveValues(schema, yamlText == null ? Map.of() : readYaml(yamlText, source), source, overrides);
+  }
+
+  /**
+   * Resolves a configuration from values in hand, as a YAML file would give them: dotted key to a scalar (text,
+   * number, boolean) or a list. For composing one job's configuration from others without writing YAML text.
+   *
+   * @param source where the values come from, for error messages
+   * @throws ConfigException listing every problem found
+   */
+  public static Config resolve(ConfigSchema schema, Map<String, ?> values, String source) {
+    return resolveValues(schema, values, source, List.of());
+  }
+
+  /**
+   * The values of a YAML (or JSON) mapping as {@link #resolve(ConfigSchema, Map, String)} takes them: nested
+   * mappings flatten to dotted keys, lists to lists of texts; nulls are left out.
+   */
+  public static Map<String, Object> values(JsonNode mapping) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    flatten("", mapping, out);
+    return out;
+  }
+
+  private static Map<String, Object> readYaml(String yamlText, String source) {
+    try {
+      JsonNode root = YAML.readTree(yamlText);
+      if (root == null || root.isMissingNode() || root.isNull()) {
+        return Map.of();
+      }
+      if (!root.isObject()) {
+        throw new ConfigException(source + ": expected a YAML mapping of options at the top level");
+      }
+      return values(root);
+    } catch (IOException e) {
+      throw new ConfigException(source + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
+    }
+  }
+
+  private static Config resolveValues(ConfigSchema schema, Map<String, ?> file, String source,
+      List<String> overrides) {
     List<String> problems = new ArrayList<>();
     Map<String, Object> raw = new LinkedHashMap<>();
     Map<String, String> origin = new LinkedHashMap<>();
-    if (yamlText != null) {
-      try {
-        JsonNode root = YAML.readTree(yamlText);
-        if (root != null && !root.isMissingNode() && !root.isNull()) {
-          if (!root.isObject()) {
-            throw new ConfigException(source + ": expected a YAML mapping of options at the top level");
-          }
-          Map<String, Object> file = new LinkedHashMap<>();
-          flatten("", root, file);
-          Map<String, String> spelled = new LinkedHashMap<>();
-          file.forEach((key, value) -> {
-            String canonical = canonicalKey(schema, key, source);
-            String earlier = spelled.put(canonical, key);
-            if (earlier != null) {
-              problems.add("options '" + earlier + "' and '" + key + "' are one option (from " + source
-                  + "); set '" + canonical + "' only");
-            }
-            raw.put(canonical, value);
-            origin.put(canonical, source);
-          });
-        }
-      } catch (IOException e) {
-        throw new ConfigException(source + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
+    Map<String, String> spelled = new LinkedHashMap<>();
+    file.forEach((key, value) -> {
+      String canonical = canonicalKey(schema, key, source);
+      String earlier = spelled.put(canonical, key);
+      if (earlier != null) {
+        problems.add("options '" + earlier + "' and '" + key + "' are one option (from " + source
+            + "); set '" + canonical + "' only");
       }
-    }
+      raw.put(canonical, value);
+      origin.put(canonical, source);
+    });
     for (String override : overrides) {
       int eq = override.indexOf('=');
       if (eq <= 0) {

@@ -3,7 +3,12 @@ package dev.distillery.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class ConfigTest {
@@ -27,6 +32,23 @@ class ConfigTest {
     assertThat(c.get(SEQ)).isEqualTo(4096);
     assertThat(c.isSet(SEQ)).isFalse();
     assertThat(c.effective()).containsEntry("seq-length", 4096).containsEntry("force", false);
+  }
+
+  @Test
+  void valuesInHandResolveAsTheSameFileWouldWithoutYamlText() throws Exception {
+    JsonNode tree = new ObjectMapper(new YAMLFactory()).readTree("input: {path: a, format: parquet}\n");
+    Map<String, Object> values = new LinkedHashMap<>(Config.values(tree));
+    assertThat(values).containsExactly(Map.entry("input.path", "a"),
+        Map.entry("input.format", "parquet"));
+    values.put("seq-length", 64); // a typed value, as another configuration's effective() gives it
+    values.put("optim.lr", 0.5);
+    Config c = Config.resolve(SCHEMA, values, "composed");
+    assertThat(c.get(SEQ)).isEqualTo(64);
+    assertThat(c.get(LR)).isEqualTo(0.5);
+    assertThat(c.get(FORMAT)).isEqualTo("parquet");
+    assertThatThrownBy(() -> Config.resolve(SCHEMA, Map.of("input.path", "a", "seq-length", 0), "composed"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("option 'seq-length': value '0' is not allowed, expected >= 1 (from composed)");
   }
 
   @Test

@@ -123,7 +123,7 @@ public final class MemoryCommand implements Command {
       planTarget = pipeline.stageConfig(text, file, "plan").map(Config::effective).orElse(Map.of());
       source = file + " stage '" + stage + "'";
     } else if (root != null && root.isObject()) {
-      values.putAll(JSON.convertValue(root, Map.class));
+      values.putAll(Config.values(root));
     }
     for (ConfigOption<?> option : COMMAND_LINE.options().subList(SCHEMA.options().size(),
         COMMAND_LINE.options().size())) { // the distill options
@@ -131,8 +131,7 @@ public final class MemoryCommand implements Command {
         values.put(option.key(), config.get(option));
       }
     }
-    DistillSettings settings = DistillSettings.from(Config.resolve(DistillSettings.SCHEMA,
-        YAML.writeValueAsString(values), source, List.of()));
+    DistillSettings settings = DistillSettings.from(Config.resolve(DistillSettings.SCHEMA, values, source));
     if (seqLength == null) {
       throw new ConfigException("option 'seq-length' is required for a distill config (the tokenize seq-length)");
     }

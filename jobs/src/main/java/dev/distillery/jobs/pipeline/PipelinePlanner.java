@@ -88,6 +88,9 @@ final class PipelinePlanner {
       } else if (!SHARED_KEYS.contains(key) && !SECTIONS.contains(key)) {
         problems.add("unknown key '" + key + "'; top-level keys are " + SHARED_KEYS + ", 'rounds' and the sections "
             + SECTIONS);
+      } else if (SHARED_KEYS.contains(key) && root.get(key).isContainerNode()) {
+        problems.add("'" + key + "' must be a path, not a " + (root.get(key).isArray() ? "list" : "mapping"));
+        plannable = false;
       } else if (SECTIONS.contains(key) && !root.get(key).isObject() && !root.get(key).isNull()) {
         problems.add("section '" + key + "' must be a mapping of " + key + " options");
         plannable = false;
@@ -245,34 +248,31 @@ final class PipelinePlanner {
       boolean outputIsFile, Map<String, Object> fixed) {
     Command command = commandName.equals("scratch-init") ? new ScratchInitCommand() : commands.get(commandName);
     ConfigSchema schema = command.schema();
-    ObjectNode values = JsonNodeFactory.instance.objectNode();
+    Map<String, Object> values = new LinkedHashMap<>();
     for (ConfigOption<?> option : schema.options()) {
       if (SHARED_KEYS.contains(option.key()) && root.hasNonNull(option.key())) {
-        values.set(option.key(), root.get(option.key()));
+        values.put(option.key(), root.get(option.key()).asText());
       }
     }
     if (sectionNode != null && sectionNode.isObject()) {
-      for (Iterator<Map.Entry<String, JsonNode>> fields = sectionNode.fields(); fields.hasNext(); ) {
-        Map.Entry<String, JsonNode> field = fields.next();
-        if (fixed.containsKey(field.getKey())) {
-          problems.add("section '" + section + "': key '" + field.getKey() + "' is set by the pipeline (to "
-              + fixed.get(field.getKey()) + ")");
+      Config.values(sectionNode).forEach((key, value) -> {
+        if (fixed.containsKey(key)) {
+          problems.add("section '" + section + "': key '" + key + "' is set by the pipeline (to " + fixed.get(key)
+              + ")");
         }
-        values.set(field.getKey(), field.getValue());
-      }
+        values.put(key, value);
+      });
     }
-    fixed.forEach((key, value) -> values.set(key, YAML.valueToTree(value)));
+    values.putAll(fixed);
     String origin = source + (section == null ? "" : " section '" + section + "'");
     try {
-      Config config = Config.resolve(schema, YAML.writeValueAsString(values), origin, List.of());
+      Config config = Config.resolve(schema, values, origin);
       command.validate(config);
       stages.add(new PlannedStage(stage, command, config, output, outputIsFile));
       return config;
     } catch (ConfigException e) {
       problems.add("stage '" + stage + "' (" + origin + "): " + e.getMessage().replace("\n", "\n    "));
       return null;
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
     }
   }
 }

@@ -125,6 +125,14 @@ class PipelineCommandTest {
   }
 
   @Test
+  void aSharedKeyIsOnePath(@TempDir Path dir) throws IOException {
+    Path file = write(dir, "run: " + dir.resolve("run") + "\ncorpus: c.txt\ntokenizer: [t.json]\nteacher: {a: b}\n");
+    assertThat(pipeline("--config", file.toString())).isEqualTo(Distillery.USAGE);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("'tokenizer' must be a path, not a list",
+        "'teacher' must be a path, not a mapping");
+  }
+
+  @Test
   void stagesWithCommittedOutputAreSkippedAndTheReportIsRedone(@TempDir Path dir) throws IOException {
     Path run = dir.resolve("run");
     for (String d : DIRECTORIES) {
