@@ -20,7 +20,7 @@ classes=$(mktemp -d) # a copy, so that builds while the benchmark runs do not ch
 cp -r common/target/test-classes common/target/classes "$classes"
 cp="$classes/test-classes:$classes/classes:$(cat common/target/bench.classpath)"
 run() {
-  MALLOC_MMAP_THRESHOLD_=131072 java -Xms${heap_gib}g -Xmx${heap_gib}g -XX:+AlwaysPreTouch -cp "$cp" \
+  MALLOC_MMAP_THRESHOLD_=131072 java -Xms${heap_gib}g -Xmx${heap_gib}g -XX:MaxDirectMemorySize=64g -XX:+AlwaysPreTouch -cp "$cp" \
     dev.distillery.bench.LargestStudentBenchmark "$@"
 }
 plan=$(run plan "$memory_gib" "$heap_gib" "$seq" "$replicas")

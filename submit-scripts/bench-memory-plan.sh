@@ -16,7 +16,11 @@ mvn -q -B -o -pl common test-compile dependency:build-classpath -Dmdep.outputFil
 classes=$(mktemp -d) # a copy, so that builds while the benchmark runs do not change its classes
 cp -r common/target/test-classes common/target/classes "$classes"
 cp="$classes/test-classes:$classes/classes:$(cat common/target/bench.classpath)"
-run() { MALLOC_MMAP_THRESHOLD_=131072 java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp "$cp" dev.distillery.bench.MemoryPlanBenchmark "$@"; }
+# Direct buffers (CPU gradients, ring buckets) are native memory the plan counts: not capped at the small heap.
+run() {
+  MALLOC_MMAP_THRESHOLD_=131072 java -Xms1g -Xmx1g -XX:MaxDirectMemorySize=64g -XX:+AlwaysPreTouch -cp "$cp" \
+    dev.distillery.bench.MemoryPlanBenchmark "$@"
+}
 seq_of() { case $1 in tiny) echo 64 ;; small) echo 1024 ;; medium) echo 256 ;; large) echo 128 ;; esac; }
 for size in $sizes; do
   run generate "$dir" "$size"
