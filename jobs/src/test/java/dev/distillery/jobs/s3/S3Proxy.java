@@ -91,12 +91,7 @@ final class S3Proxy implements AutoCloseable {
     return Files.createDirectories(baseDir.resolve(bucket));
   }
 
-  /**
-   * The S3A settings for this endpoint, the Spark way ({@code spark.hadoop.fs.s3a.*}). Spark's own Parquet writes
-   * (into a Distillery staging directory, whose commit is what the tests check) commit each task's files as the task
-   * ends (file output committer v2) rather than copying them all again at job commit (v1: about 11 s of a 46 s
-   * tokenize on s3proxy); deployments use the S3A magic committer of {@code conf/spark/s3a.conf} instead.
-   */
+  /** The S3A settings for this endpoint, the Spark way ({@code spark.hadoop.fs.s3a.*}). */
   Map<String, String> sparkSettings() {
     return sparkSettings(port);
   }
@@ -109,7 +104,6 @@ final class S3Proxy implements AutoCloseable {
         "spark.hadoop.fs.s3a.path.style.access", "true",
         "spark.hadoop.fs.s3a.connection.ssl.enabled", "false",
         "spark.hadoop.fs.s3a.directory.marker.retention", "keep",
-        "spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version", "2",
         "spark.hadoop.fs.s3a.access.key", accessKey,
         "spark.hadoop.fs.s3a.secret.key", secretKey);
   }
