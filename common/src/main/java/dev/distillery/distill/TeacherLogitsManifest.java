@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.distillery.io.Storage;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -31,7 +32,7 @@ public record TeacherLogitsManifest(String teacher, String teacherFingerprint, i
   /** The format this class reads and writes. */
   public static final String FORMAT = "distillery-teacher-logits/1";
   /** The file name of the manifest inside the table's directory. */
-  public static final String FILE = "manifest.json";
+  public static final String FILE = Storage.MANIFEST;
   /** What {@code row_order} says. */
   static final String ROW_ORDER = "train/F holds the rows of TOKENS/train/F, in their order";
 

@@ -53,6 +53,7 @@ public final class CheckpointReader implements Closeable {
    * @throws IllegalArgumentException naming the file and tensor when the checkpoint is incomplete or invalid
    */
   public static CheckpointReader open(Storage storage, String directory) {
+    storage.requireCommitted(directory, "checkpoint");
     String configPath = Storage.resolve(directory, CONFIG_FILE);
     if (!storage.exists(configPath)) {
       throw new IllegalArgumentException(directory + ": no " + CONFIG_FILE + "; not a Hugging Face checkpoint");

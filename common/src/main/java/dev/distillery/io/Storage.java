@@ -27,6 +27,8 @@ import org.apache.hadoop.fs.Path;
 public final class Storage {
   /** Marker file a committed directory holds; see {@link StagedDirectory}. */
   public static final String COMMIT_MARKER = "_COMMITTED";
+  /** The manifest a stage writes into the directory it stages (tokens, teacher logits). */
+  public static final String MANIFEST = "manifest.json";
 
   private static volatile Configuration processConfiguration;
 
@@ -227,6 +229,39 @@ public final class Storage {
   /** Whether {@code dir} holds the {@value #COMMIT_MARKER} marker of a completed {@link StagedDirectory}. */
   public boolean isCommitted(String dir) {
     return exists(resolve(dir, COMMIT_MARKER));
+  }
+
+  /**
+   * Fails when {@code dir}, about to be read as another stage's output, may be partial: it is not committed, yet a
+   * stage wrote it or is writing it, because it holds {@value #MANIFEST} (which stages write into their staging
+   * directory only) or a staging or set-aside sibling ({@code .NAME.tmp-*}, {@code .NAME.old-*}) lies beside it. On S3
+   * a commit's rename copies file by file, so such a directory can hold some of the files. A directory with neither
+   * (Parquet files or a checkpoint a user supplied, which carry no marker) is read as it is.
+   *
+   * @param what what the directory holds, named in the error (e.g. "token shards")
+   * @throws IllegalStateException a one-line error naming {@code dir}
+   */
+  public void requireCommitted(String dir, String what) {
+    if (isCommitted(dir) || !wasStaged(dir)) {
+      return;
+    }
+    throw new IllegalStateException(dir + " (" + what + ") is not committed (no " + COMMIT_MARKER + "): the stage "
+        + "writing it was interrupted and it may be partial; rerun the stage that writes it");
+  }
+
+  private boolean wasStaged(String dir) {
+    if (exists(resolve(dir, MANIFEST))) {
+      return true;
+    }
+    Path target = new Path(dir);
+    Path parent = target.getParent();
+    if (parent == null || !exists(parent.toString())) {
+      return false;
+    }
+    String staging = "." + target.getName() + ".tmp-";
+    String setAside = "." + target.getName() + ".old-";
+    return list(parent.toString()).stream().map(entry -> new Path(entry).getName())
+        .anyMatch(name -> name.startsWith(staging) || name.startsWith(setAside));
   }
 
   /**

@@ -146,4 +146,30 @@ class StorageTest {
       assertThat(entries.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("out", ".output.tmp-1234");
     }
   }
+
+  @Test
+  void readersRefuseAStagedOutputThatWasNotCommittedButReadAUsersOwnDirectory() throws Exception {
+    Storage storage = Storage.of(tmp.toString());
+    Files.createDirectories(tmp.resolve("users/train"));
+    storage.requireCommitted(dir("users"), "token shards");
+
+    Files.writeString(tmp.resolve("users/" + Storage.MANIFEST), "{}");
+    assertThatThrownBy(() -> storage.requireCommitted(dir("users"), "token shards"))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage(dir("users") + " (token shards) is not committed (no _COMMITTED): the stage writing it was "
+            + "interrupted and it may be partial; rerun the stage that writes it");
+    Files.writeString(tmp.resolve("users/" + Storage.COMMIT_MARKER), "");
+    storage.requireCommitted(dir("users"), "token shards");
+
+    Files.createDirectories(tmp.resolve("model"));
+    Path staging = Files.createDirectories(tmp.resolve(".model.tmp-5f0c"));
+    assertThatThrownBy(() -> storage.requireCommitted(dir("model"), "checkpoint"))
+        .hasMessageStartingWith(dir("model") + " (checkpoint) is not committed");
+    Files.delete(staging);
+    Files.createDirectories(tmp.resolve(".model.old-77aa"));
+    assertThatThrownBy(() -> storage.requireCommitted(dir("model"), "checkpoint"))
+        .hasMessageStartingWith(dir("model") + " (checkpoint) is not committed");
+    Files.createDirectories(tmp.resolve(".model2.tmp-1234"));
+    storage.requireCommitted(dir("users"), "token shards");
+  }
 }

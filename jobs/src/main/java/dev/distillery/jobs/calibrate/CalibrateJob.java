@@ -10,6 +10,7 @@ import dev.distillery.io.Fingerprints;
 import dev.distillery.io.StagedDirectory;
 import dev.distillery.io.Storage;
 import dev.distillery.jobs.run.RunLayout;
+import dev.distillery.jobs.tokenize.ParquetShards;
 import dev.distillery.jobs.spark.HadoopConf;
 import dev.distillery.model.LlamaConfig;
 import java.io.IOException;
@@ -78,6 +79,7 @@ public final class CalibrateJob {
   private ImportanceScores calibrate(LlamaConfig teacher, String fingerprint) {
     String tokenizer = settings.tokenizer() != null ? settings.tokenizer()
         : Storage.resolve(settings.teacher(), "tokenizer.json");
+    ParquetShards.requireCommitted(settings.tokens());
     TokenShards.checkManifest(Storage.of(settings.tokens()), settings.tokens(), teacher, tokenizer,
         settings.seqLength());
     Dataset<Row> rows = spark.read().parquet(settings.tokens())

@@ -17,7 +17,7 @@ import org.slf4j.LoggerFactory;
  * Rows shorter than the calibration length (document rows) are used as they are.
  */
 public final class TokenShards {
-  public static final String MANIFEST = "manifest.json";
+  public static final String MANIFEST = Storage.MANIFEST;
   private static final Logger LOG = LoggerFactory.getLogger(TokenShards.class);
 
   private TokenShards() {}

@@ -61,6 +61,7 @@ final class DataOrderJob {
    */
   static OrderedSequences.Manifest prepare(SparkSession spark, HadoopConf hadoop, String split, List<String> columns,
       Records records, long seed, String dir, int window) {
+    ParquetShards.requireCommitted(split);
     Storage storage = Storage.of(dir);
     String source = source(split, seed, window);
     Optional<OrderedSequences.Manifest> existing = OrderedSequences.readManifest(storage, dir);

@@ -189,6 +189,7 @@ public final class DistillJob {
 
   /** The sequences of a split in the run's data order: a seeded hash of each sequence, ties by content. */
   static JavaRDD<long[]> ordered(SparkSession spark, String path, long seed) {
+    ParquetShards.requireCommitted(path);
     return spark.read().parquet(path).select(col(ParquetShards.COLUMN))
         .orderBy(DataOrderJob.order(seed))
         .javaRDD()

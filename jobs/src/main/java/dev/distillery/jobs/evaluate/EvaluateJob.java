@@ -78,6 +78,7 @@ public final class EvaluateJob {
    */
   static JavaRDD<long[]> sequences(SparkSession spark, EvaluateSettings settings, int window,
       LongAccumulator cutRows) {
+    ParquetShards.requireCommitted(settings.tokens());
     JavaRDD<long[]> rows = spark.read().parquet(settings.tokens()).select(col(ParquetShards.COLUMN)).javaRDD()
         .map(ParquetShards::ids);
     if (settings.maxSequences() > 0) {

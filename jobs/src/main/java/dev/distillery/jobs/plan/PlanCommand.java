@@ -11,6 +11,7 @@ import dev.distillery.prune.PlanFile;
 import dev.distillery.prune.PrunePlan;
 import dev.distillery.prune.PrunePlanner;
 import java.io.PrintStream;
+import org.apache.hadoop.fs.Path;
 
 /** {@code distillery plan}: the pruning plan from importance scores and a target (driver only). */
 public final class PlanCommand implements Command {
@@ -31,6 +32,10 @@ public final class PlanCommand implements Command {
     Storage storage = Storage.of(settings.run());
     if (!storage.exists(importance)) {
       throw new IllegalArgumentException("no importance scores at " + importance + "; run 'distillery calibrate' first");
+    }
+    Path scoresDir = new Path(importance).getParent();
+    if (scoresDir != null) {
+      Storage.of(importance).requireCommitted(scoresDir.toString(), "importance scores");
     }
     ImportanceScores scores = ImportanceScores.fromJson(Storage.of(importance).readText(importance), importance);
     PrunePlan plan = PrunePlanner.plan(scores.info().teacher(), scores, settings.target());

@@ -51,6 +51,7 @@ public final class Preflight {
       LOG.warn("preflight: no validation split at {}; the teacher is not checked against the data", validSplit);
       return;
     }
+    ParquetShards.requireCommitted(validSplit);
     HadoopConf hadoop = HadoopConf.install(spark);
     List<long[]> rows = spark.read().parquet(validSplit).select(ParquetShards.COLUMN).limit(ROWS).collectAsList()
         .stream().map(ParquetShards::ids).toList();

@@ -67,6 +67,7 @@ public final class TeacherLogitsJob {
       throw new IllegalArgumentException("no " + tokensManifest + ": the teacher-logits table records which token "
           + "shards it belongs to by that manifest; run the tokenize job first");
     }
+    tokenStorage.requireCommitted(settings.tokens(), "tokenize output");
     TokenShards.checkManifest(tokenStorage, train, teacher, Storage.resolve(settings.teacher(), "tokenizer.json"), 0);
     List<String> shards = tokenStorage.list(train).stream().filter(f -> f.endsWith(".parquet")).sorted().toList();
     if (shards.isEmpty()) {

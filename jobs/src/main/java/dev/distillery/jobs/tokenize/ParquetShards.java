@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.function.IntFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -27,6 +28,16 @@ public final class ParquetShards {
   private static final Pattern SPARK_PART = Pattern.compile("part-(\\d+)-.*\\.parquet");
 
   private ParquetShards() {}
+
+  /**
+   * Fails when the split directory {@code split} belongs to a tokenize output (its parent) that a stage wrote but did
+   * not commit; see {@link Storage#requireCommitted}. Shards a user supplied, without a manifest, are read as they are.
+   */
+  public static void requireCommitted(String split) {
+    Path parent = new Path(split).getParent();
+    Storage storage = Storage.of(split);
+    storage.requireCommitted(parent == null ? split : parent.toString(), "the output holding the shards " + split);
+  }
 
   /** The token ids in the first column of {@code row} (a row of a shard, or of a selection of {@link #COLUMN}). */
   public static long[] ids(Row row) {

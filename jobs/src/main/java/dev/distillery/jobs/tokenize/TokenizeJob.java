@@ -107,7 +107,7 @@ public final class TokenizeJob {
       TokenizeManifest manifest = new TokenizeManifest(settings.packing(), settings.seqLength(),
           tokenizerPath, tokenizer.sha256(), tokenizer.vocabSize(), bosId,
           eodId, rowStartId, dtype, splits, skipped, settings.megatron(), settings.outputConfig());
-      storage.writeText(staged.file("manifest.json"), manifest.toJson());
+      storage.writeText(staged.file(Storage.MANIFEST), manifest.toJson());
       staged.commit();
       TokenizeResult result = new TokenizeResult(output, manifest, (System.nanoTime() - start) / 1e9,
           writer.encodeSeconds());

@@ -88,6 +88,7 @@ class CalibrateJobTest {
     TokenShardFiles.write(run.resolve("tokens/train"), tokens);
     Files.writeString(run.resolve("tokens/manifest.json"), "{\"format\": \"distillery-tokens/1\", \"packing\": "
         + "\"documents\", \"seq_length\": 4, \"tokenizer\": {\"vocab_size\": " + config.vocabSize() + "}}");
+    Files.writeString(run.resolve("tokens/_COMMITTED"), "");
 
     ImportanceScores scores = new CalibrateJob(spark, settings(run, teacher, lengths.length, 3)).run();
 
@@ -135,6 +136,12 @@ class CalibrateJobTest {
     TokenShardFiles.write(run.resolve("tokens/train"), TestModels.randomTokens(ROWS, SEQ + 1, config.vocabSize(), 3));
 
     writeManifest(run, "0".repeat(64), config.vocabSize());
+    Files.delete(run.resolve("tokens/_COMMITTED"));
+    assertThatThrownBy(() -> new CalibrateJob(spark, settings(run, teacher, ROWS, 0)).run())
+        .hasMessage(run.resolve("tokens") + " (the output holding the shards " + run.resolve("tokens/train")
+            + ") is not committed (no _COMMITTED): the stage writing it was interrupted and it may be partial; "
+            + "rerun the stage that writes it");
+    Files.writeString(run.resolve("tokens/_COMMITTED"), "");
     assertThatThrownBy(() -> new CalibrateJob(spark, settings(run, teacher, ROWS, 0)).run())
         .hasMessageContaining(run.resolve("tokens/manifest.json") + ": tokenizer.sha256 is 0000")
         .hasMessageContaining("different tokenizer");
@@ -190,6 +197,7 @@ class CalibrateJobTest {
   private static void writeManifest(Path run, String sha, int vocab) throws Exception {
     Files.writeString(run.resolve("tokens/manifest.json"), "{\"format\": \"distillery-tokens/1\", \"seq_length\": "
         + SEQ + ", \"tokenizer\": {\"sha256\": \"" + sha + "\", \"vocab_size\": " + vocab + "}}");
+    Files.writeString(run.resolve("tokens/_COMMITTED"), "");
   }
 
   private static void assertClose(double[] actual, double[] expected) {

@@ -477,11 +477,17 @@ class DistillJobTest {
   }
 
   @Test
-  void badSettingsAndInputsAreNamed(@TempDir Path run) {
+  void badSettingsAndInputsAreNamed(@TempDir Path run) throws IOException {
     assertThatThrownBy(() -> distill(run, "global-batch=5"))
         .hasMessageContaining("global-batch 5 must be a multiple of world-size × micro-batch (1 × 2)");
     assertThatThrownBy(() -> distill(run, "tokens=" + run.resolve("none")))
         .hasMessageContaining("training shards not found: " + run.resolve("none/train"));
+    Path uncommitted = Files.createDirectories(run.resolve("uncommitted-tokens"));
+    TokenShardFiles.write(uncommitted.resolve("train"), TestModels.randomTokens(4, 17, CONFIG.vocabSize(), 45));
+    writeText(uncommitted.resolve(Storage.MANIFEST), "{\"format\": \"distillery-tokens/1\"}");
+    assertThatThrownBy(() -> distill(run, "tokens=" + uncommitted))
+        .hasMessageStartingWith(uncommitted + " (the output holding the shards " + uncommitted.resolve("train")
+            + ") is not committed (no _COMMITTED)");
     assertThatThrownBy(() -> distill(run, "global-batch=32", "micro-batch=1"))
         .hasMessageContaining("24 training sequences, fewer than one global batch (32)");
     long start = System.nanoTime();

@@ -14,6 +14,7 @@ import dev.distillery.distill.TeacherTopK;
 import dev.distillery.distill.TopKLogits;
 import dev.distillery.io.DType;
 import dev.distillery.jobs.spark.SharedSpark;
+import dev.distillery.io.Storage;
 import dev.distillery.jobs.spark.TokenShardFiles;
 import dev.distillery.jobs.teacher.TeacherLogitsJob;
 import dev.distillery.jobs.teacher.TeacherLogitsSettings;
@@ -66,6 +67,7 @@ class StoredTeacherDistillTest {
     }
     Files.writeString(tokens.resolve("manifest.json"), "{\"format\": \"distillery-tokens/1\", \"packing\": "
         + "\"documents\", \"seed\": 1}\n");
+    Files.writeString(tokens.resolve(Storage.COMMIT_MARKER), "");
   }
 
   @Test

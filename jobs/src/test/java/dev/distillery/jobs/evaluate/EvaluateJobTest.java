@@ -1,6 +1,7 @@
 package dev.distillery.jobs.evaluate;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.Device;
@@ -17,6 +18,8 @@ import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.model.TokenLoss;
 import dev.distillery.testing.TestModels;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -49,6 +52,34 @@ class EvaluateJobTest {
     Evaluation written = Evaluation.fromJson(Storage.of(file).readText(file), file);
     assertThat(written.loss()).isEqualTo(result.loss());
     assertThat(written.checkpoint()).isEqualTo(model.toString());
+  }
+
+  /**
+   * Token shards of a tokenize output with its manifest but no marker, and a checkpoint without a marker beside which
+   * a staging directory lies, are what a killed writer leaves: refused, naming the directory; committed, they are
+   * read.
+   */
+  @Test
+  void outputsAKilledWriterLeftUncommittedAreRefused(@TempDir Path run) throws IOException {
+    Path model = run.resolve("model");
+    TestModels.writeCheckpoint(model, CONFIG, TestModels.randomWeights(CONFIG, 5), DType.F32);
+    TokenShardFiles.write(run.resolve("tokens/valid"), TestModels.randomTokens(3, 9, CONFIG.vocabSize(), 6));
+    Files.writeString(run.resolve("tokens/manifest.json"), "{\"format\": \"distillery-tokens/1\"}");
+    EvaluateSettings settings = new EvaluateSettings(model.toString(), "student",
+        run.resolve("tokens/valid").toString(),
+        new RunLayout(run.toString()).evaluation("student"), 0, 3, 3, 5, null, List.of(), 4, false);
+
+    assertThatThrownBy(() -> EvaluateJob.run(SharedSpark.session(), settings))
+        .hasMessage(run.resolve("tokens") + " (the output holding the shards " + run.resolve("tokens/valid")
+            + ") is not committed (no _COMMITTED): the stage writing it was interrupted and it may be partial; "
+            + "rerun the stage that writes it");
+    Files.writeString(run.resolve("tokens").resolve(Storage.COMMIT_MARKER), "");
+    Files.createDirectories(run.resolve(".model.tmp-5f0c"));
+    Files.delete(model.resolve(Storage.COMMIT_MARKER));
+    assertThatThrownBy(() -> EvaluateJob.run(SharedSpark.session(), settings))
+        .hasMessageStartingWith(model + " (checkpoint) is not committed");
+    Files.writeString(model.resolve(Storage.COMMIT_MARKER), "");
+    assertThat(EvaluateJob.run(SharedSpark.session(), settings).sequences()).isEqualTo(3);
   }
 
   /**
