@@ -26,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * committed, the old version is kept until a new one is committed, and the next run cleans up and completes.
  */
 @Tag("s3")
+@Tag("faults")
 class S3CommitKillTest {
   private static final String ROOT = "s3a://distillery";
   private static final String TOKENS = ROOT + "/run/tokens";

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * or half-written), and a rerun completes.
  */
 @Tag("s3")
+@Tag("faults")
 class S3FaultTest {
   private static final String ROOT = "s3a://distillery";
   private static final String TOKENIZER = ROOT + "/inputs/tokenizer.json";
