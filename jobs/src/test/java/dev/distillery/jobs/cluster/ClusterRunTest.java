@@ -45,7 +45,10 @@ import org.junit.jupiter.api.io.TempDir;
 class ClusterRunTest {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  /** The killed run's checkpoints: often, so rank 1 dies mid-run. */
   private static final int CHECKPOINT_EVERY = 5;
+  /** The unbroken run's: one checkpoint (each costs seconds on S3); the cadence does not change the numbers. */
+  private static final int UNBROKEN_CHECKPOINT_EVERY = 40;
   private static final String BUCKET = "distillery";
   private static final String RUN = "s3a://" + BUCKET + "/run";
   private static final Path CORPUS = LocalCluster.ROOT.resolve("data-samples/wikitext-2-valid-sample.txt");
@@ -76,7 +79,7 @@ class ClusterRunTest {
     Storage upload = s3.storage("s3a://" + BUCKET);
     upload.writeText(corpus, Files.readString(CORPUS));
     upload.writeText(tokenizer, Files.readString(TOKENIZER));
-    Path pipeline = pipeline(dir.resolve("cluster-run.yaml"), RUN, corpus, tokenizer);
+    Path pipeline = pipeline(dir.resolve("cluster-run.yaml"), RUN, corpus, tokenizer, UNBROKEN_CHECKPOINT_EVERY);
     List<String> s3Options = new ArrayList<>(List.of("--")); // to spark-submit-distillery: the Spark way, not --s3
     s3.sparkSettings().forEach((key, value) -> s3Options.addAll(List.of("--conf", key + "=" + value)));
     cluster = dir.resolve("cluster");
@@ -93,13 +96,14 @@ class ClusterRunTest {
   }
 
   /** A local run's pipeline: its directory, the sample corpus and tokenizer all on local disk. */
-  private static Path localPipeline(Path run) throws IOException {
+  private static Path localPipeline(Path run, int checkpointEvery) throws IOException {
     return pipeline(run.resolveSibling(run.getFileName() + ".yaml"), run.toString(), CORPUS.toString(),
-        TOKENIZER.toString());
+        TOKENIZER.toString(), checkpointEvery);
   }
 
   /** conf/sample.yaml with every size and step count shrunk to seconds, and two ranks in every training stage. */
-  private static Path pipeline(Path file, String run, String corpus, String tokenizer) throws IOException {
+  private static Path pipeline(Path file, String run, String corpus, String tokenizer, int checkpointEvery)
+      throws IOException {
     ObjectNode sample = (ObjectNode) YAML.readTree(LocalCluster.ROOT.resolve("conf/sample.yaml").toFile());
     merge(sample, YAML.readTree("""
         run: %s
@@ -113,7 +117,7 @@ class ClusterRunTest {
         distill: {steps: 80, global-batch: 4, micro-batch: 2, world-size: 2, validate-every: 10, checkpoint-every: %d}
         scratch: {micro-batch: 2, world-size: 2}
         evaluate: {max-sequences: 8, max-new: 3}
-        """.formatted(run, corpus, tokenizer, CHECKPOINT_EVERY)));
+        """.formatted(run, corpus, tokenizer, checkpointEvery)));
     YAML.writeValue(file.toFile(), sample);
     return file;
   }
@@ -140,7 +144,8 @@ class ClusterRunTest {
 
     Path local = dir.resolve("local-run");
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    int status = Distillery.standard().run(new String[] {"pipeline", "--config", localPipeline(local).toString()},
+    String config = localPipeline(local, UNBROKEN_CHECKPOINT_EVERY).toString();
+    int status = Distillery.standard().run(new String[] {"pipeline", "--config", config},
         new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
     assertThat(status).as(out.toString(StandardCharsets.UTF_8)).isZero();
 
@@ -177,6 +182,8 @@ class ClusterRunTest {
       assertThat(evaluation.get("checkpoint").asText()).as(file).startsWith(RUN + "/");
       assertThat(evaluation.get("perplexity").asDouble()).as(file).isPositive().isFinite();
     }
+    String checkpoint = TrainingCheckpoint.pathFor(RUN + "/checkpoints", UNBROKEN_CHECKPOINT_EVERY);
+    assertThat(storage.isCommitted(checkpoint)).as(checkpoint + " committed").isTrue();
     assertThat(storage.isCommitted(RUN + "/report")).as(RUN + "/report committed").isTrue();
     assertThat(storage.readText(RUN + "/report/index.html")).contains("distilled");
   }
@@ -211,7 +218,7 @@ class ClusterRunTest {
     for (String output : List.of("student", "checkpoints", "metrics/distill.jsonl", "eval/distilled.json", "report")) {
       delete(broken.resolve(output));
     }
-    Path config = localPipeline(broken);
+    Path config = localPipeline(broken, CHECKPOINT_EVERY);
     String firstCheckpoint = TrainingCheckpoint.pathFor(broken.resolve("checkpoints").toString(), CHECKPOINT_EVERY);
     AtomicInteger killedAfter = new AtomicInteger(-1);
     Path work = dir.resolve("cluster-killed");
