@@ -12,8 +12,8 @@ import dev.distillery.jobs.tokenize.ParquetShards;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaModel;
 import dev.distillery.tokenize.RowWindows;
+import dev.distillery.tokenize.LocalTokenizerCopy;
 import dev.distillery.tokenize.TextTokenizer;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
@@ -99,7 +99,7 @@ public final class EvaluateJob {
     if (settings.tokenizer() == null || settings.prompts().isEmpty()) {
       return result;
     }
-    try (TextTokenizer tokenizer = TextTokenizer.load(Path.of(settings.tokenizer()), false);
+    try (TextTokenizer tokenizer = TextTokenizer.load(LocalTokenizerCopy.of(settings.tokenizer()), false);
         CheckpointReader reader = CheckpointReader.open(Storage.of(settings.model()), settings.model());
         LlamaModel model = LlamaModel.load(reader.config(), (name, shape) -> reader.readFloats(name), Device.cpu(),
             DataType.FLOAT32)) {

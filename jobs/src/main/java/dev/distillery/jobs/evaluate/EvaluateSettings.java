@@ -53,7 +53,8 @@ public record EvaluateSettings(String model, String name, String tokens, String 
   static final ConfigOption<Integer> CHUNK = ConfigOption.integer("chunk-tokens").defaultValue(512).atLeast(1)
       .doc("Positions projected through lm_head at once: bounds the vocab-size logits alive at once.");
   static final ConfigOption<String> TOKENIZER = ConfigOption.string("tokenizer")
-      .doc("tokenizer.json (local file) for the greedy generations; unset: no generations.");
+      .doc("tokenizer.json (local or on any Hadoop file system, e.g. s3a://) for the greedy generations; unset: no "
+          + "generations.");
   static final ConfigOption<List<String>> PROMPTS = ConfigOption.stringList("prompts")
       .defaultValue(List.of("The game was released in", "The city is located", "In 1995 the band"))
       .doc("Prompts continued by greedy decoding: a YAML list (commas stay inside a prompt), or comma-separated.");

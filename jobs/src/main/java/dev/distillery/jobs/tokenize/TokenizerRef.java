@@ -24,8 +24,7 @@ record TokenizerRef(String uri, String sha256, int bosId, int eodId, HadoopConf 
   DocumentEncoder encoder() {
     hadoop.install();
     TextTokenizer tokenizer = ExecutorCache.get("tokenizer:" + sha256, () -> {
-      Path local = LocalTokenizerCopy.of(uri, sha256,
-          Path.of(System.getProperty("java.io.tmpdir"), "distillery-tokenizers"));
+      Path local = LocalTokenizerCopy.of(uri, sha256, LocalTokenizerCopy.DIRECTORY);
       return TextTokenizer.load(local, false);
     });
     return new DocumentEncoder(tokenizer, bosId, eodId);

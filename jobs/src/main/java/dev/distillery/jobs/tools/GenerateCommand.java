@@ -11,9 +11,9 @@ import dev.distillery.io.Storage;
 import dev.distillery.jobs.command.Command;
 import dev.distillery.jobs.command.ModelOptions;
 import dev.distillery.model.LlamaModel;
+import dev.distillery.tokenize.LocalTokenizerCopy;
 import dev.distillery.tokenize.TextTokenizer;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.util.Arrays;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,7 +23,7 @@ public final class GenerateCommand implements Command {
   private static final Logger LOG = LoggerFactory.getLogger(GenerateCommand.class);
 
   static final ConfigOption<String> TOKENIZER = ConfigOption.string("tokenizer").required()
-      .doc("Hugging Face tokenizer.json (local file).");
+      .doc("Hugging Face tokenizer.json (local or on any Hadoop file system, e.g. s3a://).");
   static final ConfigOption<String> PROMPT = ConfigOption.string("prompt").required().doc("Text to continue.");
   static final ConfigOption<Integer> MAX_NEW = ConfigOption.integer("max-new").defaultValue(32).atLeast(1)
       .doc("Tokens to generate at most; generation also stops at the model's EOS token.");
@@ -40,7 +40,7 @@ public final class GenerateCommand implements Command {
   @Override
   public void run(Config config, PrintStream out) {
     String dir = config.get(ModelOptions.MODEL);
-    try (TextTokenizer tokenizer = TextTokenizer.load(Path.of(config.get(TOKENIZER)), true);
+    try (TextTokenizer tokenizer = TextTokenizer.load(LocalTokenizerCopy.of(config.get(TOKENIZER)), true);
         CheckpointReader reader = CheckpointReader.open(Storage.of(dir), dir);
         LlamaModel model = LlamaModel.load(reader.config(), (name, shape) -> reader.readFloats(name),
             ModelOptions.device(config.get(ModelOptions.DEVICE)), ModelOptions.dataType(config.get(ModelOptions.DTYPE)));

@@ -11,6 +11,7 @@ import dev.distillery.cli.Distillery;
 import dev.distillery.distill.TrainingCheckpoint;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.Storage;
+import dev.distillery.jobs.s3.S3Proxy;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -21,8 +22,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -32,36 +35,75 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The sample pipeline, shrunk, on a Spark standalone cluster of separate JVMs ({@code submit-scripts/local-cluster}:
  * a Master, two Workers, one executor JVM each, the driver under SparkSubmit with the cluster jar), with every
- * barrier stage at world-size 2, so the ring runs between two executor processes. Needs the cluster jar
- * ({@code mvn -B -DskipTests package} first; {@code .ci/run} runs this after its build).
+ * barrier stage at world-size 2, so the ring runs between two executor processes. The run directory, corpus and
+ * tokenizer are on {@code s3a://} (s3proxy on loopback), its endpoint and keys given the Spark way
+ * ({@code --conf spark.hadoop.fs.s3a.*} after {@code --}). Needs the cluster jar ({@code mvn -B -DskipTests package}
+ * first; {@code .ci/run} runs this after its build).
  */
 @Tag("cluster")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ClusterRunTest {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  /** The killed run's checkpoints: often, so rank 1 dies mid-run. */
   private static final int CHECKPOINT_EVERY = 5;
+  /** The unbroken run's: one checkpoint (each costs seconds on S3); the cadence does not change the numbers. */
+  private static final int UNBROKEN_CHECKPOINT_EVERY = 40;
+  private static final String BUCKET = "distillery";
+  private static final String RUN = "s3a://" + BUCKET + "/run";
+  private static final Path CORPUS = LocalCluster.ROOT.resolve("data-samples/wikitext-2-valid-sample.txt");
+  private static final Path TOKENIZER = LocalCluster.ROOT.resolve("data-samples/tokenizer.json");
 
   private Path dir;
   private Path cluster;
+  /** Every object s3proxy holds, as its filesystem backend keeps them. */
+  private Path objects;
+  /** The objects of the cluster run's directory, {@link #RUN}. */
   private Path run;
-  private Path pipeline;
+  private S3Proxy s3;
+  private String accessKey;
+  private String secretKey;
   private LocalCluster.Result unbroken;
 
   @BeforeAll
   void runThePipelineOnTheCluster(@TempDir Path dir) throws Exception {
     LocalCluster.requireFreshJar();
     this.dir = dir;
-    run = dir.resolve("cluster-run");
-    pipeline = pipeline(run);
+    accessKey = "AKIA" + UUID.randomUUID().toString().replace("-", "").substring(0, 16).toUpperCase();
+    secretKey = UUID.randomUUID() + "/" + UUID.randomUUID();
+    objects = Files.createDirectories(dir.resolve("objects"));
+    s3 = S3Proxy.start(objects, dir, accessKey, secretKey);
+    run = s3.bucketDir(BUCKET).resolve("run");
+    String corpus = "s3a://" + BUCKET + "/inputs/corpus.txt";
+    String tokenizer = "s3a://" + BUCKET + "/inputs/tokenizer.json";
+    Storage upload = s3.storage("s3a://" + BUCKET);
+    upload.writeText(corpus, Files.readString(CORPUS));
+    upload.writeText(tokenizer, Files.readString(TOKENIZER));
+    Path pipeline = pipeline(dir.resolve("cluster-run.yaml"), RUN, corpus, tokenizer, UNBROKEN_CHECKPOINT_EVERY);
+    List<String> s3Options = new ArrayList<>(List.of("--")); // to spark-submit-distillery: the Spark way, not --s3
+    s3.sparkSettings().forEach((key, value) -> s3Options.addAll(List.of("--conf", key + "=" + value)));
     cluster = dir.resolve("cluster");
-    unbroken = LocalCluster.run(pipeline, cluster, Duration.ofMinutes(6), LocalCluster.Watch.NONE);
+    unbroken = LocalCluster.run(pipeline, cluster, Duration.ofMinutes(7), LocalCluster.Watch.NONE,
+        s3Options.toArray(String[]::new));
     assertThat(unbroken.exit()).as(unbroken.output()).isZero();
   }
 
+  @AfterAll
+  void stopS3() throws InterruptedException {
+    if (s3 != null) {
+      s3.close();
+    }
+  }
+
+  /** A local run's pipeline: its directory, the sample corpus and tokenizer all on local disk. */
+  private static Path localPipeline(Path run, int checkpointEvery) throws IOException {
+    return pipeline(run.resolveSibling(run.getFileName() + ".yaml"), run.toString(), CORPUS.toString(),
+        TOKENIZER.toString(), checkpointEvery);
+  }
+
   /** conf/sample.yaml with every size and step count shrunk to seconds, and two ranks in every training stage. */
-  private static Path pipeline(Path run) throws IOException {
-    Path file = run.resolveSibling(run.getFileName() + ".yaml");
+  private static Path pipeline(Path file, String run, String corpus, String tokenizer, int checkpointEvery)
+      throws IOException {
     ObjectNode sample = (ObjectNode) YAML.readTree(LocalCluster.ROOT.resolve("conf/sample.yaml").toFile());
     merge(sample, YAML.readTree("""
         run: %s
@@ -70,13 +112,12 @@ class ClusterRunTest {
         tokenize: {seq-length: 16, valid-fraction: 0.3}
         teacher-init: {hidden-size: 32, intermediate-size: 64, layers: 2, heads: 2, kv-heads: 1, head-dim: 16}
         teacher-training: {steps: 6, global-batch: 4, micro-batch: 2, world-size: 2, warmup-steps: 1, validate-every: 2}
-        calibrate: {samples: 8, seq-length: 16, batch-size: 4}
+        calibrate: {samples: 8, seq-length: 16, batch-size: 4, partitions: 2}
         plan: {target: {hidden-size: 16, ffn-size: 32}, hidden-multiple: 8, ffn-multiple: 16}
         distill: {steps: 80, global-batch: 4, micro-batch: 2, world-size: 2, validate-every: 10, checkpoint-every: %d}
         scratch: {micro-batch: 2, world-size: 2}
         evaluate: {max-sequences: 8, max-new: 3}
-        """.formatted(run, LocalCluster.ROOT.resolve("data-samples/wikitext-2-valid-sample.txt"),
-        LocalCluster.ROOT.resolve("data-samples/tokenizer.json"), CHECKPOINT_EVERY)));
+        """.formatted(run, corpus, tokenizer, checkpointEvery)));
     YAML.writeValue(file.toFile(), sample);
     return file;
   }
@@ -103,7 +144,8 @@ class ClusterRunTest {
 
     Path local = dir.resolve("local-run");
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    int status = Distillery.standard().run(new String[] {"pipeline", "--config", pipeline(local).toString()},
+    String config = localPipeline(local, UNBROKEN_CHECKPOINT_EVERY).toString();
+    int status = Distillery.standard().run(new String[] {"pipeline", "--config", config},
         new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
     assertThat(status).as(out.toString(StandardCharsets.UTF_8)).isZero();
 
@@ -123,14 +165,60 @@ class ClusterRunTest {
   }
 
   @Test
+  void calibrateRanOnBothExecutorsAndEvaluationsAndReportAreCommittedOnS3() throws Exception {
+    List<LocalCluster.Executor> executors = LocalCluster.executors(cluster);
+    assertThat(executors).as("executor JVMs").hasSize(2);
+    for (LocalCluster.Executor executor : executors) {
+      assertThat(executor.log()).as(executor.dir() + " ran a calibrate task").containsPattern(
+          "Calibration task: \\d+ samples");
+    }
+
+    Storage storage = s3.storage(RUN); // read back through the S3 API, as the next user of the run would
+    for (String name : List.of("teacher", "pruned", "distilled", "scratch")) {
+      String file = RUN + "/eval/" + name + ".json";
+      assertThat(storage.exists(file)).as(file).isTrue();
+      JsonNode evaluation = JSON.readTree(storage.readText(file));
+      assertThat(evaluation.get("name").asText()).as(file).isEqualTo(name);
+      assertThat(evaluation.get("checkpoint").asText()).as(file).startsWith(RUN + "/");
+      assertThat(evaluation.get("perplexity").asDouble()).as(file).isPositive().isFinite();
+    }
+    String checkpoint = TrainingCheckpoint.pathFor(RUN + "/checkpoints", UNBROKEN_CHECKPOINT_EVERY);
+    assertThat(storage.isCommitted(checkpoint)).as(checkpoint + " committed").isTrue();
+    assertThat(storage.isCommitted(RUN + "/report")).as(RUN + "/report committed").isTrue();
+    assertThat(storage.readText(RUN + "/report/index.html")).contains("distilled");
+  }
+
+  @Test
+  void neitherS3KeyAppearsInTheDriverOutputTheClusterLogsOrAnyObject() throws IOException {
+    assertThat(unbroken.output()).doesNotContain(accessKey).doesNotContain(secretKey);
+    List<Path> logs;
+    try (Stream<Path> all = Files.walk(cluster)) {
+      logs = all.filter(Files::isRegularFile).filter(p -> p.getFileName().toString().matches("stderr|stdout|.*\\.log"))
+          .toList();
+    }
+    assertThat(logs).as("the Master's, Workers' and executors' logs").contains(cluster.resolve("master.log"))
+        .containsAll(LocalCluster.executors(cluster).stream().map(e -> e.dir().resolve("stderr")).toList());
+    List<Path> written;
+    try (Stream<Path> all = Files.walk(objects)) {
+      written = all.filter(Files::isRegularFile).toList();
+    }
+    assertThat(written).as("objects").contains(run.resolve("metrics/distill.jsonl"), run.resolve("report/index.html"));
+    for (Path file : Stream.concat(logs.stream(), written.stream()).toList()) {
+      String text = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
+      assertThat(text).as(file.toString()).doesNotContain(accessKey).doesNotContain(secretKey);
+    }
+  }
+
+  @Test
   void aKilledExecutorOfRankOneResumesBothRanksFromTheCommittedCheckpoint() throws Exception {
     // The unbroken run's outputs but distill's (and what is made from them): the pipeline skips the rest as committed.
+    // It runs on local disk (a copy of the S3 run's objects), where the test can see checkpoint N's commit marker.
     Path broken = dir.resolve("killed-run");
     copy(run, broken);
     for (String output : List.of("student", "checkpoints", "metrics/distill.jsonl", "eval/distilled.json", "report")) {
       delete(broken.resolve(output));
     }
-    Path config = pipeline(broken);
+    Path config = localPipeline(broken, CHECKPOINT_EVERY);
     String firstCheckpoint = TrainingCheckpoint.pathFor(broken.resolve("checkpoints").toString(), CHECKPOINT_EVERY);
     AtomicInteger killedAfter = new AtomicInteger(-1);
     Path work = dir.resolve("cluster-killed");

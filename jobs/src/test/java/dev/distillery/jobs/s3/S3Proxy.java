@@ -13,9 +13,9 @@ import org.apache.hadoop.conf.Configuration;
 /**
  * A real S3 API on loopback: s3proxy (its jar is copied to {@code target/s3proxy/} by the build) run as its own
  * process over the filesystem backend, so each bucket is a folder under {@link #bucketDir} that a test can fill
- * and inspect directly.
+ * and inspect directly. Used by the s3 tests and by the cluster tests (the run directory on {@code s3a://}).
  */
-final class S3Proxy implements AutoCloseable {
+public final class S3Proxy implements AutoCloseable {
   private final Path baseDir;
   private final List<String> command;
   private final Path log;
@@ -34,7 +34,7 @@ final class S3Proxy implements AutoCloseable {
   }
 
   /** Starts s3proxy with the given static credentials; objects live under {@code baseDir}, its log in {@code work}. */
-  static S3Proxy start(Path baseDir, Path work, String accessKey, String secretKey) throws Exception {
+  public static S3Proxy start(Path baseDir, Path work, String accessKey, String secretKey) throws Exception {
     Path jar = Path.of("target/s3proxy/s3proxy.jar");
     if (!Files.isRegularFile(jar)) {
       throw new IllegalStateException(jar.toAbsolutePath() + " missing; run the tests through Maven (mvn test)");
@@ -87,12 +87,12 @@ final class S3Proxy implements AutoCloseable {
   }
 
   /** The folder holding bucket {@code bucket}'s objects (created: a folder under the base is a bucket). */
-  Path bucketDir(String bucket) throws IOException {
+  public Path bucketDir(String bucket) throws IOException {
     return Files.createDirectories(baseDir.resolve(bucket));
   }
 
   /** The S3A settings for this endpoint, the Spark way ({@code spark.hadoop.fs.s3a.*}). */
-  Map<String, String> sparkSettings() {
+  public Map<String, String> sparkSettings() {
     return sparkSettings(port);
   }
 
@@ -109,7 +109,7 @@ final class S3Proxy implements AutoCloseable {
   }
 
   /** Storage on this endpoint for the test's own uploads (a file system instance of its own, not cached). */
-  Storage storage(String uri) {
+  public Storage storage(String uri) {
     Configuration conf = new Configuration();
     sparkSettings().forEach((key, value) -> conf.set(key.substring("spark.hadoop.".length()), value));
     conf.setBoolean("fs.s3a.impl.disable.cache", true);
