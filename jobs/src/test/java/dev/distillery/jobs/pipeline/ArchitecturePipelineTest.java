@@ -13,7 +13,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -23,7 +22,6 @@ import org.junit.jupiter.params.provider.CsvSource;
  * pipeline: calibrate, plan with KV-head pruning, prune, distill and evaluate; the students keep the architecture.
  * About 25 s per architecture on 2 cores, so tagged slow like the other end-to-end runs.
  */
-@Tag("slow")
 class ArchitecturePipelineTest {
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', value = {

@@ -19,7 +19,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.sql.Row;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,7 +28,6 @@ import org.junit.jupiter.api.io.TempDir;
  * 'packed-bos' mode, then calibrate, distill on 2 ranks and evaluate, on a tiny random teacher with the sample's
  * tokenizer: every stage takes the rows, and distill and evaluate cut the long ones into windows.
  */
-@Tag("slow")
 class DocumentCorpusEndToEndTest {
   private static final int POSITIONS = 128;
   private static final int BOS = 1;
