@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * Mistral (sliding window shorter than the sequences) and Qwen2 (biases, tied embeddings) teachers through the
  * pipeline: calibrate, plan with KV-head pruning, prune, distill and evaluate; the students keep the architecture.
- * About 25 s per architecture on 2 cores, so tagged slow like the other end-to-end runs.
+ * About 11 s per architecture on an idle 2-core machine, so it runs in the default suite.
  */
 class ArchitecturePipelineTest {
   @ParameterizedTest(name = "{0}")
