@@ -3,10 +3,8 @@ package dev.distillery.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
+import dev.distillery.testing.CapturedStderr;
 import java.util.List;
-import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 
 /** An option's former name still reads as the option, with a warning, and is documented as deprecated. */
@@ -16,22 +14,10 @@ class DeprecatedAliasTest {
   static final ConfigOption<String> OUTPUT = ConfigOption.string("output").deprecatedAlias("out").doc("Where.");
   static final ConfigSchema SCHEMA = new ConfigSchema("demo", "A demo job.", SEQ, OUTPUT);
 
-  private static <T> T withStderr(StringBuilder log, Supplier<T> body) {
-    PrintStream err = System.err;
-    ByteArrayOutputStream captured = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(captured, true));
-    try {
-      return body.get();
-    } finally {
-      System.setErr(err);
-      log.append(captured);
-    }
-  }
-
   @Test
   void theOldNameSetsTheOptionWithAWarningFromFileOrCommandLine() {
     StringBuilder log = new StringBuilder();
-    Config c = withStderr(log, () -> Config.resolve(SCHEMA, "seq-len: 64\n", "run.yaml", List.of("out=/tmp/x")));
+    Config c = CapturedStderr.capture(log, () -> Config.resolve(SCHEMA, "seq-len: 64\n", "run.yaml", List.of("out=/tmp/x")));
     assertThat(c.get(SEQ)).isEqualTo(64);
     assertThat(c.isSet(SEQ)).isTrue();
     assertThat(c.get(OUTPUT)).isEqualTo("/tmp/x");

@@ -3,10 +3,8 @@ package dev.distillery.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
+import dev.distillery.testing.CapturedStderr;
 import java.util.List;
-import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 
 /** A dtype option reads PyTorch's names; the short spellings still work, with a warning naming the new one. */
@@ -17,22 +15,10 @@ class DeprecatedValueTest {
       .defaultValue("float32").doc("Teacher precision.");
   static final ConfigSchema SCHEMA = new ConfigSchema("demo", "A demo job.", DTYPE, TEACHER_DTYPE);
 
-  private static <T> T withStderr(StringBuilder log, Supplier<T> body) {
-    PrintStream err = System.err;
-    ByteArrayOutputStream captured = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(captured, true));
-    try {
-      return body.get();
-    } finally {
-      System.setErr(err);
-      log.append(captured);
-    }
-  }
-
   @Test
   void theNewSpellingsAreReadWithoutWarning() {
     StringBuilder log = new StringBuilder();
-    Config c = withStderr(log, () -> Config.resolve(SCHEMA, "dtype: bfloat16\n", "run.yaml",
+    Config c = CapturedStderr.capture(log, () -> Config.resolve(SCHEMA, "dtype: bfloat16\n", "run.yaml",
         List.of("teacher-dtype=FLOAT16")));
     assertThat(c.get(DTYPE)).isEqualTo("bfloat16");
     assertThat(c.get(TEACHER_DTYPE)).isEqualTo("float16");
@@ -42,7 +28,7 @@ class DeprecatedValueTest {
   @Test
   void theOldSpellingsReadAsTheNewOnesWithAWarningFromFileOrCommandLine() {
     StringBuilder log = new StringBuilder();
-    Config c = withStderr(log, () -> Config.resolve(SCHEMA, "dtype: bf16\n", "run.yaml",
+    Config c = CapturedStderr.capture(log, () -> Config.resolve(SCHEMA, "dtype: bf16\n", "run.yaml",
         List.of("teacher-dtype=F16")));
     assertThat(c.get(DTYPE)).isEqualTo("bfloat16");
     assertThat(c.get(TEACHER_DTYPE)).isEqualTo("float16");
