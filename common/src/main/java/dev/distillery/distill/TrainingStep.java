@@ -8,7 +8,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.distillery.collective.DirectFloats;
 import dev.distillery.model.LlamaModel;
+import dev.distillery.model.LlamaTensors;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,7 +32,8 @@ public final class TrainingStep {
   private final double maxGradientNorm;
   private final HiddenStateLoss hiddenLoss;
   private final boolean recomputeLayers;
-  private final List<DirectFloats> bucketBuffers = new ArrayList<>();
+  private final GradientBuckets host;
+  private final ShardedGradients shardedGradients;
 
   /**
    * @param teacher the frozen teacher, or null when the loss needs none
@@ -56,6 +59,25 @@ public final class TrainingStep {
    */
   public TrainingStep(LlamaModel student, LlamaModel teacher, ChunkedLogitLoss loss, HiddenStateLoss hiddenLoss,
       AdamW optimizer, GradientReducer reducer, double maxGradientNorm, boolean recomputeLayers) {
+    this(student, teacher, loss, hiddenLoss, optimizer, reducer, maxGradientNorm, recomputeLayers, false);
+  }
+
+  /**
+   * @param shardGradients ZeRO stage 2 ({@link ShardedGradients}): each stage's gradients are reduce-scattered as
+   *     the recomputed backward produces them and only this replica's shard of the sums is kept; needs the
+   *     optimizer sharded and layer recomputation, without a hidden-state loss
+   * @throws IllegalArgumentException when {@code shardGradients} lacks what it needs
+   */
+  public TrainingStep(LlamaModel student, LlamaModel teacher, ChunkedLogitLoss loss, HiddenStateLoss hiddenLoss,
+      AdamW optimizer, GradientReducer reducer, double maxGradientNorm, boolean recomputeLayers,
+      boolean shardGradients) {
+    if (shardGradients && optimizer.shard() == null) {
+      throw new IllegalArgumentException("sharded gradients need a sharded optimizer");
+    }
+    if (shardGradients && (!recomputeLayers || hiddenLoss != null)) {
+      throw new IllegalArgumentException("sharded gradients need layer recomputation, which a hidden-state loss "
+          + "turns off");
+    }
     this.recomputeLayers = recomputeLayers && hiddenLoss == null;
     if (hiddenLoss != null) {
       hiddenLoss.check(student, teacher);
@@ -67,7 +89,11 @@ public final class TrainingStep {
     this.optimizer = optimizer;
     this.reducer = reducer;
     this.maxGradientNorm = maxGradientNorm;
-    student.setTrainable(true);
+    // the reduced gradients of the whole optimizer on the CPU are views of their buckets until the step ends
+    this.host = new GradientBuckets(optimizer.shard() == null && !student.device().isGpu());
+    this.shardedGradients = shardGradients
+        ? new ShardedGradients(student.parameters(), optimizer.shard(), reducer, host) : null;
+    student.setTrainable(!shardGradients); // sharded gradients run each stage on gradient-tracking aliases
   }
 
   /**
@@ -105,21 +131,32 @@ public final class TrainingStep {
     Map<String, NDArray> parameters = student.parameters();
     Autograd.zeroGradients(parameters.values());
     List<PaddedBatch> batches = microBatches.stream().map(PaddedBatch::of).toList();
-    double[] globalTokens = {0, 0};
+    // the global token counts, then each replica's micro-batch count (sharded gradients reduce once per micro-batch)
+    double[] globalCounts = new double[2 + reducer.replicas()];
     for (PaddedBatch batch : batches) {
-      globalTokens[0] += batch.tokens();
-      globalTokens[1] += batch.scoredTokens();
+      globalCounts[0] += batch.tokens();
+      globalCounts[1] += batch.scoredTokens();
     }
-    reducer.sumInPlace(globalTokens); // exact: integers far below 2^53
-    long globalKd = (long) globalTokens[0];
-    long globalCe = (long) globalTokens[1];
+    globalCounts[2 + reducer.replica()] = batches.size();
+    reducer.sumInPlace(globalCounts); // exact: integers far below 2^53
+    long globalKd = (long) globalCounts[0];
+    long globalCe = (long) globalCounts[1];
     ChunkedLogitLoss.LossSums sums = new ChunkedLogitLoss.LossSums(0, 0, 0, 0);
     double[] hidden = {0};
     try (NDManager scope = NDManager.newBaseManager(student.device())) {
+      if (shardedGradients != null) {
+        shardedGradients.start(scope);
+      }
       for (int i = 0; i < batches.size(); i++) {
         TopKTargets stored = teacherLogits == null ? null
             : TopKTargets.of(teacherLogits.get(i), microBatches.get(i));
         sums = sums.plus(microStep(scope, batches.get(i), stored, globalKd, globalCe, hidden));
+      }
+      if (shardedGradients != null) {
+        double most = Arrays.stream(globalCounts, 2, globalCounts.length).max().orElse(0);
+        for (int i = batches.size(); i < most; i++) {
+          reduceNothing(scope); // match the collectives of a replica with more micro-batches
+        }
       }
       double[] totals = {sums.kdSum(), sums.ceSum(), sums.kdTokens(), hidden[0]};
       reducer.sumInPlace(totals);
@@ -130,7 +167,8 @@ public final class TrainingStep {
         clip(gradients.values(), norm);
         optimizer.step(parameters, gradients, learningRate);
       } else {
-        norm = shardedUpdate(scope, parameters, learningRate);
+        norm = shardedUpdate(scope, parameters, shardedGradients != null ? shardedGradients.sums()
+            : reduceScattered(scope, parameters), learningRate);
       }
       double kd = totals[0] / globalKd;
       double ce = globalCe == 0 ? 0 : totals[1] / globalCe;
@@ -166,9 +204,18 @@ public final class TrainingStep {
           : null;
       if (recomputeLayers) {
         RecomputedForward pass = RecomputedForward.run(student, ids);
-        ChunkedLogitLoss.HiddenGradient logits = logitGradients(pass.hidden(), teacherHidden[0], teacherHead,
-            stored, ids, mask, globalKd, globalCe, micro);
-        pass.backward(logits.gradient());
+        List<String> head = List.of(student.lmHeadName());
+        ChunkedLogitLoss.HiddenGradient logits;
+        try (NDManager stage = micro.newSubManager()) { // a sharded lm head's alias and gradient end here
+          NDArray headWeight = shardedGradients == null ? student.lmHeadWeight()
+              : shardedGradients.aliases(head, stage).get(head.get(0));
+          logits = logitGradients(pass.hidden(), headWeight, teacherHidden[0], teacherHead, stored, ids, mask,
+              globalKd, globalCe, micro);
+          if (shardedGradients != null) {
+            shardedGradients.reduce(stage, head, Map.of(head.get(0), headWeight));
+          }
+        }
+        pass.backward(logits.gradient(), shardedGradients);
         return logits.sums();
       }
       NDArray studentHidden;
@@ -183,8 +230,8 @@ public final class TrainingStep {
           }
         }
       }
-      ChunkedLogitLoss.HiddenGradient logits = logitGradients(studentHidden, teacherHidden[0], teacherHead, stored,
-          ids, mask, globalKd, globalCe, micro);
+      ChunkedLogitLoss.HiddenGradient logits = logitGradients(studentHidden, student.lmHeadWeight(),
+          teacherHidden[0], teacherHead, stored, ids, mask, globalKd, globalCe, micro);
       if (hiddenTerm == null) {
         Autograd.backward(studentHidden, logits.gradient());
       } else {
@@ -200,13 +247,21 @@ public final class TrainingStep {
     }
   }
 
-  private ChunkedLogitLoss.HiddenGradient logitGradients(NDArray studentHidden, NDArray teacherHidden,
-      NDArray teacherHead, TopKTargets stored, NDArray ids, NDArray mask, long globalKd, long globalCe,
-      NDManager keep) {
+  private ChunkedLogitLoss.HiddenGradient logitGradients(NDArray studentHidden, NDArray studentHead,
+      NDArray teacherHidden, NDArray teacherHead, TopKTargets stored, NDArray ids, NDArray mask, long globalKd,
+      long globalCe, NDManager keep) {
     return stored == null
-        ? loss.logitGradients(studentHidden, student.lmHeadWeight(), teacherHidden, teacherHead, ids, mask, globalKd,
-            globalCe, keep)
-        : loss.logitGradients(studentHidden, student.lmHeadWeight(), stored, ids, mask, globalKd, globalCe, keep);
+        ? loss.logitGradients(studentHidden, studentHead, teacherHidden, teacherHead, ids, mask, globalKd, globalCe,
+            keep)
+        : loss.logitGradients(studentHidden, studentHead, stored, ids, mask, globalKd, globalCe, keep);
+  }
+
+  /** The sharded-gradient collectives of one micro-batch, with nothing to add: the lm head, then every stage. */
+  private void reduceNothing(NDManager scope) {
+    shardedGradients.reduce(scope, List.of(student.lmHeadName()), Map.of());
+    for (List<String> stage : RecomputedForward.backwardStages(student)) {
+      shardedGradients.reduce(scope, stage, Map.of());
+    }
   }
 
   /** Every parameter's gradient, summed over ranks in buckets of {@link #BUCKET_FLOATS}, as arrays in scope. */
@@ -215,7 +270,7 @@ public final class TrainingStep {
     List<List<Map.Entry<String, NDArray>>> buckets = buckets(parameters);
     for (int b = 0; b < buckets.size(); b++) {
       List<Map.Entry<String, NDArray>> bucket = buckets.get(b);
-      DirectFloats flat = fillBucket(scope, bucket, bucketBuffer(b, floats(bucket)));
+      DirectFloats flat = host.fill(scope, b, bucket, name -> parameters.get(name).getGradient());
       reducer.sumInPlace(flat);
       int offset = 0;
       for (Map.Entry<String, NDArray> p : bucket) {
@@ -231,15 +286,20 @@ public final class TrainingStep {
 
   /**
    * The parameters in order, grouped into gradient buckets of at most {@link #BUCKET_FLOATS} (a larger parameter
-   * makes a bucket of its own).
+   * makes a bucket of its own) that never span two stages of the backward pass (decoder layers, the embeddings, the
+   * final norm, the lm head), so that sharded gradients reduce each stage's buckets alone.
    */
   static List<List<Map.Entry<String, NDArray>>> buckets(Map<String, NDArray> parameters) {
     List<List<Map.Entry<String, NDArray>>> buckets = new ArrayList<>();
     List<Map.Entry<String, NDArray>> bucket = new ArrayList<>();
     long bucketSize = 0;
+    String stage = null;
     for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
       long size = p.getValue().size();
-      if (!bucket.isEmpty() && bucketSize + size > BUCKET_FLOATS) {
+      String next = LlamaTensors.stageOf(p.getKey());
+      boolean newStage = !next.equals(stage);
+      stage = next;
+      if (!bucket.isEmpty() && (newStage || bucketSize + size > BUCKET_FLOATS)) {
         buckets.add(bucket);
         bucket = new ArrayList<>();
         bucketSize = 0;
@@ -256,28 +316,43 @@ public final class TrainingStep {
   }
 
   /**
-   * ZeRO stage 1: each bucket's gradients are reduce-scattered, so this replica gets the sums of its shard only; the
-   * global norm is the square root of the shards' squared norms summed over replicas; this replica's AdamW updates
-   * its shard of the parameters, and the updated shards are all-gathered into every replica's parameters, which so
-   * stay identical. Returns the global gradient norm.
+   * ZeRO stage 1: each bucket's gradients are reduce-scattered, so this replica gets the sums of its shard only,
+   * copied out of the bucket's buffer (which the next bucket reuses), by {@link OptimizerShard.Piece#key()}.
    */
-  private double shardedUpdate(NDManager scope, Map<String, NDArray> parameters, double learningRate) {
-    OptimizerShard shard = optimizer.shard();
+  private Map<String, NDArray> reduceScattered(NDManager scope, Map<String, NDArray> parameters) {
     List<List<Map.Entry<String, NDArray>>> buckets = buckets(parameters);
     Map<String, NDArray> gradients = new LinkedHashMap<>();
-    Map<String, NDArray> values = new LinkedHashMap<>();
-    double[] squares = {0};
     for (int b = 0; b < buckets.size(); b++) {
-      DirectFloats flat = fillBucket(scope, buckets.get(b), bucketBuffer(b, floats(buckets.get(b))));
+      DirectFloats flat = host.fill(scope, b, buckets.get(b), name -> parameters.get(name).getGradient());
       reducer.reduceScatterSum(flat);
-      for (OptimizerShard.Piece piece : shard.pieces()) {
+      for (OptimizerShard.Piece piece : optimizer.shard().pieces()) {
         if (piece.bucket() == b) {
-          NDArray gradient = scope.create(flat.bytes(piece.bucketOffset(), piece.length()), new Shape(piece.length()),
-              DataType.FLOAT32).toDevice(student.device(), false);
-          squares[0] += gradient.square().sum().getFloat();
-          gradients.put(piece.key(), gradient);
+          try (NDManager view = scope.newSubManager()) {
+            NDArray gradient = view.create(flat.bytes(piece.bucketOffset(), piece.length()), new Shape(piece.length()),
+                DataType.FLOAT32).toDevice(student.device(), false).duplicate();
+            gradient.attach(scope);
+            gradients.put(piece.key(), gradient);
+          }
         }
       }
+    }
+    return gradients;
+  }
+
+  /**
+   * The sharded update: the global norm is the square root of the shards' squared norms summed over replicas; this
+   * replica's AdamW updates its shard of the parameters with its shard of the summed {@code gradients} (by piece
+   * key), and the updated shards are all-gathered into every replica's parameters, which so stay identical.
+   * Returns the global gradient norm.
+   */
+  private double shardedUpdate(NDManager scope, Map<String, NDArray> parameters, Map<String, NDArray> gradients,
+      double learningRate) {
+    OptimizerShard shard = optimizer.shard();
+    List<List<Map.Entry<String, NDArray>>> buckets = buckets(parameters);
+    Map<String, NDArray> values = new LinkedHashMap<>();
+    double[] squares = {0};
+    for (NDArray gradient : gradients.values()) {
+      squares[0] += gradient.square().sum().getFloat();
     }
     reducer.sumInPlace(squares);
     double norm = Math.sqrt(squares[0]);
@@ -294,7 +369,7 @@ public final class TrainingStep {
     }
     optimizer.step(values, gradients, learningRate);
     for (int b = 0; b < buckets.size(); b++) {
-      DirectFloats flat = bucketBuffer(b, floats(buckets.get(b))).prefix(Math.toIntExact(floats(buckets.get(b))));
+      DirectFloats flat = host.buffer(b, floats(buckets.get(b))).prefix(Math.toIntExact(floats(buckets.get(b))));
       for (OptimizerShard.Piece piece : shard.pieces()) {
         if (piece.bucket() == b) {
           flat.bytes(piece.bucketOffset(), piece.length()).put(values.get(piece.key()).toByteBuffer(true));
@@ -323,41 +398,6 @@ public final class TrainingStep {
       float scale = (float) (maxGradientNorm / (norm + 1e-6));
       gradients.forEach(g -> g.muli(scale));
     }
-  }
-
-  /**
-   * The host buffer of bucket {@code index}, kept across steps. On the CPU the reduced gradient arrays are views
-   * of it until the step ends, so each bucket has its own; on a GPU they are copied to the device, so all buckets
-   * share one.
-   */
-  private DirectFloats bucketBuffer(int index, long floats) {
-    int slot = student.device().isGpu() ? 0 : index;
-    while (bucketBuffers.size() <= slot) {
-      bucketBuffers.add(null);
-    }
-    DirectFloats buffer = bucketBuffers.get(slot);
-    if (buffer == null || buffer.length() < floats) {
-      buffer = DirectFloats.allocate(Math.toIntExact(floats));
-      bucketBuffers.set(slot, buffer);
-    }
-    return buffer;
-  }
-
-  /** Copies the bucket's gradients, as float32, into {@code buffer}; returns the filled prefix. */
-  private static DirectFloats fillBucket(NDManager scope, List<Map.Entry<String, NDArray>> bucket,
-      DirectFloats buffer) {
-    int offset = 0;
-    for (Map.Entry<String, NDArray> p : bucket) {
-      try (NDManager conversion = scope.newSubManager()) {
-        NDArray gradient = p.getValue().getGradient();
-        gradient.attach(conversion); // it and its float32 host copy, if one is needed, close here
-        NDArray values = gradient.toDevice(Device.cpu(), false).toType(DataType.FLOAT32, false);
-        int n = Math.toIntExact(values.size());
-        buffer.bytes(offset, n).put(values.toByteBuffer(true)); // a view of the tensor's memory, copied once
-        offset += n;
-      }
-    }
-    return buffer.prefix(offset);
   }
 
   private static double globalNorm(Iterable<NDArray> gradients) {

@@ -165,6 +165,11 @@ public final class LlamaModel implements AutoCloseable {
    * @return {@code [batch, seq, hidden]} in the parameters' dtype, attached to {@code tokenIds}' manager
    */
   public NDArray embed(NDArray tokenIds) {
+    return embed(tokenIds, parameters.get(LlamaTensors.EMBED));
+  }
+
+  /** {@link #embed(NDArray)} with {@code weight} in place of {@code model.embed_tokens.weight}. */
+  public NDArray embed(NDArray tokenIds, NDArray weight) {
     Shape shape = tokenIds.getShape();
     if (shape.dimension() != 2) {
       throw new IllegalArgumentException("token ids must be [batch, seq], got " + shape);
@@ -173,7 +178,7 @@ public final class LlamaModel implements AutoCloseable {
     try (NDManager scope = manager.newSubManager()) {
       tokenIds.tempAttach(scope);
       NDArray ids = tokenIds.toDevice(manager.getDevice(), false).toType(DataType.INT64, false);
-      NDArray hidden = Embedding.embedding(ids, parameters.get(LlamaTensors.EMBED), SparseFormat.DENSE)
+      NDArray hidden = Embedding.embedding(ids, weight, SparseFormat.DENSE)
           .singletonOrThrow();
       hidden.attach(caller);
       return hidden;
@@ -185,14 +190,31 @@ public final class LlamaModel implements AutoCloseable {
    * {@code x}'s manager and every temporary is freed before this returns.
    */
   public NDArray layer(int index, NDArray x) {
+    return layer(layers.get(index), x);
+  }
+
+  /**
+   * {@link #layer(int, NDArray)} with {@code weights} (by name, at least the layer's tensors) in place of the
+   * model's own: e.g. gradient-tracking aliases of them, whose gradients a caller collects layer by layer.
+   */
+  public NDArray layer(int index, NDArray x, Map<String, NDArray> weights) {
+    return layer(new DecoderLayer(config, index, weights), x);
+  }
+
+  private NDArray layer(DecoderLayer layer, NDArray x) {
     PositionTables positions = positionTables(Math.toIntExact(x.getShape().get(1)));
-    return inOwnScope(x, in -> layers.get(index).forward(in, positions, taps, queryBlock));
+    return inOwnScope(x, in -> layer.forward(in, positions, taps, queryBlock));
   }
 
   /** {@code model.norm} applied to the last layer's output, attached to {@code x}'s manager. */
   public NDArray finalNorm(NDArray x) {
+    return finalNorm(x, parameters.get(LlamaTensors.FINAL_NORM));
+  }
+
+  /** {@link #finalNorm(NDArray)} with {@code weight} in place of {@code model.norm.weight}. */
+  public NDArray finalNorm(NDArray x, NDArray weight) {
     return inOwnScope(x, in -> {
-      NDArray normed = RmsNorm.apply(in, parameters.get(LlamaTensors.FINAL_NORM), (float) config.rmsNormEps());
+      NDArray normed = RmsNorm.apply(in, weight, (float) config.rmsNormEps());
       taps.emit(TapPoint.FINAL_NORM, config.numHiddenLayers(), normed);
       return normed;
     });
@@ -216,7 +238,12 @@ public final class LlamaModel implements AutoCloseable {
 
   /** The output projection, {@code [vocab, hidden]}: {@code lm_head.weight}, or the embedding when tied. */
   public NDArray lmHeadWeight() {
-    return parameters.get(config.tieWordEmbeddings() ? LlamaTensors.EMBED : LlamaTensors.LM_HEAD);
+    return parameters.get(lmHeadName());
+  }
+
+  /** The name of {@link #lmHeadWeight()}: {@code lm_head.weight}, or the embedding's when tied. */
+  public String lmHeadName() {
+    return config.tieWordEmbeddings() ? LlamaTensors.EMBED : LlamaTensors.LM_HEAD;
   }
 
   /** Parameters by Hugging Face name, in checkpoint order; a tied model has no {@code lm_head.weight} entry. */

@@ -19,6 +19,15 @@ public final class LlamaTensors {
     return "model.layers." + layer + "." + suffix;
   }
 
+  /**
+   * The part of the model a tensor belongs to, as backward passes through it: {@code model.layers.N.} for a decoder
+   * layer's tensors, else the tensor's own name (embeddings, final norm, lm head).
+   */
+  public static String stageOf(String name) {
+    String layers = "model.layers.";
+    return name.startsWith(layers) ? name.substring(0, name.indexOf('.', layers.length()) + 1) : name;
+  }
+
   public static String q(int layer) {
     return layer(layer, "self_attn.q_proj.weight");
   }
