@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.distillery.collective.DirectFloats;
+import dev.distillery.model.LlamaTensors;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -15,12 +16,41 @@ import java.util.function.Function;
  * reduced gradients stay views of their bucket until the step ends (the whole optimizer on the CPU), else one
  * buffer of the largest bucket that every bucket reuses in turn.
  */
-final class GradientBuckets {
+public final class GradientBuckets {
+  /** Gradients are reduced in buckets of at most this many floats (64 MB), unless one parameter is larger. */
+  public static final int BUCKET_FLOATS = 16 << 20;
+
   private final boolean onePerBucket;
   private final List<DirectFloats> buffers = new ArrayList<>();
 
   GradientBuckets(boolean onePerBucket) {
     this.onePerBucket = onePerBucket;
+  }
+
+  /**
+   * The gradient buckets of parameters of these sizes (elements by name, in the model's order): consecutive
+   * parameters up to {@link #BUCKET_FLOATS} (a larger one alone), never spanning two stages of the backward pass
+   * ({@link LlamaTensors#stageOf}), so that sharded gradients reduce each stage's buckets alone. Each bucket's names.
+   */
+  public static List<List<String>> layout(Map<String, Long> sizes) {
+    List<List<String>> buckets = new ArrayList<>();
+    List<String> bucket = new ArrayList<>();
+    long bucketSize = 0;
+    String stage = null;
+    for (Map.Entry<String, Long> p : sizes.entrySet()) {
+      String next = LlamaTensors.stageOf(p.getKey());
+      boolean newStage = !next.equals(stage);
+      stage = next;
+      if (!bucket.isEmpty() && (newStage || bucketSize + p.getValue() > BUCKET_FLOATS)) {
+        buckets.add(bucket);
+        bucket = new ArrayList<>();
+        bucketSize = 0;
+      }
+      bucket.add(p.getKey());
+      bucketSize += p.getValue();
+    }
+    buckets.add(bucket);
+    return buckets;
   }
 
   /** The buffer of bucket {@code index}, at least {@code floats} long. */

@@ -8,7 +8,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.distillery.collective.DirectFloats;
 import dev.distillery.model.LlamaModel;
-import dev.distillery.model.LlamaTensors;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -21,9 +20,6 @@ import java.util.Map;
  * rank applies the same summed gradients to the same weights, all ranks hold identical weights after each step.
  */
 public final class TrainingStep {
-  /** Gradients are all-reduced in buckets of this many floats (64 MB). */
-  static final int BUCKET_FLOATS = 16 << 20;
-
   private final LlamaModel student;
   private final LlamaModel teacher;
   private final ChunkedLogitLoss loss;
@@ -264,7 +260,7 @@ public final class TrainingStep {
     }
   }
 
-  /** Every parameter's gradient, summed over ranks in buckets of {@link #BUCKET_FLOATS}, as arrays in scope. */
+  /** Every parameter's gradient, summed over ranks in buckets, as arrays in scope. */
   private Map<String, NDArray> reducedGradients(NDManager scope, Map<String, NDArray> parameters) {
     Map<String, NDArray> reduced = new LinkedHashMap<>();
     List<List<Map.Entry<String, NDArray>>> buckets = buckets(parameters);
@@ -284,31 +280,12 @@ public final class TrainingStep {
     return reduced;
   }
 
-  /**
-   * The parameters in order, grouped into gradient buckets of at most {@link #BUCKET_FLOATS} (a larger parameter
-   * makes a bucket of its own) that never span two stages of the backward pass (decoder layers, the embeddings, the
-   * final norm, the lm head), so that sharded gradients reduce each stage's buckets alone.
-   */
+  /** The parameters in order, grouped into gradient buckets ({@link GradientBuckets#layout}). */
   static List<List<Map.Entry<String, NDArray>>> buckets(Map<String, NDArray> parameters) {
-    List<List<Map.Entry<String, NDArray>>> buckets = new ArrayList<>();
-    List<Map.Entry<String, NDArray>> bucket = new ArrayList<>();
-    long bucketSize = 0;
-    String stage = null;
-    for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
-      long size = p.getValue().size();
-      String next = LlamaTensors.stageOf(p.getKey());
-      boolean newStage = !next.equals(stage);
-      stage = next;
-      if (!bucket.isEmpty() && (newStage || bucketSize + size > BUCKET_FLOATS)) {
-        buckets.add(bucket);
-        bucket = new ArrayList<>();
-        bucketSize = 0;
-      }
-      bucket.add(p);
-      bucketSize += size;
-    }
-    buckets.add(bucket);
-    return buckets;
+    Map<String, Long> sizes = new LinkedHashMap<>();
+    parameters.forEach((name, p) -> sizes.put(name, p.size()));
+    return GradientBuckets.layout(sizes).stream()
+        .map(names -> names.stream().map(name -> Map.entry(name, parameters.get(name))).toList()).toList();
   }
 
   private static long floats(List<Map.Entry<String, NDArray>> bucket) {

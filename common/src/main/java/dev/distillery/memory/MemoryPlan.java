@@ -8,9 +8,11 @@ import java.util.Map;
  * the largest of the transient phases of a step (see {@link Phase}).
  *
  * @param studentWeights float32 student parameters
- * @param gradients the parameters' float32 gradients, accumulated over the micro-batches
- * @param reducedGradients the summed gradients the optimizer reads (the whole set, or this replica's shard): on the
- *     CPU the host buckets the ring reduces in, kept across steps; on a GPU their copy on the device
+ * @param gradients the parameters' float32 gradients, accumulated over the micro-batches (0 with sharded gradients)
+ * @param reducedGradients the summed gradients the optimizer reads (the whole set, or this replica's shard): with the
+ *     whole optimizer on the CPU the host buckets the ring reduces in, kept across steps; sharded on the CPU, the
+ *     shard plus the one host bucket buffer; on a GPU their copy on the device; with sharded gradients the shard's
+ *     sums, accumulated all step
  * @param optimizerState AdamW's two float32 moments (this replica's share when sharded)
  * @param teacherWeights the frozen teacher, 0 without one
  * @param positionTables the cached causal mask and RoPE tables of both models at the row length

@@ -1,9 +1,11 @@
 package dev.distillery.memory;
 
+import dev.distillery.distill.GradientBuckets;
 import dev.distillery.io.TensorInfo;
 import dev.distillery.model.LlamaConfig;
 import dev.distillery.model.LlamaTensors;
 import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -32,10 +34,18 @@ public final class MemoryPlanner {
   public static MemoryPlan plan(TrainingShape shape) {
     LlamaConfig s = shape.student();
     long params = s.parameterCount();
-    long shardParams = shape.shardedOptimizer() ? ceilDiv(params, shape.replicas()) : params;
+    boolean sharded = shape.shardedOptimizer();
+    boolean gradientsSharded = shape.shardedGradients();
+    long shardParams = sharded ? ceilDiv(params, shape.replicas()) : params;
     long weights = params * F32;
-    long gradients = params * F32;
-    long reduced = shardParams * F32;
+    long gradients = gradientsSharded ? 0 : params * F32; // sharded, the parameters keep no gradients of their own
+    // On the CPU (the device is the process) the whole optimizer's reduced gradients are views of one host buffer per
+    // bucket; a sharded one copies its shard out of one buffer of the largest bucket. A GPU's host buffers are not
+    // on the device.
+    long hostBuffer = shape.gpu() || !sharded ? 0 : largestBucket(s) * F32;
+    long reduced = shardParams * F32 + hostBuffer;
+    // the whole optimizer's CPU buckets and the sharded gradients' sums live all step; else they exist for the update
+    boolean reducedLasts = gradientsSharded || !shape.gpu() && !sharded;
     long optimizer = 2 * shardParams * F32;
     long teacherWeights = shape.distils() ? shape.teacher().parameterCount() * shape.teacherBytes() : 0;
     long tables = positionTables(s, shape.rowTokens(), F32)
@@ -62,11 +72,16 @@ public final class MemoryPlanner {
     phases.put(MemoryPlan.Phase.STUDENT_FORWARD, shape.recompute()
         ? new long[] {(layers + 1) * th, teacherHidden + layerWorkingSet(s, shape, F32, false), 0}
         : new long[] {(layers - 1) * savedLayer, teacherHidden + recordedLayer, 0});
-    phases.put(MemoryPlan.Phase.LOSS, new long[] {stored, teacherHidden + 3 * th, chunk});
+    // sharded gradients: the stage being reduced holds its full gradients, the lm head's through the loss chunks
+    long headGradient = gradientsSharded ? (long) s.vocabSize() * s.hiddenSize() * F32 : 0;
+    long layerGradients = gradientsSharded ? layerParameters(s) * F32 : 0;
+    phases.put(MemoryPlan.Phase.LOSS, new long[] {stored, teacherHidden + 3 * th + headGradient, chunk});
     long backwardLayer = Math.max(recordedLayer, savedLayer + backwardTransient(s, shape));
-    phases.put(MemoryPlan.Phase.BACKWARD, shape.recompute()
-        ? new long[] {layers * th, teacherHidden + 2 * th + backwardLayer, 0}
-        : new long[] {layers * savedLayer, teacherHidden + 2 * th + backwardTransient(s, shape), 0});
+    long[] backward = shape.recompute()
+        ? new long[] {layers * th, teacherHidden + 2 * th + backwardLayer + layerGradients, 0}
+        : new long[] {layers * savedLayer, teacherHidden + 2 * th + backwardTransient(s, shape), 0};
+    long[] embeddingStage = {0, teacherHidden + 2 * th + headGradient, 0}; // its dense [vocab, hidden] gradient
+    phases.put(MemoryPlan.Phase.BACKWARD, sum(embeddingStage) > sum(backward) ? embeddingStage : backward);
     MemoryPlan.Phase micro = MemoryPlan.Phase.STUDENT_FORWARD;
     for (Map.Entry<MemoryPlan.Phase, long[]> phase : phases.entrySet()) {
       if (sum(phase.getValue()) > sum(phases.get(micro))) {
@@ -78,11 +93,13 @@ public final class MemoryPlanner {
         .orElse(0);
     long optimizerStep = shardParams * F32 // the squared gradients of the global norm live until the step ends
         + UPDATE_TEMPORARIES * Math.min(maxTensor, shardParams) * F32
-        + (shape.gpu() ? reduced : 0); // a GPU's copy of the reduced gradients lives for the step's update only
-    long lasting = weights + gradients + (shape.gpu() ? 0 : reduced) + optimizer + teacherWeights + tables;
+        + (reducedLasts ? 0 : reduced - hostBuffer);
+    long lasting = weights + gradients + (reducedLasts ? reduced : hostBuffer) + optimizer + teacherWeights + tables;
     boolean optimizerPeaks = optimizerStep > sum(peakMicro);
     long peak = lasting + Math.max(optimizerStep, sum(peakMicro));
-    long send = shape.ranks() == 1 ? 0 : 2 * ceilDiv(params * (shape.ranks() - 1), shape.ranks()) * F32;
+    // an all-reduce (or reduce-scatter plus all-gather) per step; sharded gradients reduce-scatter every micro-batch
+    int passes = gradientsSharded ? shape.microBatches() + 1 : 2;
+    long send = shape.ranks() == 1 ? 0 : passes * ceilDiv(params * (shape.ranks() - 1), shape.ranks()) * F32;
     return new MemoryPlan(weights, gradients, reduced, optimizer, teacherWeights, tables, peakMicro[0],
         peakMicro[1], chunk, optimizerStep, lasting, sum(peakMicro), optimizerPeaks ? MemoryPlan.Phase.OPTIMIZER : micro,
         peak, send);
@@ -94,9 +111,21 @@ public final class MemoryPlanner {
    */
   public static long oneLayerBytes(TrainingShape shape) {
     LlamaConfig s = shape.student();
-    long layerParams = (s.parameterCount() - (long) s.vocabSize() * s.hiddenSize()
-        * (s.tieWordEmbeddings() ? 1 : 2)) / s.numHiddenLayers();
-    return 4 * layerParams * F32 + layerWorkingSet(s, shape, F32, true);
+    return 4 * layerParameters(s) * F32 + layerWorkingSet(s, shape, F32, true);
+  }
+
+  /** Parameters of one decoder layer. */
+  private static long layerParameters(LlamaConfig s) {
+    return (s.parameterCount() - (long) s.vocabSize() * s.hiddenSize() * (s.tieWordEmbeddings() ? 1 : 2))
+        / s.numHiddenLayers();
+  }
+
+  /** Floats of the largest gradient bucket ({@link GradientBuckets#layout}). */
+  private static long largestBucket(LlamaConfig s) {
+    Map<String, Long> sizes = new LinkedHashMap<>();
+    LlamaTensors.expectedShapes(s).forEach((name, shape) -> sizes.put(name, TensorInfo.elementCount(shape)));
+    return GradientBuckets.layout(sizes).stream()
+        .mapToLong(bucket -> bucket.stream().mapToLong(sizes::get).sum()).max().orElse(0);
   }
 
   /** The causal mask (float32, {@code [seq, seq]}) and the RoPE cos/sin tables ({@code [seq, head_dim]}). */

@@ -29,7 +29,8 @@ import java.util.List;
  * memory work, found by the planner and confirmed by running the step (CPU, float32, seeded random weights made in
  * memory tensor by tensor, so nothing is written to disk). "Before": the optimizer whole and no recomputation (the
  * query block, 512, covers the default row of 256 tokens, so attention is one full block as it was). "After": the
- * defaults (recomputation) with the optimizer sharded over REPLICAS replicas, of which this process is one: the
+ * defaults (recomputation) with the optimizer and the gradients sharded (ZeRO stage 2) over REPLICAS replicas, of
+ * which this process is one: the
  * others' share of the reduce-scatter is not run (the reducer sums nothing), so the memory and compute are one
  * device's of that job but the weights do not train as the job's would.
  *
@@ -61,8 +62,8 @@ public final class LargestStudentBenchmark {
 
   static MemoryPlan plan(int hidden, boolean after, int seq, int replicas) {
     LlamaConfig s = student(hidden);
-    return MemoryPlanner.plan(new TrainingShape(s, teacher(s), 4, 1, seq + 1, CHUNK, LlamaModel.DEFAULT_QUERY_BLOCK,
-        after, false, after, 1, after ? replicas : 1, false));
+    return MemoryPlanner.plan(new TrainingShape(s, teacher(s), 4, 1, 2, seq + 1, CHUNK,
+        LlamaModel.DEFAULT_QUERY_BLOCK, after, false, after, after, 1, after ? replicas : 1, false));
   }
 
   /** The largest hidden size, a multiple of 128, whose planned peak is at most {@code budget} bytes. */
@@ -112,7 +113,7 @@ public final class LargestStudentBenchmark {
         AdamW adam = after ? new AdamW(OptimizerShard.of(student.parameters(), reducer), Device.cpu(), settings)
             : new AdamW(student.parameters(), settings)) {
       TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.minitron(), CHUNK), null,
-          adam, reducer, 1.0, after);
+          adam, reducer, 1.0, after, after);
       long[][] data = TestModels.randomTokens(2, seq + 1, studentConfig.vocabSize(), 0);
       for (int i = 0; i < steps; i++) {
         long start = System.nanoTime();
@@ -124,7 +125,8 @@ public final class LargestStudentBenchmark {
     double gib = 1L << 30;
     System.out.printf("RESULT %s (%s): student hidden %d, %.0fM parameters, teacher %.0fM; %d tokens per step; "
             + "%.1f tokens/s (step %d); planned %.2f GiB, measured %.2f GiB above a baseline of %.2f GiB%n",
-        args[1], after ? "recompute on, optimizer sharded over " + replicas + " replicas (this one measured)"
+        args[1], after ? "recompute on, optimizer and gradients sharded over " + replicas
+            + " replicas (this one measured)"
             : "recompute off, optimizer whole", hidden, studentConfig.parameterCount() / 1e6,
         teacherConfig.parameterCount() / 1e6, 2 * seq, tokensPerSecond, steps, plan.peak() / gib,
         (statusKb("VmHWM") - baseline) / 1048576.0, baseline / 1048576.0);

@@ -45,8 +45,9 @@ import java.util.function.Consumer;
  * With REPLICAS 2 the optimizer is sharded over two ranks of one process (a loopback ring, as two ranks of a local-mode
  * job): each loads its student and shares one teacher (as the executor's model cache does), so the prediction is the
  * process total, twice the planner's per-replica peak less one teacher.
- * Usage: MemoryPlanBenchmark generate DIR SIZE | measure DIR SIZE on|off SEQ THREADS [REPLICAS]; SIZE is tiny, small,
- * medium or large; REPLICAS 1 (default, unsharded) or 2 (sharded).
+ * Usage: MemoryPlanBenchmark generate DIR SIZE | measure DIR SIZE on|off SEQ THREADS [REPLICAS [gradients]]; SIZE is
+ * tiny, small, medium or large; REPLICAS 1 (default, unsharded) or 2 (sharded); "gradients" shards the gradients too
+ * (ZeRO stage 2, recomputation on).
  */
 public final class MemoryPlanBenchmark {
   private static final int CHUNK = 512;
@@ -107,16 +108,17 @@ public final class MemoryPlanBenchmark {
       teacherConfig = t.config();
     }
     int replicas = args.length > 6 ? Integer.parseInt(args[6]) : 1;
-    MemoryPlan plan = MemoryPlanner.plan(new TrainingShape(studentConfig, teacherConfig, 4, 1, seq, CHUNK,
-        LlamaModel.DEFAULT_QUERY_BLOCK, recompute, false, replicas > 1, replicas, replicas, false));
+    boolean gradientsSharded = args.length > 7 && args[7].equals("gradients");
+    MemoryPlan plan = MemoryPlanner.plan(new TrainingShape(studentConfig, teacherConfig, 4, 1, 2, seq, CHUNK,
+        LlamaModel.DEFAULT_QUERY_BLOCK, recompute, false, replicas > 1, gradientsSharded, replicas, replicas, false));
     long predicted = replicas * plan.peak() - (replicas - 1) * plan.teacherWeights();
     long start = System.nanoTime();
     try (LlamaModel teacher = load(teacherDir)) {
       if (replicas == 1) {
-        train(teacher, studentDir, GradientReducer.single(), false, recompute, seq, 0);
+        train(teacher, studentDir, GradientReducer.single(), false, false, recompute, seq, 0);
       } else {
-        inRing(replicas, ring -> train(teacher, studentDir, new RingReducer(ring), true, recompute, seq,
-            ring.rank()));
+        inRing(replicas, ring -> train(teacher, studentDir, new RingReducer(ring), true, gradientsSharded, recompute,
+            seq, ring.rank()));
       }
     }
     double measured = (statusKb("VmHWM") - baseline) * 1024.0;
@@ -125,20 +127,21 @@ public final class MemoryPlanBenchmark {
             + "(phase: %s), measured %.0f MiB above a baseline of %.0f MiB, predicted/measured %.3f, %s (limit \u00b1"
             + "%.0f%%), %.0f s%n", size, studentConfig.parameterCount() / 1e6, teacherConfig.parameterCount() / 1e6,
         seq, args[3], replicas == 1 ? "optimizer whole (1 replica)"
-            : "optimizer sharded over " + replicas + " ranks in this process (" + replicas + " replicas, one teacher)",
+            : (gradientsSharded ? "optimizer and gradients" : "optimizer") + " sharded over " + replicas
+                + " ranks in this process (" + replicas + " replicas, one teacher)",
         predicted / 1048576.0, plan.peakPhase(), measured / 1048576.0, baseline / 1024.0, ratio,
         Math.abs(ratio - 1) <= TOLERANCE ? "PASS" : "FAIL", 100 * TOLERANCE, (System.nanoTime() - start) / 1e9);
   }
 
   /** Two steps of two one-sequence micro-batches; each replica its own sequences. */
   private static void train(LlamaModel teacher, String studentDir, GradientReducer reducer, boolean sharded,
-      boolean recompute, int seq, int replica) {
+      boolean gradientsSharded, boolean recompute, int seq, int replica) {
     AdamW.Settings settings = new AdamW.Settings(0.9, 0.95, 1e-8, 0.01);
     try (LlamaModel student = load(studentDir);
         AdamW adam = sharded ? new AdamW(OptimizerShard.of(student.parameters(), reducer), Device.cpu(), settings)
             : new AdamW(student.parameters(), settings)) {
       TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.minitron(), CHUNK), null,
-          adam, reducer, 1.0, recompute);
+          adam, reducer, 1.0, recompute, gradientsSharded);
       long[][] data = TestModels.randomTokens(2, seq, student.config().vocabSize(), replica);
       for (int i = 0; i < 2; i++) {
         step.run(List.of(new long[][] {data[0]}, new long[][] {data[1]}), 1e-4);

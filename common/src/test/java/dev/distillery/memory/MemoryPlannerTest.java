@@ -12,8 +12,45 @@ class MemoryPlannerTest {
 
   private static TrainingShape shape(LlamaConfig student, LlamaConfig teacher, int tokens, boolean recompute,
       boolean sharded, int replicas, boolean gpu) {
-    return new TrainingShape(student, teacher, 2, 1, tokens, 512, 512, recompute, false, sharded, Math.min(4, replicas),
-        replicas, gpu);
+    return new TrainingShape(student, teacher, 2, 1, 1, tokens, 512, 512, recompute, false, sharded, false,
+        Math.min(4, replicas), replicas, gpu);
+  }
+
+  @Test
+  void shardedGradientsKeepTheShardsSumsAndOneStagesGradientsInsteadOfAllGradients() {
+    TrainingShape zero1 = shape(WIDTH_STUDENT, TEACHER, 4097, true, true, 32, true);
+    MemoryPlan one = MemoryPlanner.plan(zero1);
+    MemoryPlan two = MemoryPlanner.plan(zero1.with(true, true, true));
+    long p = WIDTH_STUDENT.parameterCount();
+    long shard = (p + 31) / 32;
+    assertThat(two.gradients()).isZero();
+    assertThat(two.reducedGradients()).isEqualTo(one.reducedGradients()).isEqualTo(4 * shard);
+    assertThat(two.lasting()).isEqualTo(one.lasting() - 4 * p + 4 * shard); // the sums last all step
+    long headGradient = 4L * WIDTH_STUDENT.vocabSize() * WIDTH_STUDENT.hiddenSize();
+    assertThat(two.peak()).isGreaterThan(one.peak() - 4 * p).isLessThanOrEqualTo(one.peak() - 4 * p + 4 * shard
+        + headGradient);
+    assertThat(two.sendBytesPerStep()).isEqualTo(one.sendBytesPerStep()); // one micro-batch: one reduce-scatter
+    TrainingShape fourMicroBatches = new TrainingShape(WIDTH_STUDENT, TEACHER, 2, 1, 4, 4097, 512, 512, true, false,
+        true, true, 4, 32, true);
+    assertThat(MemoryPlanner.plan(fourMicroBatches).sendBytesPerStep()).isEqualTo(one.sendBytesPerStep() * 5 / 2);
+  }
+
+  @Test
+  void teacherCorrectionOfTheEightBillionTeacherFitsAn80GbGpuWithAFifthSpareWithShardedGradients() {
+    TrainingShape correction = new TrainingShape(TEACHER, null, 2, 1, 1, 4097, 512, 512, true, true, true, false, 4,
+        32, true);
+    assertThat(MemoryPlanner.plan(correction).peak()).isGreaterThan(80_000_000_000L * 8 / 10);
+    assertThat(MemoryPlanner.plan(correction.with(true, true, true)).peak()).isLessThan(80_000_000_000L * 8 / 10);
+  }
+
+  @Test
+  void aShardedOptimizerOnTheCpuKeepsOneHostBucketOfTheLargestBucket() {
+    TrainingShape cpu = shape(WIDTH_STUDENT, TEACHER, 1025, true, true, 8, false);
+    long embedding = (long) WIDTH_STUDENT.vocabSize() * WIDTH_STUDENT.hiddenSize(); // a bucket of its own
+    long shard = (WIDTH_STUDENT.parameterCount() + 7) / 8;
+    assertThat(MemoryPlanner.plan(cpu).reducedGradients()).isEqualTo(4 * shard + 4 * embedding);
+    assertThat(MemoryPlanner.plan(shape(WIDTH_STUDENT, TEACHER, 1025, true, true, 8, true)).reducedGradients())
+        .isEqualTo(4 * shard);
   }
 
   @Test

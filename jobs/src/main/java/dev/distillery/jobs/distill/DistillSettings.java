@@ -25,7 +25,8 @@ public record DistillSettings(
     double weightDecay, double beta1, double beta2, double clip, int chunkTokens, int checkpointEvery,
     int validateEvery, int validSequences, long seed, String teacherDtype, int collectiveTimeoutSeconds,
     boolean restart, double hiddenWeight, String hiddenLayerMap, String devices, boolean recomputeLayers,
-    String teacherLogits, boolean shardOptimizer, int keepCheckpoints, int checkpointTimeoutSeconds)
+    String teacherLogits, boolean shardOptimizer, boolean shardGradients, int keepCheckpoints,
+    int checkpointTimeoutSeconds)
     implements Serializable {
   /** Paths made absolute on the driver, where the settings are made: the ranks run elsewhere. */
   public DistillSettings {
@@ -139,6 +140,14 @@ public record DistillSettings(
           + "replica, each written by its replica; a run resumes exactly with another world size, devices or "
           + "setting of this option. Same losses as unsharded within float rounding.");
 
+  static final ConfigOption<Boolean> SHARD_GRADIENTS = ConfigOption.bool("shard-gradients").defaultValue(false)
+      .doc("Also shard the gradients (ZeRO stage 2): each stage of the recomputed backward (the lm head, each "
+          + "decoder layer from the top, the embeddings) is reduce-scattered as soon as its gradients exist, and a "
+          + "replica keeps only its 1/N of the sums, so gradient memory per replica drops from 4 bytes per parameter "
+          + "to 4/N plus one stage's. Needs shard-optimizer and recompute-layers (and so hidden-weight 0); the "
+          + "reduce-scatter runs once per micro-batch instead of once per step. Same losses within float rounding; "
+          + "checkpoints are those of shard-optimizer.");
+
   static final ConfigOption<Integer> KEEP_CHECKPOINTS = ConfigOption.integer("keep-checkpoints").defaultValue(3)
       .atLeast(0).doc("Committed resumable checkpoints kept: after each save, older committed ones beyond this many "
           + "are deleted (never the newest, which a resume uses); 0 keeps all. Three bound the disk (a flagship "
@@ -151,7 +160,7 @@ public record DistillSettings(
       LOSS, KD_WEIGHT, CE_WEIGHT, TEMPERATURE, HIDDEN_WEIGHT, HIDDEN_LAYER_MAP, LR, MIN_LR, WARMUP, WEIGHT_DECAY,
       BETA1, BETA2, CLIP, CHUNK, CHECKPOINT_EVERY, VALIDATE_EVERY,
       VALID_SEQUENCES, SEED, TEACHER_DTYPE, TIMEOUT, CHECKPOINT_TIMEOUT, RESTART, DEVICES, RECOMPUTE, TEACHER_LOGITS,
-      SHARD_OPTIMIZER,
+      SHARD_OPTIMIZER, SHARD_GRADIENTS,
       Preflight.OPTION, KEEP_CHECKPOINTS);
 
   /** Resolves defaults against the run directory and checks the options that depend on each other. */
@@ -187,6 +196,9 @@ public record DistillSettings(
         throw new ConfigException("option 'hidden-layer-map': " + e.getMessage());
       }
     }
+    if (c.get(SHARD_GRADIENTS)) {
+      checkShardedGradients(c);
+    }
     RunLayout layout = new RunLayout(run);
     String tokens = orDefault(c.get(TOKENS), layout.tokens());
     return new DistillSettings(teacher, orDefault(c.get(STUDENT), layout.studentInit()),
@@ -197,8 +209,24 @@ public record DistillSettings(
         c.get(WEIGHT_DECAY), c.get(BETA1), c.get(BETA2), c.get(CLIP), c.get(CHUNK), c.get(CHECKPOINT_EVERY),
         c.get(VALIDATE_EVERY), c.get(VALID_SEQUENCES), c.get(SEED), c.get(TEACHER_DTYPE), c.get(TIMEOUT),
         c.get(RESTART), c.get(HIDDEN_WEIGHT), c.get(HIDDEN_LAYER_MAP), devices,
-        c.get(RECOMPUTE), teacherLogits, c.get(SHARD_OPTIMIZER), c.get(KEEP_CHECKPOINTS),
+        c.get(RECOMPUTE), teacherLogits, c.get(SHARD_OPTIMIZER), c.get(SHARD_GRADIENTS), c.get(KEEP_CHECKPOINTS),
         c.get(CHECKPOINT_TIMEOUT));
+  }
+
+  /** Sharded gradients are reduced stage by stage in the recomputed backward of a sharded optimizer. */
+  private static void checkShardedGradients(Config c) {
+    if (!c.get(SHARD_OPTIMIZER)) {
+      throw new ConfigException("option 'shard-gradients' needs 'shard-optimizer' true: a replica keeps the gradient "
+          + "sums of its own optimizer shard only");
+    }
+    if (!c.get(RECOMPUTE)) {
+      throw new ConfigException("option 'shard-gradients' needs 'recompute-layers' true: gradients are reduced "
+          + "layer by layer in the recomputed backward");
+    }
+    if (c.get(HIDDEN_WEIGHT) > 0) {
+      throw new ConfigException("option 'shard-gradients' needs 'hidden-weight' 0: the hidden-state loss turns layer "
+          + "recomputation off");
+    }
   }
 
   /** The losses stored distributions can give: forward KL at temperature 1, no teacher hidden states. */

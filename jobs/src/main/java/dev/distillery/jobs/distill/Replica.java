@@ -56,7 +56,7 @@ final class Replica implements AutoCloseable {
     }
     TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(settings.lossSpec(),
         settings.chunkTokens()), settings.hiddenStateLoss(), optimizer, reducer, settings.clip(),
-        settings.recomputeLayers());
+        settings.recomputeLayers(), settings.shardGradients());
     return new Replica(device, student, optimizer, step);
   }
 

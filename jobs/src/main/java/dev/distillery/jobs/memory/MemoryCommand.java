@@ -151,9 +151,10 @@ public final class MemoryCommand implements Command {
     }
     int replicas = settings.worldSize() * devices;
     TrainingShape shape = new TrainingShape(student, teacher, settings.teacherDtype().equals("float16") ? 2 : 4,
-        settings.microBatch(), seqLength + 1, settings.chunkTokens(), LlamaModel.DEFAULT_QUERY_BLOCK,
-        settings.recomputeLayers() && settings.hiddenWeight() == 0, loss.ceWeight() > 0, sharded,
-        settings.worldSize(), replicas, config.get(DEVICE).equals("gpu"));
+        settings.microBatch(), microBatchesPerRank / devices, seqLength + 1, settings.chunkTokens(),
+        LlamaModel.DEFAULT_QUERY_BLOCK, settings.recomputeLayers() && settings.hiddenWeight() == 0,
+        loss.ceWeight() > 0, sharded, settings.shardGradients(), settings.worldSize(), replicas,
+        config.get(DEVICE).equals("gpu"));
     if (sharded) {
       OptimizerShard.checkReplicas(student.parameterCount(), replicas, "world-size " + settings.worldSize()
           + " x devices-per-rank " + devices);
@@ -239,9 +240,10 @@ public final class MemoryCommand implements Command {
             ? String.format("%.2fB (%s)", shape.teacher().parameterCount() / 1e9, shape.teacherBytes() == 2
                 ? "float16" : "float32") : "none", shape.rowTokens(), shape.microBatch(), shape.chunkTokens(),
         shape.queryBlock());
-    out.printf("  %d ranks x %d devices = %d replicas (%s); optimizer %s; recomputation %s%n", shape.ranks(),
-        shape.replicas() / shape.ranks(), shape.replicas(), shape.gpu() ? "gpu" : "cpu",
-        shape.shardedOptimizer() ? "sharded" : "whole on every replica", shape.recompute() ? "on" : "off");
+    out.printf("  %d ranks x %d devices = %d replicas (%s); optimizer %s; gradients %s; recomputation %s%n",
+        shape.ranks(), shape.replicas() / shape.ranks(), shape.replicas(), shape.gpu() ? "gpu" : "cpu",
+        shape.shardedOptimizer() ? "sharded" : "whole on every replica",
+        shape.shardedGradients() ? "sharded" : "whole", shape.recompute() ? "on" : "off");
     plan.items().forEach((name, bytes) -> out.printf("  %-20s %10s%n", name.replace('_', ' '), gb(bytes)));
     out.printf("  %-20s %10s  (lasting %s + transients of the %s)%n", "peak", gb(plan.peak()), gb(plan.lasting()),
         plan.peakPhase());
@@ -270,9 +272,10 @@ public final class MemoryCommand implements Command {
     }
     out.printf("  DOES NOT FIT with %.0f%% headroom: that needs %s per device%n", 100 * HEADROOM, gb(needed));
     boolean recompute = shape.recompute() || canRecompute;
-    if (!shape.shardedOptimizer() || !shape.recompute() && canRecompute) {
-      long best = MemoryPlanner.plan(shape.with(true, recompute)).peak();
-      out.printf("  with%s%s: %s, %.0f%% headroom%n", shape.shardedOptimizer() ? "" : " --shard-optimizer true",
+    if (!shape.shardedOptimizer() || !shape.shardedGradients() && recompute || !shape.recompute() && canRecompute) {
+      long best = MemoryPlanner.plan(shape.with(true, recompute, recompute)).peak();
+      out.printf("  with%s%s%s: %s, %.0f%% headroom%n", shape.shardedOptimizer() ? "" : " --shard-optimizer true",
+          shape.shardedGradients() || !recompute ? "" : " --shard-gradients true",
           shape.recompute() || !canRecompute ? "" : " --recompute-layers true", gb(best),
           100.0 - 100.0 * best / deviceMemory);
       if (neededForHeadroom(best) <= deviceMemory) {
@@ -283,9 +286,9 @@ public final class MemoryCommand implements Command {
     long weightsAndGradients = plan.studentWeights() + plan.gradients();
     if (weightsAndGradients > (1 - HEADROOM) * deviceMemory) {
       out.printf("  the float32 weights and gradients alone are %s (%.0f%% of the device): it needs a device of %s "
-          + "(e.g. a 141 GB H200),%n    or the gradients sharded too (ZeRO-2) or each replica split over GPUs (tensor "
-          + "parallelism), which distill does not do%n", gb(weightsAndGradients),
-          100.0 * weightsAndGradients / deviceMemory, gb(needed));
+          + "(e.g. a 141 GB H200),%n    or the gradients sharded (--shard-gradients true, which needs layer "
+          + "recomputation) or each replica split over GPUs (tensor parallelism), which distill does not do%n",
+          gb(weightsAndGradients), 100.0 * weightsAndGradients / deviceMemory, gb(needed));
     } else {
       out.printf("  it needs a device of %s, or shorter rows (seq-length), a smaller micro-batch or chunk-tokens%n",
           gb(needed));
@@ -307,6 +310,7 @@ public final class MemoryCommand implements Command {
     node.put("teacher_parameters", shape.distils() ? shape.teacher().parameterCount() : 0);
     node.put("replicas", shape.replicas());
     node.put("sharded_optimizer", shape.shardedOptimizer());
+    node.put("sharded_gradients", shape.shardedGradients());
     node.put("recompute_layers", shape.recompute());
     node.put("row_tokens", shape.rowTokens());
     node.put("send_bytes_per_step", plan.sendBytesPerStep());

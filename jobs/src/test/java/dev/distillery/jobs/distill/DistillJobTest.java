@@ -62,7 +62,8 @@ class DistillJobTest {
   /**
    * Same global batch and seed on 1 rank, 2 ranks, and 1 rank with two device replicas (CPU here), over 20 steps
    * (a little more than three passes over the training sequences); and with the optimizer sharded (and layers
-   * recomputed) on 1 rank, 2 ranks and 2 ranks x 2 devices, against the unsharded single rank.
+   * recomputed) on 1 rank, 2 ranks and 2 ranks x 2 devices, and the gradients sharded too on 2 ranks x 2 devices,
+   * against the unsharded single rank.
    */
   @Test
   void oneAndTwoRanksAndTwoDevicesAgreeStepByStep(@TempDir Path run) throws IOException {
@@ -73,9 +74,12 @@ class DistillJobTest {
     distill(run.resolve("one-sharded"), with(sharded, "world-size=1"));
     distill(run.resolve("two-sharded"), with(sharded, "world-size=2"));
     distill(run.resolve("two-by-two-sharded"), with(sharded, "world-size=2", "devices=cpu,cpu", "micro-batch=1"));
+    distill(run.resolve("two-by-two-zero2"), with(sharded, "shard-gradients=true", "world-size=2", "devices=cpu,cpu",
+        "micro-batch=1"));
     List<JsonNode> one = metrics(run.resolve("one"));
     assertThat(one).hasSize(20);
-    for (String other : List.of("two", "devices", "one-sharded", "two-sharded", "two-by-two-sharded")) {
+    for (String other : List.of("two", "devices", "one-sharded", "two-sharded", "two-by-two-sharded",
+        "two-by-two-zero2")) {
       List<JsonNode> lines = metrics(run.resolve(other));
       assertThat(lines).hasSize(20);
       for (int s = 0; s < 20; s++) {
@@ -342,8 +346,9 @@ class DistillJobTest {
   }
 
   /**
-   * A sharded run of 2 ranks resumed by 1 rank with 2 devices (another layout of the shards): the optimizer state
-   * is re-sharded exactly, so the resumed steps match the uninterrupted 2-rank run within float rounding.
+   * A sharded run of 2 ranks resumed by 1 rank with 2 devices (another layout of the shards) and the gradients
+   * sharded too: the optimizer state is re-sharded exactly, so the resumed steps match the uninterrupted 2-rank run
+   * within float rounding.
    */
   @Test
   void aShardedCheckpointResumesOnAnotherWorldSize(@TempDir Path run) throws IOException {
@@ -353,7 +358,7 @@ class DistillJobTest {
     distill(resumed, with(settings, "world-size=2"));
     assertThat(resumed.resolve("checkpoints/step-4/optimizer/shard-1-of-2.safetensors")).exists();
     Files.delete(resumed.resolve("student/_COMMITTED"));
-    List<String> summary = distill(resumed, with(settings, "world-size=1", "devices=cpu,cpu"));
+    List<String> summary = distill(resumed, with(settings, "world-size=1", "devices=cpu,cpu", "shard-gradients=true"));
     assertThat(JSON.readTree(summary.get(0)).get("start_step").asInt()).isEqualTo(4);
     List<JsonNode> straight = metrics(run.resolve("straight"));
     List<JsonNode> again = metrics(resumed);
@@ -504,6 +509,10 @@ class DistillJobTest {
         .hasMessageContaining("option 'shard-optimizer': world-size 8 x 2 devices per rank = 16 replicas would "
             + "each own the optimizer state of " + CONFIG.parameterCount() / 16 + " of the model's")
         .hasMessageContaining("use fewer replicas or shard-optimizer=false");
+    assertThatThrownBy(() -> distill(run, "shard-gradients=true"))
+        .hasMessageContaining("option 'shard-gradients' needs 'shard-optimizer' true");
+    assertThatThrownBy(() -> distill(run, "shard-gradients=true", "shard-optimizer=true", "recompute-layers=false"))
+        .hasMessageContaining("option 'shard-gradients' needs 'recompute-layers' true");
     assertThatThrownBy(() -> distill(run, "devices=gpu0,tpu1"))
         .hasMessageContaining("option 'devices': value 'gpu0,tpu1' is not allowed, expected auto or a comma list of "
             + "cpu, gpu, gpuN or gpu:N");
