@@ -272,23 +272,28 @@ public final class MemoryCommand implements Command {
     }
     out.printf("  DOES NOT FIT with %.0f%% headroom: that needs %s per device%n", 100 * HEADROOM, gb(needed));
     boolean recompute = shape.recompute() || canRecompute;
+    TrainingShape best = shape;
     if (!shape.shardedOptimizer() || !shape.shardedGradients() && recompute || !shape.recompute() && canRecompute) {
-      long best = MemoryPlanner.plan(shape.with(true, recompute, recompute)).peak();
+      best = shape.with(true, recompute, recompute);
+      long peak = MemoryPlanner.plan(best).peak();
       out.printf("  with%s%s%s: %s, %.0f%% headroom%n", shape.shardedOptimizer() ? "" : " --shard-optimizer true",
           shape.shardedGradients() || !recompute ? "" : " --shard-gradients true",
-          shape.recompute() || !canRecompute ? "" : " --recompute-layers true", gb(best),
-          100.0 - 100.0 * best / deviceMemory);
-      if (neededForHeadroom(best) <= deviceMemory) {
+          shape.recompute() || !canRecompute ? "" : " --recompute-layers true", gb(peak),
+          100.0 - 100.0 * peak / deviceMemory);
+      if (neededForHeadroom(peak) <= deviceMemory) {
         return;
       }
-      needed = neededForHeadroom(best);
+      needed = neededForHeadroom(peak);
     }
-    long weightsAndGradients = plan.studentWeights() + plan.gradients();
+    MemoryPlan bestPlan = MemoryPlanner.plan(best);
+    long weightsAndGradients = bestPlan.studentWeights() + bestPlan.gradients();
     if (weightsAndGradients > (1 - HEADROOM) * deviceMemory) {
-      out.printf("  the float32 weights and gradients alone are %s (%.0f%% of the device): it needs a device of %s "
-          + "(e.g. a 141 GB H200),%n    or the gradients sharded (--shard-gradients true, which needs layer "
-          + "recomputation) or each replica split over GPUs (tensor parallelism), which distill does not do%n",
-          gb(weightsAndGradients), 100.0 * weightsAndGradients / deviceMemory, gb(needed));
+      out.printf("  the float32 weights%s alone are %s (%.0f%% of the device): it needs a device of %s%s,%n"
+          + "    or %seach replica split over GPUs (tensor parallelism), which distill does not do%n",
+          best.shardedGradients() ? "" : " and gradients", gb(weightsAndGradients),
+          100.0 * weightsAndGradients / deviceMemory, gb(needed), needed <= 80e9 ? " (e.g. an 80 GB H100)"
+              : needed <= 141e9 ? " (e.g. a 141 GB H200)" : "", best.shardedGradients() ? ""
+              : "the gradients sharded (--shard-gradients true, which needs layer recomputation) or ");
     } else {
       out.printf("  it needs a device of %s, or shorter rows (seq-length), a smaller micro-batch or chunk-tokens%n",
           gb(needed));

@@ -70,26 +70,36 @@ class MemoryCommandTest {
    * distill stage of the same file fits.
    */
   @Test
-  void theFlagshipTeacherCorrectionIsShownToLackHeadroomWithWhatItNeeds() throws Exception {
+  void theFlagshipTeacherCorrectionFitsWithTheGradientsShardedAndIsToldSoWithout() throws Exception {
     String recipe = Path.of("../conf/llama-3.1-8b-minitron-4b-width.yaml").toAbsolutePath().toString();
     String[] teacherTraining = {"memory", "--config", recipe, "--stage", "teacher-training", "--teacher", LLAMA_8B,
         "--student", LLAMA_8B, "--devices-per-rank", "8"};
     assertThat(run(teacherTraining)).as(err.toString()).isZero();
-    String table = out.toString();
-    assertThat(table).contains("4 ranks x 8 devices = 32 replicas (gpu); optimizer sharded; recomputation on",
-        "DOES NOT FIT with 20% headroom: that needs 91.85 GB per device",
-        "the float32 weights and gradients alone are 64.24 GB (80% of the device): it needs a device of 91.85 GB");
-    assertThat(table).doesNotContain("with --shard-optimizer true");
+    assertThat(out.toString()).contains(
+        "4 ranks x 8 devices = 32 replicas (gpu); optimizer sharded; gradients sharded; recomputation on",
+        "peak                   43.92 GB", "fits with 20% headroom");
     out.reset();
-    assertThat(run(with(teacherTraining, "--json", "true"))).isZero();
+    String[] gradientsWhole = with(teacherTraining, "--shard-gradients", "false");
+    assertThat(run(gradientsWhole)).isZero();
+    assertThat(out.toString()).contains("optimizer sharded; gradients whole",
+        "DOES NOT FIT with 20% headroom: that needs 91.85 GB per device",
+        "with --shard-gradients true: 43.92 GB, 45% headroom").doesNotContain("--shard-optimizer true");
+    out.reset();
+    assertThat(run(with(gradientsWhole, "--json", "true"))).isZero();
     JsonNode json = new ObjectMapper().readTree(out.toString());
     assertThat(json.get("fits_with_headroom").asBoolean()).isFalse();
+    assertThat(json.get("sharded_gradients").asBoolean()).isFalse();
     assertThat(json.get("device_memory_for_headroom_bytes").asLong())
         .isEqualTo((long) Math.ceil(json.get("peak_bytes_per_device").asLong() / 0.8));
     out.reset();
-    assertThat(run(with(teacherTraining, "--shard-optimizer", "false"))).isZero();
+    assertThat(run(with(gradientsWhole, "--shard-optimizer", "false"))).isZero();
     assertThat(out.toString()).contains("optimizer whole on every replica", "DOES NOT FIT with 20% headroom",
-        "with --shard-optimizer true: 73.48 GB, 8% headroom", "the float32 weights and gradients alone are");
+        "with --shard-optimizer true --shard-gradients true: 43.92 GB, 45% headroom");
+    out.reset();
+    assertThat(run(with(gradientsWhole, "--device-memory", "40GB"))).isZero();
+    assertThat(out.toString()).contains("with --shard-gradients true: 43.92 GB, -10% headroom",
+        "the float32 weights alone are 32.12 GB (80% of the device): it needs a device of 54.91 GB (e.g. an 80 GB "
+            + "H100),", "or each replica split over GPUs (tensor parallelism)").doesNotContain("gradients alone");
     out.reset();
     assertThat(run("memory", "--config", recipe, "--teacher", LLAMA_8B, "--devices-per-rank", "8")).isZero();
     assertThat(out.toString()).contains("fits with 20% headroom").doesNotContain("DOES NOT FIT");
