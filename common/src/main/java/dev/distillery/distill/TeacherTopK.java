@@ -82,7 +82,7 @@ public final class TeacherTopK {
     }
     try (Autograd.Scope off = Autograd.pause(); NDManager scope = NDManager.newBaseManager(teacher.device())) {
       NDArray hidden = teacher.forwardHidden(scope.create(rows)).reshape(tokens, -1);
-      NDArray head = teacher.lmHeadWeight();
+      NDArray head = teacher.lmHeadWeight(scope);
       for (int start = 0; start < tokens; start += chunkTokens) {
         int end = Math.min(tokens, start + chunkTokens);
         try (NDManager chunk = scope.newSubManager()) {

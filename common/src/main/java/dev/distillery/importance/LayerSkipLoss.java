@@ -61,7 +61,7 @@ public final class LayerSkipLoss {
         try (NDManager step = manager.newSubManager()) {
           NDArray ids = step.create(sequence).reshape(1, sequence.length);
           NDArray hidden = model.forwardHidden(ids, skipped);
-          TokenLoss loss = LanguageModelLoss.crossEntropyChunked(hidden, model.lmHeadWeight(), ids,
+          TokenLoss loss = LanguageModelLoss.crossEntropyChunked(hidden, model.lmHeadWeight(step), ids,
               LanguageModelLoss.IGNORE_INDEX, CHUNK_TOKENS);
           sum += loss.mean().getFloat() * loss.tokens();
           count += loss.tokens();

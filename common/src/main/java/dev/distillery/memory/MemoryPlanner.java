@@ -48,13 +48,17 @@ public final class MemoryPlanner {
     boolean reducedLasts = gradientsSharded || !shape.gpu() && !sharded;
     long optimizer = 2 * shardParams * F32;
     long teacherWeights = shape.distils() ? shape.teacher().parameterCount() * shape.teacherBytes() : 0;
+    // float16 teacher weights on the CPU compute in float32, each layer's weights widened as it runs
+    boolean teacherWidened = shape.distils() && !shape.gpu() && shape.teacherBytes() == 2;
+    int teacherCompute = teacherWidened ? F32 : shape.teacherBytes();
     long tables = positionTables(s, shape.rowTokens(), F32)
-        + (shape.distils() ? positionTables(shape.teacher(), shape.rowTokens(), shape.teacherBytes()) : 0);
+        + (shape.distils() ? positionTables(shape.teacher(), shape.rowTokens(), teacherCompute) : 0);
 
     long tokens = shape.tokens();
     long th = tokens * s.hiddenSize() * F32; // one [tokens, hidden] float32 array of the student
     long layers = s.numHiddenLayers();
-    long teacherHidden = shape.distils() ? tokens * shape.teacher().hiddenSize() * shape.teacherBytes() : 0;
+    long teacherHidden = shape.distils() ? tokens * shape.teacher().hiddenSize() * teacherCompute : 0;
+    long teacherHead = teacherWidened ? (long) shape.teacher().vocabSize() * shape.teacher().hiddenSize() * F32 : 0;
     long recordedLayer = layerWorkingSet(s, shape, F32, true);
     long savedLayer = savedPerLayer(s, shape);
     long chunkRows = Math.min(shape.chunkTokens(), tokens);
@@ -67,7 +71,8 @@ public final class MemoryPlanner {
     Map<MemoryPlan.Phase, long[]> phases = new EnumMap<>(MemoryPlan.Phase.class); // {saved, workspace, chunk}
     if (shape.distils()) {
       phases.put(MemoryPlan.Phase.TEACHER_FORWARD, new long[] {0,
-          2 * teacherHidden + layerWorkingSet(shape.teacher(), shape, shape.teacherBytes(), false), 0});
+          2 * teacherHidden + layerWorkingSet(shape.teacher(), shape, teacherCompute, false)
+              + (teacherWidened ? layerParameters(shape.teacher()) * F32 : 0), 0});
     }
     phases.put(MemoryPlan.Phase.STUDENT_FORWARD, shape.recompute()
         ? new long[] {(layers + 1) * th, teacherHidden + layerWorkingSet(s, shape, F32, false), 0}
@@ -75,7 +80,8 @@ public final class MemoryPlanner {
     // sharded gradients: the stage being reduced holds its full gradients, the lm head's through the loss chunks
     long headGradient = gradientsSharded ? (long) s.vocabSize() * s.hiddenSize() * F32 : 0;
     long layerGradients = gradientsSharded ? layerParameters(s) * F32 : 0;
-    phases.put(MemoryPlan.Phase.LOSS, new long[] {stored, teacherHidden + 3 * th + headGradient, chunk});
+    phases.put(MemoryPlan.Phase.LOSS, new long[] {stored, teacherHidden + teacherHead + 3 * th + headGradient,
+        chunk});
     long backwardLayer = Math.max(recordedLayer, savedLayer + backwardTransient(s, shape));
     long[] backward = shape.recompute()
         ? new long[] {layers * th, teacherHidden + 2 * th + backwardLayer + layerGradients, 0}

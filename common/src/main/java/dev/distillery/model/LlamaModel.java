@@ -8,10 +8,9 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
-import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -30,9 +29,9 @@ import java.util.function.Function;
 public final class LlamaModel implements AutoCloseable {
   private final LlamaConfig config;
   private final DataType dataType;
+  private final DataType computeType;
   private final NDManager manager;
   private final Map<String, NDArray> parameters;
-  private final List<DecoderLayer> layers;
   private final float[] inverseFrequencies;
   private final Map<Integer, PositionTables> positionTables = new ConcurrentHashMap<>();
   private final Taps taps = new Taps();
@@ -42,17 +41,14 @@ public final class LlamaModel implements AutoCloseable {
   /** Queries per attention block unless {@link #setQueryBlock} says otherwise. */
   public static final int DEFAULT_QUERY_BLOCK = 512;
 
-  private LlamaModel(LlamaConfig config, DataType dataType, NDManager manager, Map<String, NDArray> parameters) {
+  private LlamaModel(LlamaConfig config, DataType dataType, DataType computeType, NDManager manager,
+      Map<String, NDArray> parameters) {
     this.config = config;
     this.dataType = dataType;
+    this.computeType = computeType;
     this.manager = manager;
     this.parameters = Collections.unmodifiableMap(parameters);
     this.inverseFrequencies = RotaryEmbedding.inverseFrequencies(config);
-    List<DecoderLayer> built = new ArrayList<>();
-    for (int i = 0; i < config.numHiddenLayers(); i++) {
-      built.add(new DecoderLayer(config, i, parameters));
-    }
-    this.layers = List.copyOf(built);
   }
 
   /** Loads a float32 model on {@code device}. */
@@ -61,13 +57,37 @@ public final class LlamaModel implements AutoCloseable {
   }
 
   /**
-   * Loads every tensor {@link LlamaTensors#expectedShapes} lists from {@code weights} onto {@code device}.
+   * Loads every tensor {@link LlamaTensors#expectedShapes} lists from {@code weights} onto {@code device}, computing
+   * in {@link #computeTypeFor} the weights' dtype on that device.
    *
    * @param dataType {@link DataType#FLOAT32} or {@link DataType#FLOAT16} (BF16 is not supported by DJL)
    */
   public static LlamaModel load(LlamaConfig config, WeightSource weights, Device device, DataType dataType) {
+    return load(config, weights, device, dataType, computeTypeFor(dataType, device));
+  }
+
+  /**
+   * The dtype a model whose weights are {@code dataType} computes in on {@code device}: the weights' own, except
+   * float16 weights on the CPU, which compute in float32 (libtorch's half-precision CPU kernels are tens of times
+   * slower than its float32 ones): each layer's weights are widened as the layer runs, so the model keeps half the
+   * memory and the results are those of float32 arithmetic on the float16 weights.
+   */
+  public static DataType computeTypeFor(DataType dataType, Device device) {
+    return dataType == DataType.FLOAT16 && !device.isGpu() ? DataType.FLOAT32 : dataType;
+  }
+
+  /**
+   * {@link #load(LlamaConfig, WeightSource, Device, DataType)} computing in {@code computeType}: the weights' dtype,
+   * or float32 for float16 weights (widened layer by layer).
+   */
+  public static LlamaModel load(LlamaConfig config, WeightSource weights, Device device, DataType dataType,
+      DataType computeType) {
     if (dataType != DataType.FLOAT32 && dataType != DataType.FLOAT16) {
       throw new IllegalArgumentException("parameters must be FLOAT32 or FLOAT16, got " + dataType);
+    }
+    if (computeType != dataType && computeType != DataType.FLOAT32) {
+      throw new IllegalArgumentException("a model of " + dataType + " weights computes in " + dataType
+          + " or FLOAT32, not " + computeType);
     }
     NDManager manager = NDManager.newBaseManager(device);
     try {
@@ -89,7 +109,7 @@ public final class LlamaModel implements AutoCloseable {
         array.setName(name);
         parameters.put(name, array);
       }
-      return new LlamaModel(config, dataType, manager, parameters);
+      return new LlamaModel(config, dataType, computeType, manager, parameters);
     } catch (RuntimeException e) {
       manager.close();
       throw e;
@@ -103,8 +123,8 @@ public final class LlamaModel implements AutoCloseable {
    * @return float32 {@code [batch, seq, vocab]}, attached to {@code tokenIds}' manager
    */
   public NDArray forward(NDArray tokenIds) {
-    return run(tokenIds, Set.of(), hidden -> Linear.linear(hidden, lmHeadWeight()).singletonOrThrow()
-        .toType(DataType.FLOAT32, false));
+    return run(tokenIds, Set.of(), hidden -> Linear.linear(hidden, lmHeadWeight(hidden.getManager()))
+        .singletonOrThrow().toType(DataType.FLOAT32, false));
   }
 
   /**
@@ -112,7 +132,7 @@ public final class LlamaModel implements AutoCloseable {
    * chunks (see {@link LanguageModelLoss#crossEntropyChunked}).
    *
    * @param tokenIds int32 or int64, {@code [batch, seq]}
-   * @return {@code [batch, seq, hidden]} in the parameters' dtype, attached to {@code tokenIds}' manager
+   * @return {@code [batch, seq, hidden]} in {@link #computeType()}, attached to {@code tokenIds}' manager
    */
   public NDArray forwardHidden(NDArray tokenIds) {
     return run(tokenIds, Set.of(), Function.identity());
@@ -127,8 +147,9 @@ public final class LlamaModel implements AutoCloseable {
    */
   public NDArray forwardHidden(NDArray tokenIds, Set<Integer> skippedLayers) {
     for (int layer : skippedLayers) {
-      if (layer < 0 || layer >= layers.size()) {
-        throw new IllegalArgumentException("skipped layer " + layer + " is not in [0, " + layers.size() + ")");
+      if (layer < 0 || layer >= config.numHiddenLayers()) {
+        throw new IllegalArgumentException("skipped layer " + layer + " is not in [0, " + config.numHiddenLayers()
+            + ")");
       }
     }
     return run(tokenIds, skippedLayers, Function.identity());
@@ -139,7 +160,7 @@ public final class LlamaModel implements AutoCloseable {
     try (NDManager scope = manager.newSubManager()) {
       NDArray hidden = embed(tokenIds);
       hidden.attach(scope);
-      for (int i = 0; i < layers.size(); i++) {
+      for (int i = 0; i < config.numHiddenLayers(); i++) {
         if (!skippedLayers.contains(i)) {
           NDArray output = layer(i, hidden);
           hidden.close(); // a recorded graph keeps its own reference
@@ -162,7 +183,7 @@ public final class LlamaModel implements AutoCloseable {
    * The token embeddings.
    *
    * @param tokenIds int32 or int64, {@code [batch, seq]}
-   * @return {@code [batch, seq, hidden]} in the parameters' dtype, attached to {@code tokenIds}' manager
+   * @return {@code [batch, seq, hidden]} in {@link #computeType()}, attached to {@code tokenIds}' manager
    */
   public NDArray embed(NDArray tokenIds) {
     return embed(tokenIds, parameters.get(LlamaTensors.EMBED));
@@ -178,8 +199,8 @@ public final class LlamaModel implements AutoCloseable {
     try (NDManager scope = manager.newSubManager()) {
       tokenIds.tempAttach(scope);
       NDArray ids = tokenIds.toDevice(manager.getDevice(), false).toType(DataType.INT64, false);
-      NDArray hidden = Embedding.embedding(ids, weight, SparseFormat.DENSE)
-          .singletonOrThrow();
+      NDArray hidden = Embedding.embedding(ids, weight, SparseFormat.DENSE).singletonOrThrow()
+          .toType(computeType, false);
       hidden.attach(caller);
       return hidden;
     }
@@ -190,7 +211,7 @@ public final class LlamaModel implements AutoCloseable {
    * {@code x}'s manager and every temporary is freed before this returns.
    */
   public NDArray layer(int index, NDArray x) {
-    return layer(layers.get(index), x);
+    return layer(index, x, parameters);
   }
 
   /**
@@ -198,12 +219,36 @@ public final class LlamaModel implements AutoCloseable {
    * model's own: e.g. gradient-tracking aliases of them, whose gradients a caller collects layer by layer.
    */
   public NDArray layer(int index, NDArray x, Map<String, NDArray> weights) {
-    return layer(new DecoderLayer(config, index, weights), x);
+    PositionTables positions = positionTables(Math.toIntExact(x.getShape().get(1)));
+    return inOwnScope(x, in -> new DecoderLayer(config, index, widened(weights, LlamaTensors.layer(index, ""),
+        in.getManager())).forward(in, positions, taps, queryBlock));
   }
 
-  private NDArray layer(DecoderLayer layer, NDArray x) {
-    PositionTables positions = positionTables(Math.toIntExact(x.getShape().get(1)));
-    return inOwnScope(x, in -> layer.forward(in, positions, taps, queryBlock));
+  /**
+   * {@code weights} as the layer computes with them: themselves, or, when this model widens its float16 weights,
+   * float32 copies in {@code scope} of those whose name starts with {@code prefix}.
+   */
+  private Map<String, NDArray> widened(Map<String, NDArray> weights, String prefix, NDManager scope) {
+    if (computeType == dataType) {
+      return weights;
+    }
+    Map<String, NDArray> wide = new HashMap<>();
+    weights.forEach((name, weight) -> {
+      if (name.startsWith(prefix)) {
+        wide.put(name, widened(weight, scope));
+      }
+    });
+    return wide;
+  }
+
+  /** {@code weight} in the compute dtype: itself, or a copy in {@code scope}. */
+  private NDArray widened(NDArray weight, NDManager scope) {
+    if (weight.getDataType() == computeType) {
+      return weight;
+    }
+    NDArray wide = weight.toType(computeType, true);
+    wide.attach(scope);
+    return wide;
   }
 
   /** {@code model.norm} applied to the last layer's output, attached to {@code x}'s manager. */
@@ -214,7 +259,7 @@ public final class LlamaModel implements AutoCloseable {
   /** {@link #finalNorm(NDArray)} with {@code weight} in place of {@code model.norm.weight}. */
   public NDArray finalNorm(NDArray x, NDArray weight) {
     return inOwnScope(x, in -> {
-      NDArray normed = RmsNorm.apply(in, weight, (float) config.rmsNormEps());
+      NDArray normed = RmsNorm.apply(in, widened(weight, in.getManager()), (float) config.rmsNormEps());
       taps.emit(TapPoint.FINAL_NORM, config.numHiddenLayers(), normed);
       return normed;
     });
@@ -232,13 +277,21 @@ public final class LlamaModel implements AutoCloseable {
 
   private PositionTables positionTables(int seqLen) {
     return positionTables.computeIfAbsent(seqLen,
-        len -> PositionTables.create(manager, inverseFrequencies, len, dataType,
+        len -> PositionTables.create(manager, inverseFrequencies, len, computeType,
             config.architecture().slidingWindow()));
   }
 
   /** The output projection, {@code [vocab, hidden]}: {@code lm_head.weight}, or the embedding when tied. */
   public NDArray lmHeadWeight() {
     return parameters.get(lmHeadName());
+  }
+
+  /**
+   * {@link #lmHeadWeight()} in the dtype this model computes in, to multiply its hidden states with: the parameter
+   * itself, or a float32 copy in {@code scope} when this model widens its float16 weights.
+   */
+  public NDArray lmHeadWeight(NDManager scope) {
+    return widened(lmHeadWeight(), scope);
   }
 
   /** The name of {@link #lmHeadWeight()}: {@code lm_head.weight}, or the embedding's when tied. */
@@ -286,6 +339,11 @@ public final class LlamaModel implements AutoCloseable {
 
   public DataType dataType() {
     return dataType;
+  }
+
+  /** The dtype of this model's activations: {@link #dataType()}, or float32 for float16 weights widened per layer. */
+  public DataType computeType() {
+    return computeType;
   }
 
   public Device device() {

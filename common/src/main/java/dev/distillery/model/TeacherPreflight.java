@@ -69,7 +69,7 @@ public record TeacherPreflight(int rows, long tokens, double loss, double bosLos
     try (NDManager manager = NDManager.newBaseManager(teacher.device())) {
       NDArray input = manager.create(new long[][] {ids});
       NDArray hidden = teacher.forwardHidden(input);
-      TokenLoss loss = LanguageModelLoss.crossEntropyChunked(hidden, teacher.lmHeadWeight(),
+      TokenLoss loss = LanguageModelLoss.crossEntropyChunked(hidden, teacher.lmHeadWeight(manager),
           manager.create(new long[][] {labels}), LanguageModelLoss.IGNORE_INDEX, WINDOW);
       return new double[] {(double) loss.mean().getFloat() * loss.tokens(), loss.tokens()};
     }

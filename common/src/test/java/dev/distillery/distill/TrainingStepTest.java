@@ -151,6 +151,30 @@ class TrainingStepTest {
   }
 
   @Test
+  void aFloat16TeacherOnTheCpuTeachesExactlyAsItsFloat32Values() {
+    Map<String, float[]> rounded = new java.util.HashMap<>();
+    try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+      teacherWeights.forEach((name, values) -> rounded.put(name, m.create(values)
+          .toType(ai.djl.ndarray.types.DataType.FLOAT16, false).toType(ai.djl.ndarray.types.DataType.FLOAT32, false)
+          .toFloatArray()));
+    }
+    double[] losses = new double[2];
+    for (int t = 0; t < 2; t++) {
+      try (LlamaModel teacher = t == 0
+              ? LlamaModel.load(config, WeightSource.of(teacherWeights), Device.cpu(),
+                  ai.djl.ndarray.types.DataType.FLOAT16)
+              : LlamaModel.load(config, WeightSource.of(rounded), Device.cpu());
+          LlamaModel student = LlamaModel.load(config, WeightSource.of(studentWeights), Device.cpu());
+          AdamW adam = new AdamW(student.parameters(), new AdamW.Settings(0.9, 0.95, 1e-8, 0.01))) {
+        TrainingStep step = new TrainingStep(student, teacher, new ChunkedLogitLoss(LossSpec.minitron(), 5), adam,
+            GradientReducer.single(), 1.0);
+        losses[t] = step.run(List.<long[][]>of(new long[][] {data[0], data[1]}), 1e-3).loss();
+      }
+    }
+    assertThat(losses[0]).isEqualTo(losses[1]);
+  }
+
+  @Test
   void layerRecomputationLeavesThePerStepLossesUnchanged() {
     double[] plain = trainWith(GradientReducer.single(), 0, 1, 5, 2, false);
     double[] recomputed = trainWith(GradientReducer.single(), 0, 1, 5, 2, true);

@@ -44,6 +44,27 @@ class MemoryPlannerTest {
   }
 
   @Test
+  void aFloat16TeacherOnTheCpuKeepsHalfTheWeightsButComputesInFloat32() {
+    LlamaConfig student = TestModels.gqaConfig();
+    LlamaConfig teacher = student.withShape(student.hiddenSize(), student.intermediateSize(), 4,
+        student.numAttentionHeads(), student.numKeyValueHeads(), student.headDim());
+    TrainingShape half = new TrainingShape(student, teacher, 2, 1, 1, 64, 32, 512, false, false, false, false, 1, 1,
+        false);
+    TrainingShape full = new TrainingShape(student, teacher, 4, 1, 1, 64, 32, 512, false, false, false, false, 1, 1,
+        false);
+    MemoryPlan halfPlan = MemoryPlanner.plan(half);
+    MemoryPlan fullPlan = MemoryPlanner.plan(full);
+    assertThat(halfPlan.teacherWeights()).isEqualTo(fullPlan.teacherWeights() / 2);
+    // the same float32 activations, plus the widened lm head during the loss
+    long head = 4L * teacher.vocabSize() * teacher.hiddenSize();
+    assertThat(halfPlan.peak() - halfPlan.teacherWeights()).isBetween(fullPlan.peak() - fullPlan.teacherWeights(),
+        fullPlan.peak() - fullPlan.teacherWeights() + head + 4 * teacher.parameterCount() / 4);
+    TrainingShape onGpu = new TrainingShape(student, teacher, 2, 1, 1, 64, 32, 512, false, false, false, false, 1, 1,
+        true);
+    assertThat(MemoryPlanner.plan(onGpu).positionTables()).isLessThan(halfPlan.positionTables());
+  }
+
+  @Test
   void aShardedOptimizerOnTheCpuKeepsOneHostBucketOfTheLargestBucket() {
     TrainingShape cpu = shape(WIDTH_STUDENT, TEACHER, 1025, true, true, 8, false);
     long embedding = (long) WIDTH_STUDENT.vocabSize() * WIDTH_STUDENT.hiddenSize(); // a bucket of its own
@@ -63,7 +84,8 @@ class MemoryPlannerTest {
     assertThat(plan.reducedGradients()).isEqualTo(4 * p);
     assertThat(plan.optimizerState()).isEqualTo(8 * p);
     assertThat(plan.teacherWeights()).isEqualTo(2 * p);
-    assertThat(plan.positionTables()).isEqualTo(2 * (64L * 64 * 4) + 2 * 64 * 16 * (4 + 2));
+    // the float16 teacher computes in float32 on the CPU, so its tables are float32 too
+    assertThat(plan.positionTables()).isEqualTo(2 * (64L * 64 * 4) + 2 * 64 * 16 * (4 + 4));
     assertThat(plan.lasting()).isEqualTo(22 * p + plan.positionTables());
     assertThat(plan.peak()).isEqualTo(plan.lasting() + Math.max(plan.microStep(), plan.optimizerStep()));
   }

@@ -154,13 +154,37 @@ class LlamaModelTest {
   }
 
   @Test
-  void float16ModelStaysCloseToFloat32() {
+  void float16WeightsOnTheCpuComputeInFloat32ExactlyAsTheirFloat32Values() {
+    LlamaConfig config = TestModels.gqaConfig();
+    Map<String, float[]> weights = TestModels.randomWeights(config, 8);
+    Map<String, float[]> rounded = new HashMap<>();
+    weights.forEach((name, values) -> rounded.put(name, manager.create(values).toType(DataType.FLOAT16, false)
+        .toType(DataType.FLOAT32, false).toFloatArray()));
+    NDArray ids = manager.create(TestModels.randomTokens(2, 8, config.vocabSize(), 9));
+    try (LlamaModel half = LlamaModel.load(config, WeightSource.of(weights), Device.cpu(), DataType.FLOAT16);
+        LlamaModel widened = LlamaModel.load(config, WeightSource.of(rounded), Device.cpu())) {
+      assertThat(half.computeType()).isEqualTo(DataType.FLOAT32);
+      assertThat(half.parameters().values()).allMatch(p -> p.getDataType() == DataType.FLOAT16);
+      NDManager modelManager = half.lmHeadWeight().getManager();
+      half.forward(ids).close(); // caches the position tables of this length
+      int modelArrays = modelManager.getManagedArrays().size();
+      float[] logits = half.forward(ids).toFloatArray();
+      assertThat(logits).containsExactly(widened.forward(ids).toFloatArray());
+      assertThat(half.forwardHidden(ids).getDataType()).isEqualTo(DataType.FLOAT32);
+      assertThat(modelManager.getManagedArrays()).as("no widened copy outlives its layer").hasSize(modelArrays);
+    }
+  }
+
+  @Test
+  void float16ArithmeticAsOnAGpuStaysCloseToFloat32() {
     LlamaConfig config = TestModels.gqaConfig();
     Map<String, float[]> weights = TestModels.randomWeights(config, 8);
     NDArray ids = manager.create(TestModels.randomTokens(1, 8, config.vocabSize(), 9));
     try (LlamaModel full = LlamaModel.load(config, WeightSource.of(weights), Device.cpu());
-        LlamaModel half = LlamaModel.load(config, WeightSource.of(weights), Device.cpu(), DataType.FLOAT16)) {
+        LlamaModel half = LlamaModel.load(config, WeightSource.of(weights), Device.cpu(), DataType.FLOAT16,
+            DataType.FLOAT16)) {
       assertThat(half.parameters().get(LlamaTensors.EMBED).getDataType()).isEqualTo(DataType.FLOAT16);
+      assertThat(half.forwardHidden(ids).getDataType()).isEqualTo(DataType.FLOAT16);
       NDArray halfLogits = half.forward(ids);
       assertThat(halfLogits.getDataType()).isEqualTo(DataType.FLOAT32);
       assertThat(maxAbsDifference(full.forward(ids), halfLogits)).isLessThan(0.05);

@@ -13,7 +13,8 @@ public final class ModelOptions {
       .doc("Where the forward pass runs.");
   public static final ConfigOption<String> DTYPE = ConfigOption.dtype("dtype", "float32", "float16")
       .defaultValue("float32")
-      .doc("Parameter and activation dtype (BF16 checkpoints are converted on load; float16 is meant for GPUs).");
+      .doc("Parameter dtype (BF16 checkpoints are converted on load). float16 halves the weights' memory; it "
+          + "computes in float16 on a GPU and in float32 on the CPU (each layer's weights widened as it runs).");
 
   private ModelOptions() {}
 

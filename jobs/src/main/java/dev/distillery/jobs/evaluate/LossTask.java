@@ -69,7 +69,7 @@ final class LossTask implements FlatMapFunction<Iterator<long[]>, LossSum> {
     }
     try (NDManager manager = NDManager.newBaseManager(llama.device())) {
       NDArray hidden = llama.forwardHidden(manager.create(ids).reshape(batch.size(), length));
-      TokenLoss loss = LanguageModelLoss.crossEntropyChunked(hidden, llama.lmHeadWeight(),
+      TokenLoss loss = LanguageModelLoss.crossEntropyChunked(hidden, llama.lmHeadWeight(manager),
           manager.create(labels).reshape(batch.size(), length), LanguageModelLoss.IGNORE_INDEX, chunkTokens);
       double nats = loss.tokens() == 0 ? 0 : (double) loss.mean().getFloat() * loss.tokens();
       return new LossSum(nats, loss.tokens(), batch.size());
