@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The largest student (teacher: twice its layers) whose distill step fits this machine, before (optimizer whole,
-# no recomputation, attention one block) and after (recomputation, optimizer sharded over REPLICAS replicas, this
-# process being one of them), chosen by the memory planner against 80% of the machine's memory less the JVM heap,
-# then run for STEPS steps at that size to confirm it runs; and tokens/s before vs after at the "before" size.
-# One JVM per run. Usage: submit-scripts/bench-largest-student.sh [MEMORY_GIB] [THREADS]; env SEQ (256), REPLICAS
-# (8, one node of GPUs), STEPS (2). The defaults are sized (about 20 TFLOP in all, by estimate; not yet timed) to
-# finish within 15 minutes on 2 cores; at 24 GiB the planner picks hidden 2048 (492M) before and 2816 (862M) after.
+# The largest student (teacher: twice its layers) whose distill step fits this machine, before (optimizer whole, no
+# recomputation, attention one block, float32 teacher) and after (recomputation, optimizer and gradients sharded over
+# REPLICAS replicas, this process being one of them, the teacher in AFTER_TEACHER: float16 by default, half the memory,
+# computed in float32 on the CPU), chosen by the memory planner against 80% of the machine's memory less the JVM heap,
+# then run for STEPS steps at that size to confirm it runs; and tokens/s of both settings at the "before" size (with
+# a float32 teacher, so that only recomputation and sharding differ). One JVM per run.
+# Usage: submit-scripts/bench-largest-student.sh [MEMORY_GIB] [THREADS]; env SEQ (256), REPLICAS (8, one node of
+# GPUs), STEPS (2), AFTER_TEACHER (float16 or float32).
 set -euo pipefail
 memory_gib=${1:-$(awk '/MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)}
 threads=${2:-$(nproc)}
 seq=${SEQ:-256}
 replicas=${REPLICAS:-8}
 steps=${STEPS:-2}
+after_teacher=${AFTER_TEACHER:-float16}
 heap_gib=2
 cd "$(dirname "$0")/.."
 mvn -q -B -o -pl common test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
@@ -20,14 +22,23 @@ classes=$(mktemp -d) # a copy, so that builds while the benchmark runs do not ch
 cp -r common/target/test-classes common/target/classes "$classes"
 cp="$classes/test-classes:$classes/classes:$(cat common/target/bench.classpath)"
 run() {
-  MALLOC_MMAP_THRESHOLD_=131072 java -Xms${heap_gib}g -Xmx${heap_gib}g -XX:MaxDirectMemorySize=64g -XX:+AlwaysPreTouch -cp "$cp" \
+  MALLOC_MMAP_THRESHOLD_=131072 java -Xms${heap_gib}g -Xmx${heap_gib}g -run run before "$before" "$seq" "$threads" "$replicas" "$steps" float32 | grep -E '^(RESULT|#)'
+run run after "$after" "$seq" "$threads" "$replicas" "$steps" "$after_teacher" | grep -E '^(RESULT|#)'
+echo "tokens/s at the 'before' size with the 'after' settings and a float32 teacher (recomputation's extra forward):"
+run run after "$before" "$seq" "$threads" "$replicas" "$steps" float32 | grep -E '^(RESULT|#)'
+:MaxDirectMemorySize=64g -run run before "$before" "$seq" "$threads" "$replicas" "$steps" float32 | grep -E '^(RESULT|#)'
+run run after "$after" "$seq" "$threads" "$replicas" "$steps" "$after_teacher" | grep -E '^(RESULT|#)'
+echo "tokens/s at the 'before' size with the 'after' settings and a float32 teacher (recomputation's extra forward):"
+run run after "$before" "$seq" "$threads" "$replicas" "$steps" float32 | grep -E '^(RESULT|#)'
+:+AlwaysPreTouch -cp "$cp" \
     dev.distillery.bench.LargestStudentBenchmark "$@"
 }
-plan=$(run plan "$memory_gib" "$heap_gib" "$seq" "$replicas")
+plan=$(run plan "$memory_gib" "$heap_gib" "$seq" "$replicas" "$after_teacher")
 echo "machine memory ${memory_gib} GiB, ${threads} threads, rows of $((seq + 1)) tokens"
 echo "$plan" | grep '^#'
 eval "$(echo "$plan" | grep '^before=')"
-run run before "$before" "$seq" "$threads" "$replicas" "$steps" | grep -E '^(RESULT|#)'
-run run after "$after" "$seq" "$threads" "$replicas" "$steps" | grep -E '^(RESULT|#)'
-echo "tokens/s at the 'before' size with the 'after' settings (recomputation's extra forward):"
-run run after "$before" "$seq" "$threads" "$replicas" "$steps" | grep -E '^(RESULT|#)'
+run run before "$before" "$seq" "$threads" "$replicas" "$steps" float32 | grep -E '^(RESULT|#)'
+run run after "$after" "$seq" "$threads" "$replicas" "$steps" "$after_teacher" | grep -E '^(RESULT|#)'
+echo "tokens/s at the 'before' size with the 'after' settings and a float32 teacher (recomputation's extra forward):"
+run run after "$before" "$seq" "$threads" "$replicas" "$steps" float32 | grep -E '^(RESULT|#)'
+

@@ -1,6 +1,7 @@
 package dev.distillery.bench;
 
 import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.distillery.distill.AdamW;
 import dev.distillery.distill.ChunkedLogitLoss;
@@ -34,9 +35,11 @@ import java.util.List;
  * others' share of the reduce-scatter is not run (the reducer sums nothing), so the memory and compute are one
  * device's of that job but the weights do not train as the job's would.
  *
- * <p>Usage: {@code plan MEMORY_GIB HEAP_GIB SEQ REPLICAS} prints {@code before=HIDDEN after=HIDDEN}: the largest
- * hidden size (8 layers, FFN 2.75x, head_dim 64, vocab 32000) whose planned peak fits 80% of MEMORY_GIB less the JVM
- * heap and 1 GiB for the JVM and libtorch. {@code run before|after HIDDEN SEQ THREADS REPLICAS STEPS} runs STEPS steps
+ * <p>Usage: {@code plan MEMORY_GIB HEAP_GIB SEQ REPLICAS TEACHER_DTYPE} prints {@code before=HIDDEN after=HIDDEN}: the
+ * largest hidden size (8 layers, FFN 2.75x, head_dim 64, vocab 32000) whose planned peak fits 80% of MEMORY_GIB less
+ * the JVM heap and 1 GiB for the JVM and libtorch, before with a float32 teacher, after with a TEACHER_DTYPE one
+ * (float16: half the memory, computed in float32 on the CPU). {@code run before|after HIDDEN SEQ THREADS REPLICAS
+ * STEPS TEACHER_DTYPE} runs STEPS steps
  * of two one-sequence micro-batches and prints the student's parameters, the last step's tokens/s, and the planned
  * and measured peak (resident-set high-water mark above the resident set before loading).
  */
@@ -60,17 +63,18 @@ public final class LargestStudentBenchmark {
         student.numAttentionHeads(), student.numKeyValueHeads(), student.headDim());
   }
 
-  static MemoryPlan plan(int hidden, boolean after, int seq, int replicas) {
+  static MemoryPlan plan(int hidden, boolean after, int seq, int replicas, DataType teacherType) {
     LlamaConfig s = student(hidden);
-    return MemoryPlanner.plan(new TrainingShape(s, teacher(s), 4, 1, 2, seq + 1, CHUNK,
+    return MemoryPlanner.plan(new TrainingShape(s, teacher(s), teacherType == DataType.FLOAT16 ? 2 : 4, 1, 2, seq + 1,
+        CHUNK,
         LlamaModel.DEFAULT_QUERY_BLOCK, after, false, after, after, 1, after ? replicas : 1, false));
   }
 
   /** The largest hidden size, a multiple of 128, whose planned peak is at most {@code budget} bytes. */
-  static int largest(boolean after, long budget, int seq, int replicas) {
+  static int largest(boolean after, long budget, int seq, int replicas, DataType teacherType) {
     int best = 0;
     for (int hidden = 128; hidden <= 16384; hidden += 128) {
-      if (plan(hidden, after, seq, replicas).peak() <= budget) {
+      if (plan(hidden, after, seq, replicas, teacherType).peak() <= budget) {
         best = hidden;
       }
     }
@@ -84,12 +88,15 @@ public final class LargestStudentBenchmark {
           - gib);
       int seq = Integer.parseInt(args[3]);
       int replicas = Integer.parseInt(args[4]);
-      int before = largest(false, budget, seq, replicas);
-      int after = largest(true, budget, seq, replicas);
+      DataType afterTeacher = dtype(args[5]);
+      int before = largest(false, budget, seq, replicas, DataType.FLOAT32);
+      int after = largest(true, budget, seq, replicas, afterTeacher);
       System.out.printf("# budget %.2f GiB for the planned peak; before: hidden %d, %.0fM parameters, planned %.2f "
-              + "GiB; after: hidden %d, %.0fM parameters, planned %.2f GiB%n", budget / gib, before,
-          student(before).parameterCount() / 1e6, plan(before, false, seq, replicas).peak() / gib, after,
-          student(after).parameterCount() / 1e6, plan(after, true, seq, replicas).peak() / gib);
+              + "GiB; after (teacher %s): hidden %d, %.0fM parameters, planned %.2f GiB; %.2fx the parameters%n",
+          budget / gib, before, student(before).parameterCount() / 1e6,
+          plan(before, false, seq, replicas, DataType.FLOAT32).peak() / gib, args[5], after,
+          student(after).parameterCount() / 1e6, plan(after, true, seq, replicas, afterTeacher).peak() / gib,
+          (double) student(after).parameterCount() / student(before).parameterCount());
       System.out.println("before=" + before + " after=" + after);
       return;
     }
@@ -100,15 +107,16 @@ public final class LargestStudentBenchmark {
     JniUtils.setNumThreads(Integer.parseInt(args[4]));
     int replicas = Integer.parseInt(args[5]);
     int steps = Integer.parseInt(args[6]);
+    DataType teacherType = dtype(args[7]);
     LlamaConfig studentConfig = student(hidden);
     LlamaConfig teacherConfig = teacher(studentConfig);
-    MemoryPlan plan = plan(hidden, after, seq, replicas);
+    MemoryPlan plan = plan(hidden, after, seq, replicas, teacherType);
     long baseline = statusKb("VmRSS");
     Files.writeString(Path.of("/proc/self/clear_refs"), "5"); // resets VmHWM to the current RSS
     GradientReducer reducer = after ? new ShardOnlyReducer(0, replicas) : GradientReducer.single();
     AdamW.Settings settings = new AdamW.Settings(0.9, 0.95, 1e-8, 0.01);
     double tokensPerSecond = 0;
-    try (LlamaModel teacher = LlamaModel.load(teacherConfig, random(1), Device.cpu());
+    try (LlamaModel teacher = LlamaModel.load(teacherConfig, random(1), Device.cpu(), teacherType);
         LlamaModel student = LlamaModel.load(studentConfig, random(2), Device.cpu());
         AdamW adam = after ? new AdamW(OptimizerShard.of(student.parameters(), reducer), Device.cpu(), settings)
             : new AdamW(student.parameters(), settings)) {
@@ -123,13 +131,21 @@ public final class LargestStudentBenchmark {
       }
     }
     double gib = 1L << 30;
-    System.out.printf("RESULT %s (%s): student hidden %d, %.0fM parameters, teacher %.0fM; %d tokens per step; "
+    System.out.printf("RESULT %s (%s): student hidden %d, %.0fM parameters, teacher %.0fM %s; %d tokens per step; "
             + "%.1f tokens/s (step %d); planned %.2f GiB, measured %.2f GiB above a baseline of %.2f GiB%n",
         args[1], after ? "recompute on, optimizer and gradients sharded over " + replicas
             + " replicas (this one measured)"
             : "recompute off, optimizer whole", hidden, studentConfig.parameterCount() / 1e6,
-        teacherConfig.parameterCount() / 1e6, 2 * seq, tokensPerSecond, steps, plan.peak() / gib,
+        teacherConfig.parameterCount() / 1e6, args[7], 2 * seq, tokensPerSecond, steps, plan.peak() / gib,
         (statusKb("VmHWM") - baseline) / 1048576.0, baseline / 1048576.0);
+  }
+
+  private static DataType dtype(String name) {
+    return switch (name) {
+      case "float16" -> DataType.FLOAT16;
+      case "float32" -> DataType.FLOAT32;
+      default -> throw new IllegalArgumentException("teacher dtype must be float16 or float32: " + name);
+    };
   }
 
   /** Seeded random weights, made one tensor at a time as the model loads them. */
