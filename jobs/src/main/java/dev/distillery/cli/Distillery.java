@@ -39,6 +39,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Distillery {
   private static final Logger LOG = LoggerFactory.getLogger(Distillery.class);
+  /** The log file the launcher names, where a failed command's stack trace is. */
+  static final String LOG_FILE_PROPERTY = "distillery.logFile";
 
   /** Exit status of a run that failed. */
   public static final int FAILED = 1;
@@ -121,7 +123,9 @@ public final class Distillery {
       return USAGE;
     } catch (Exception | Error e) {
       LOG.error("distillery {} failed", name, e);
-      err.println("distillery " + name + ": error: " + TaskFailures.oneLine(e));
+      String logFile = System.getProperty(LOG_FILE_PROPERTY);
+      err.println("distillery " + name + ": error: " + TaskFailures.oneLine(e)
+          + (logFile == null ? "" : " (stack trace in " + logFile + ")"));
       return FAILED;
     }
   }
