@@ -144,18 +144,20 @@ public final class ChunkedLogitLoss {
           try (Autograd.Scope off = Autograd.pause()) {
             NDArray scores = logits.stopGradient().toType(DataType.FLOAT32, false);
             gradient = step.zeros(scores.getShape(), DataType.FLOAT32, scores.getDevice());
+            // Slices of longer-lived arrays are made in the chunk's manager: an operation's result joins its first
+            // operand's manager, so what is computed from them (the teacher's logits and log-probabilities, the
+            // one-hot targets) is freed with the chunk, not kept until the caller's micro-step ends.
+            NDArray real = realRows == null ? null : realRows.get(step, chunk);
             if (spec.needsTeacher() && !online) {
               long end = Math.min(tokens, start + chunkTokens);
-              Term kd = storedDivergence(scores, stored.chunk(step, start, end, scores.getDevice()),
-                  realRows == null ? null : realRows.get(chunk));
+              Term kd = storedDivergence(scores, stored.chunk(step, start, end, scores.getDevice()), real);
               kdSum += kd.loss;
               gradient.addi(kd.gradient.muli(spec.kdWeight() / globalKdTokens));
             } else if (spec.needsTeacher()) {
-              NDArray teacherLogits = Linear.linear(teacherRows.get(chunk), commonTeacherHead).singletonOrThrow()
-                  .toType(DataType.FLOAT32, false);
+              NDArray teacherLogits = Linear.linear(teacherRows.get(step, chunk), commonTeacherHead)
+                  .singletonOrThrow().toType(DataType.FLOAT32, false);
               boolean padded = common < studentVocab;
-              Term kd = divergence(padded ? scores.get(new NDIndex(":, 0:{}", common)) : scores, teacherLogits,
-                  realRows == null ? null : realRows.get(chunk));
+              Term kd = divergence(padded ? scores.get(new NDIndex(":, 0:{}", common)) : scores, teacherLogits, real);
               kdSum += kd.loss;
               NDArray kdGradient = kd.gradient.muli(spec.kdWeight() / globalKdTokens);
               if (padded) { // the student's padding ids take no part in the KD term
@@ -165,7 +167,7 @@ public final class ChunkedLogitLoss {
               gradient.addi(kdGradient);
             }
             if (spec.ceWeight() > 0) {
-              Term ce = crossEntropy(scores, targets.get(chunk));
+              Term ce = crossEntropy(scores, targets.get(step, chunk));
               ceSum += ce.loss;
               gradient.addi(ce.gradient.muli(spec.ceWeight() / globalCeTokens));
             }

@@ -166,7 +166,9 @@ public final class MemoryPlanner {
   /**
    * What autograd keeps of one recorded float32 layer for its backward: the layer input, the normalised inputs of
    * both norms, the grouped queries, keys and values, every block's softmax output, the attention context, the
-   * residual sum, and the MLP's gate, up, sigmoid and product.
+   * residual sum, and the MLP's five {@code [tokens, intermediate]} arrays: the gate and the sigmoid (the
+   * {@code gate · sigmoid} product needs both), their product and the up projection (multiplied next), and the
+   * product of those (the down projection's input).
    */
   private static long savedPerLayer(LlamaConfig c, TrainingShape shape) {
     long t = shape.tokens();
@@ -175,7 +177,7 @@ public final class MemoryPlanner {
     long kv = (long) c.numKeyValueHeads() * c.headDim();
     long norms = 2 * t * h * 2 * F32;
     return t * h * F32 * 2 + norms + t * (2 * q + 2 * kv) * F32 + allBlockScores(c, shape) * F32
-        + 4 * t * c.intermediateSize() * F32;
+        + 5 * t * c.intermediateSize() * F32;
   }
 
   /** The gradients alive while one layer back-propagates: MLP-sized ones, one block's scores, one weight's. */

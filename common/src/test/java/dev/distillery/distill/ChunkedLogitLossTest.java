@@ -75,6 +75,35 @@ class ChunkedLogitLossTest {
     }
   }
 
+  /**
+   * The caller's manager (a training micro-step's, which lives until that micro-step's backward ends) holds the
+   * hidden states and ids the loss slices per chunk; arrays computed from those slices, such as the teacher's logits
+   * and log-probabilities, must be freed with their chunk instead of piling up there over the chunks.
+   */
+  @Test
+  void noLogitSizedArrayOutlivesItsChunk() {
+    try (LlamaModel student = LlamaModel.load(config, WeightSource.of(TestModels.randomWeights(config, 6)),
+            Device.cpu());
+        LlamaModel teacher = LlamaModel.load(config, WeightSource.of(TestModels.randomWeights(config, 7)),
+            Device.cpu());
+        NDManager micro = NDManager.newBaseManager(Device.cpu())) {
+      student.setTrainable(true);
+      NDArray tokens = micro.create(TestModels.randomTokens(2, 11, config.vocabSize(), 8));
+      NDArray mask = micro.ones(new ai.djl.ndarray.types.Shape(2, 11));
+      NDArray studentHidden;
+      try (Autograd.Scope on = Autograd.record()) {
+        studentHidden = student.forwardHidden(tokens);
+      }
+      NDArray teacherHidden = teacher.forwardHidden(tokens);
+      new ChunkedLogitLoss(new LossSpec(LossSpec.Divergence.FORWARD_KL, 0.7, 0.3, 1), 7).logitGradients(
+          studentHidden, student.lmHeadWeight(), teacherHidden, teacher.lmHeadWeight(), tokens, mask, 22, 20, micro);
+      assertThat(micro.getManagedArrays()).isNotEmpty()
+          .map(NDArray::getShape)
+          .as("shapes of the arrays left in the caller's manager")
+          .noneMatch(shape -> shape.dimension() > 0 && shape.tail() == config.vocabSize());
+    }
+  }
+
   private void compareWithAutograd(LossSpec spec) {
     compareWithAutograd(spec, config, config);
   }

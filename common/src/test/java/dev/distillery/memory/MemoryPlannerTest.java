@@ -3,6 +3,7 @@ package dev.distillery.memory;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distillery.model.LlamaConfig;
+import dev.distillery.model.RopeScaling;
 import dev.distillery.testing.TestModels;
 import org.junit.jupiter.api.Test;
 
@@ -131,5 +132,25 @@ class MemoryPlannerTest {
       assertThat(peak).isGreaterThan(previous);
       previous = peak;
     }
+  }
+
+  /**
+   * The recorded layers' graphs at the loss chunks, for the benchmark's 1024-token rows of its small student: per
+   * layer, autograd keeps the layer input and residual sum, the two norms' normalised and scaled inputs, the grouped
+   * queries, rotated keys, values and the attention context, both query blocks' softmax outputs, and five MLP-sized
+   * arrays (gate, sigmoid, gate · sigmoid, up, their product); the final layer's output and its norm follow.
+   */
+  @Test
+  void aRecordedLayerKeepsItsSoftmaxesNormsAndFiveMlpSizedArrays() {
+    LlamaConfig student = new LlamaConfig(512, 1408, 8, 8, 2, 64, 32000, 1e-5, 500000.0, RopeScaling.llama31(), 8192,
+        false, 1, 2, "float32");
+    LlamaConfig teacher = student.withShape(512, 1408, 16, 8, 2, 64);
+    MemoryPlan plan = MemoryPlanner.plan(new TrainingShape(student, teacher, 4, 1, 1024, 512, 512, false, false, false,
+        1, 1, false));
+    long t = 1024;
+    long hidden = t * 512;
+    long perLayer = 2 * hidden + 4 * hidden + t * (2 * 512 + 2 * 128) + 8L * (512 * 512 + 512 * 1024) + 5 * t * 1408;
+    assertThat(plan.peakPhase()).isEqualTo(MemoryPlan.Phase.LOSS);
+    assertThat(plan.savedActivations()).isEqualTo(4 * (8 * perLayer + 2 * hidden));
   }
 }
