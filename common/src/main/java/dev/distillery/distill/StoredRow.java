@@ -18,8 +18,9 @@ public record StoredRow(int[] ids, TopKLogits logits) {
 
   /**
    * This row cut into windows of at most {@code window} tokens ({@link RowWindows}), each with the stored
-   * distributions of its positions (computed by the teacher over the whole row, so a window's distributions saw
-   * the context before the window as well).
+   * distributions of its positions. The teacher-logits job ran the teacher on windows of its own context
+   * ({@link WindowedTopK}), so when {@code window} is that context each window holds what the online teacher gives
+   * on it alone.
    */
   public List<StoredRow> windows(int window) {
     if (!RowWindows.cuts(ids.length, window)) {

@@ -1,9 +1,11 @@
 package dev.distillery.distill;
 
 import dev.distillery.io.HalfFloats;
+import java.io.ByteArrayOutputStream;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.List;
 
 /**
  * A teacher's next-token distribution at every position of one token row, truncated to its {@code k} most likely
@@ -139,6 +141,34 @@ public final class TopKLogits implements Serializable {
     return new TopKLogits(to - from, k, values, java.util.Arrays.copyOfRange(ids, from * idWidth, to * idWidth),
         java.util.Arrays.copyOfRange(logProbs, from * valueWidth, to * valueWidth),
         java.util.Arrays.copyOfRange(tail, from * values.bytes, to * values.bytes));
+  }
+
+  /**
+   * The rows {@code parts} joined, position after position: a row's distributions from those of its windows.
+   *
+   * @throws IllegalArgumentException when {@code parts} is empty or its rows differ in k or value width
+   */
+  public static TopKLogits concat(List<TopKLogits> parts) {
+    if (parts.isEmpty()) {
+      throw new IllegalArgumentException("no rows to join");
+    }
+    TopKLogits first = parts.get(0);
+    ByteArrayOutputStream ids = new ByteArrayOutputStream();
+    ByteArrayOutputStream logProbs = new ByteArrayOutputStream();
+    ByteArrayOutputStream tail = new ByteArrayOutputStream();
+    int positions = 0;
+    for (TopKLogits part : parts) {
+      if (part.k != first.k || part.values != first.values) {
+        throw new IllegalArgumentException("cannot join a top-" + part.k + " " + part.values.label() + " row to a top-"
+            + first.k + " " + first.values.label() + " row");
+      }
+      ids.writeBytes(part.ids);
+      logProbs.writeBytes(part.logProbs);
+      tail.writeBytes(part.tail);
+      positions += part.positions;
+    }
+    return new TopKLogits(positions, first.k, first.values, ids.toByteArray(), logProbs.toByteArray(),
+        tail.toByteArray());
   }
 
   /** Entry {@code j} (0 = most likely) of position {@code t}: its token id. */

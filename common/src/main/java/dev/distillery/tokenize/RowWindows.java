@@ -35,6 +35,21 @@ public final class RowWindows {
     return bounds;
   }
 
+  /**
+   * The {@link #bounds} of a row of {@code length} tokens, and after them, where they leave out a last window of one
+   * token, that window: bounds that cover every position, for a stage that must give each token an entry.
+   */
+  public static List<int[]> covering(int length, int window) {
+    List<int[]> bounds = bounds(length, window);
+    int covered = bounds.get(bounds.size() - 1)[1];
+    if (covered == length) {
+      return bounds;
+    }
+    List<int[]> all = new ArrayList<>(bounds);
+    all.add(new int[] {covered, length});
+    return all;
+  }
+
   /** Whether a row of {@code length} tokens is cut (is longer than {@code window}). */
   public static boolean cuts(int length, int window) {
     return length > window;

@@ -29,6 +29,13 @@ class RowWindowsTest {
   }
 
   @Test
+  void coveringBoundsAddTheOneTokenTailThatBoundsLeaveOut() {
+    assertThat(RowWindows.covering(9, 4)).containsExactly(new int[] {0, 4}, new int[] {4, 8}, new int[] {8, 9});
+    assertThat(RowWindows.covering(10, 4)).containsExactly(new int[] {0, 4}, new int[] {4, 8}, new int[] {8, 10});
+    assertThat(RowWindows.covering(3, 4)).containsExactly(new int[] {0, 3});
+  }
+
+  @Test
   void aWindowOfFewerThanTwoTokensIsRefused() {
     assertThatThrownBy(() -> RowWindows.bounds(5, 1)).hasMessageContaining("at least 2 tokens, got 1");
   }

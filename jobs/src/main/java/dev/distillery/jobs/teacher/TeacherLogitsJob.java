@@ -24,6 +24,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.util.DoubleAccumulator;
+import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * The teacher-logits job: runs the teacher once over the training token shards and commits its top-k next-token
  * distributions as a table ({@link TeacherLogitsTable}) with a {@link TeacherLogitsManifest}. One Spark task per token
  * shard (the shard is read in file order, so the output shard lines up with it row for row); the teacher is loaded
- * once per executor JVM and device.
+ * once per executor JVM and device. A row longer than the teacher's max_position_embeddings is run as consecutive
+ * windows of that many tokens, each on its own, and stored as one row ({@link dev.distillery.distill.WindowedTopK}).
  */
 public final class TeacherLogitsJob {
   private static final Logger LOG = LoggerFactory.getLogger(TeacherLogitsJob.class);
@@ -80,8 +82,9 @@ public final class TeacherLogitsJob {
       String out = staged.file(TeacherLogitsTable.SPLIT);
       storage.mkdirs(out);
       DoubleAccumulator topKMass = spark.sparkContext().doubleAccumulator("teacher-logits top-k mass");
+      LongAccumulator cutRows = spark.sparkContext().longAccumulator("teacher-logits: rows cut into windows");
       JavaRDD<Row> rows = JavaSparkContext.fromSparkContext(spark.sparkContext()).parallelize(shards, shards.size())
-          .mapPartitions(new TeacherLogitsTask(hadoop, settings, fingerprint, topKMass));
+          .mapPartitions(new TeacherLogitsTask(hadoop, settings, fingerprint, topKMass, cutRows));
       ParquetShards.write(spark, storage, rows, TeacherLogitsTable.SCHEMA, shards.size(),
           i -> Storage.resolve(out, name(shards.get(i))), staged.file("_spark-parquet"));
       List<TeacherLogitsManifest.Shard> written = check(spark, shards, out);
@@ -93,9 +96,11 @@ public final class TeacherLogitsJob {
       staged.commit();
       double seconds = (System.nanoTime() - start) / 1e9;
       LOG.info("teacher-logits: {} tokens in {} s ({} tokens/s), {} bytes per token, the top-{} holding {}% of the "
-          + "teacher's probability on average, committed {}", manifest.tokenCount(), String.format("%.1f", seconds),
+          + "teacher's probability on average; {} rows longer than max_position_embeddings {} cut into windows; "
+          + "committed {}", manifest.tokenCount(), String.format("%.1f", seconds),
           String.format("%.0f", manifest.tokenCount() / seconds), String.format("%.1f", manifest.bytesPerToken()),
-          settings.topK(), String.format("%.1f", 100 * manifest.topKMass()), settings.output());
+          settings.topK(), String.format("%.1f", 100 * manifest.topKMass()), cutRows.value(),
+          teacher.maxPositionEmbeddings(), settings.output());
       return manifest;
     }
   }

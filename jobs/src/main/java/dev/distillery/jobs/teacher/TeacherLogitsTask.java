@@ -2,26 +2,26 @@ package dev.distillery.jobs.teacher;
 
 import ai.djl.ndarray.types.DataType;
 import dev.distillery.distill.TeacherTopK;
-import dev.distillery.distill.TopKLogits;
+import dev.distillery.distill.WindowedTopK;
 import dev.distillery.jobs.spark.ExecutorModels;
 import dev.distillery.jobs.spark.HadoopConf;
 import dev.distillery.jobs.spark.TaskDevices;
 import dev.distillery.model.LlamaModel;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Iterator;
-import java.util.List;
 import java.util.NoSuchElementException;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.util.DoubleAccumulator;
+import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One Spark task of the teacher-logits job: for each token shard it is given (a path), runs the teacher (cached per
- * executor JVM, on the task's GPU or the CPU) over the shard's rows in file order, consecutive rows of one length
+ * executor JVM, on the task's GPU or the CPU) over the shard's rows in file order, a row longer than the teacher's
+ * max_position_embeddings as its windows, each on its own ({@link WindowedTopK}), consecutive windows of one length
  * sharing a forward pass, and yields one table row per token row, lazily.
  */
 final class TeacherLogitsTask implements FlatMapFunction<Iterator<String>, Row> {
@@ -32,14 +32,19 @@ final class TeacherLogitsTask implements FlatMapFunction<Iterator<String>, Row> 
   private final TeacherLogitsSettings settings;
   private final String fingerprint;
   private final DoubleAccumulator topKMass;
+  private final LongAccumulator cutRows;
 
-  /** @param topKMass receives, per position, the teacher's probability on its top-k ids */
+  /**
+   * @param topKMass receives, per position, the teacher's probability on its top-k ids
+   * @param cutRows counts the rows longer than the teacher's context, run as windows
+   */
   TeacherLogitsTask(HadoopConf hadoop, TeacherLogitsSettings settings, String fingerprint,
-      DoubleAccumulator topKMass) {
+      DoubleAccumulator topKMass, LongAccumulator cutRows) {
     this.hadoop = hadoop;
     this.settings = settings;
     this.fingerprint = fingerprint;
     this.topKMass = topKMass;
+    this.cutRows = cutRows;
   }
 
   @Override
@@ -49,31 +54,44 @@ final class TeacherLogitsTask implements FlatMapFunction<Iterator<String>, Row> 
         settings.teacherFloat16() ? DataType.FLOAT16 : DataType.FLOAT32);
     TeacherTopK topK = new TeacherTopK(teacher, settings.topK(), settings.tailSamples(), settings.seed(),
         settings.values(), settings.chunkTokens());
+    int window = teacher.config().maxPositionEmbeddings();
+    WindowedTopK windowed = new WindowedTopK(inputs -> {
+      synchronized (teacher) { // tasks of one executor share the model
+        return topK.of(inputs);
+      }
+    }, window, settings.batchSize());
     int vocab = teacher.config().vocabSize();
     return new Iterator<>() {
-      private final ArrayDeque<Row> ready = new ArrayDeque<>();
-      private Iterator<long[]> rows = java.util.Collections.emptyIterator();
+      private Iterator<WindowedTopK.Scored> rows = Collections.emptyIterator();
       private String shard;
-      private long[] pending;
       private long tokens;
+      private long cut;
       private long start;
 
       @Override
       public boolean hasNext() {
-        while (ready.isEmpty() && (pending != null || rows.hasNext() || shards.hasNext())) {
-          if (pending == null && !rows.hasNext()) {
-            finishShard();
-            shard = shards.next();
-            rows = TeacherLogitsTable.tokenRows(shard);
-            start = System.nanoTime();
-            continue;
-          }
-          nextBatch();
-        }
-        if (ready.isEmpty()) {
+        while (!rows.hasNext() && shards.hasNext()) {
           finishShard();
+          shard = shards.next();
+          Iterator<long[]> read = TeacherLogitsTable.tokenRows(shard);
+          rows = windowed.over(new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+              return read.hasNext();
+            }
+
+            @Override
+            public long[] next() {
+              return check(read.next());
+            }
+          });
+          start = System.nanoTime();
         }
-        return !ready.isEmpty();
+        if (!rows.hasNext()) {
+          finishShard();
+          return false;
+        }
+        return true;
       }
 
       @Override
@@ -81,39 +99,19 @@ final class TeacherLogitsTask implements FlatMapFunction<Iterator<String>, Row> 
         if (!hasNext()) {
           throw new NoSuchElementException();
         }
-        return ready.poll();
-      }
-
-      /** Up to batch-size consecutive rows of the first one's length, through the teacher. */
-      private void nextBatch() {
-        List<long[]> batch = new ArrayList<>();
-        long[] first = pending != null ? pending : rows.next();
-        pending = null;
-        batch.add(check(first));
-        while (batch.size() < settings.batchSize() && rows.hasNext()) {
-          long[] row = check(rows.next());
-          if (row.length != first.length) {
-            pending = row;
-            break;
-          }
-          batch.add(row);
+        WindowedTopK.Scored scored = rows.next();
+        int[] ids = new int[scored.ids().length];
+        for (int t = 0; t < ids.length; t++) {
+          ids[t] = (int) scored.ids()[t];
+          topKMass.add(TeacherTopK.mass(scored.logits(), t, settings.topK()));
         }
-        long[][] inputs = batch.toArray(long[][]::new);
-        TopKLogits[] out;
-        synchronized (teacher) { // tasks of one executor share the model
-          out = topK.of(inputs);
+        tokens += ids.length;
+        if (scored.cut()) {
+          cut++;
+          cutRows.add(1);
         }
-        for (int i = 0; i < inputs.length; i++) {
-          int[] ids = new int[inputs[i].length];
-          for (int t = 0; t < ids.length; t++) {
-            ids[t] = (int) inputs[i][t];
-          }
-          ready.add(RowFactory.create(ids, out[i].idBytes(), out[i].logProbBytes(), out[i].tailBytes()));
-          for (int t = 0; t < ids.length; t++) {
-            topKMass.add(TeacherTopK.mass(out[i], t, settings.topK()));
-          }
-          tokens += ids.length;
-        }
+        return RowFactory.create(ids, scored.logits().idBytes(), scored.logits().logProbBytes(),
+            scored.logits().tailBytes());
       }
 
       private long[] check(long[] row) {
@@ -132,11 +130,12 @@ final class TeacherLogitsTask implements FlatMapFunction<Iterator<String>, Row> 
       private void finishShard() {
         if (shard != null) {
           double seconds = (System.nanoTime() - start) / 1e9;
-          LOG.info("teacher-logits: {} tokens of {} in {} s ({} tokens/s) on {}", tokens, shard,
-              String.format("%.1f", seconds),
-              String.format("%.0f", tokens / Math.max(seconds, 1e-9)), teacher.device());
+          LOG.info("teacher-logits: {} tokens of {} in {} s ({} tokens/s) on {}; {} rows longer than {} tokens "
+              + "(max_position_embeddings) run as windows", tokens, shard, String.format("%.1f", seconds),
+              String.format("%.0f", tokens / Math.max(seconds, 1e-9)), teacher.device(), cut, window);
           shard = null;
           tokens = 0;
+          cut = 0;
         }
       }
     };
