@@ -145,8 +145,8 @@ class MemoryPlannerTest {
     LlamaConfig student = new LlamaConfig(512, 1408, 8, 8, 2, 64, 32000, 1e-5, 500000.0, RopeScaling.llama31(), 8192,
         false, 1, 2, "float32");
     LlamaConfig teacher = student.withShape(512, 1408, 16, 8, 2, 64);
-    MemoryPlan plan = MemoryPlanner.plan(new TrainingShape(student, teacher, 4, 1, 1024, 512, 512, false, false, false,
-        1, 1, false));
+    MemoryPlan plan = MemoryPlanner.plan(new TrainingShape(student, teacher, 4, 1, 2, 1024, 512, 512, false, false,
+        false, false, 1, 1, false));
     long t = 1024;
     long hidden = t * 512;
     long perLayer = 2 * hidden + 4 * hidden + t * (2 * 512 + 2 * 128) + 8L * (512 * 512 + 512 * 1024) + 5 * t * 1408;
