@@ -18,6 +18,8 @@ import java.util.List;
  * @param teacher the teacher checkpoint as given
  * @param teacherFingerprint {@code Fingerprints.checkpointWithSamples} of the teacher (header and sampled weights)
  * @param vocabSize the teacher's {@code vocab_size}
+ * @param teacherContext the teacher's {@code max_position_embeddings}, the windows it ran on (0: unknown, a manifest
+ *     written before this was recorded)
  * @param topK the most likely ids kept per position
  * @param tailSamples ids drawn from the tail per position, stored after the top k (0: a tail bucket instead)
  * @param values how log-probabilities are stored
@@ -27,8 +29,9 @@ import java.util.List;
  *     leaves to the student's own shape is one minus this)
  * @param shards one per token shard, in file-name order
  */
-public record TeacherLogitsManifest(String teacher, String teacherFingerprint, int vocabSize, int topK,
-    int tailSamples, TopKLogits.Values values, String tokens, String tokensManifestSha256, double topKMass, List<Shard> shards) {
+public record TeacherLogitsManifest(String teacher, String teacherFingerprint, int vocabSize, int teacherContext,
+    int topK, int tailSamples, TopKLogits.Values values, String tokens, String tokensManifestSha256, double topKMass,
+    List<Shard> shards) {
   /** The format this class reads and writes. */
   public static final String FORMAT = "distillery-teacher-logits/1";
   /** The file name of the manifest inside the table's directory. */
@@ -71,6 +74,7 @@ public record TeacherLogitsManifest(String teacher, String teacherFingerprint, i
     t.put("path", teacher);
     t.put("fingerprint", teacherFingerprint);
     t.put("vocab_size", vocabSize);
+    t.put("max_position_embeddings", teacherContext);
     root.put("top_k", topK);
     root.put("tail_samples", tailSamples);
     root.put("values", values.label());
@@ -127,9 +131,15 @@ public record TeacherLogitsManifest(String teacher, String teacherFingerprint, i
       throw new IllegalArgumentException(where + ": values is '" + root.path("values").asText()
           + "', expected float16 or float32", e);
     }
-    return new TeacherLogitsManifest(root.path("teacher").path("path").asText(),
-        root.path("teacher").path("fingerprint").asText(), root.path("teacher").path("vocab_size").asInt(),
-        root.path("top_k").asInt(), root.path("tail_samples").asInt(), values, root.path("tokens").path("path").asText(),
-        root.path("tokens").path("manifest_sha256").asText(), root.path("top_k_mass_mean").asDouble(), shards);
+    JsonNode teacher = root.path("teacher");
+    if (teacher.path("max_position_embeddings").asInt(0) < 0) {
+      throw new IllegalArgumentException(where + ": teacher.max_position_embeddings is "
+          + teacher.path("max_position_embeddings") + ", expected a positive context (or no field: unknown)");
+    }
+    return new TeacherLogitsManifest(teacher.path("path").asText(), teacher.path("fingerprint").asText(),
+        teacher.path("vocab_size").asInt(), teacher.path("max_position_embeddings").asInt(0),
+        root.path("top_k").asInt(), root.path("tail_samples").asInt(), values,
+        root.path("tokens").path("path").asText(), root.path("tokens").path("manifest_sha256").asText(),
+        root.path("top_k_mass_mean").asDouble(), shards);
   }
 }

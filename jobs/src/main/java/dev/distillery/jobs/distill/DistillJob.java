@@ -5,6 +5,7 @@ import static org.apache.spark.sql.functions.col;
 import dev.distillery.collective.RingSecret;
 import dev.distillery.distill.OptimizerShard;
 import dev.distillery.distill.OrderedSequences;
+import dev.distillery.distill.TeacherLogitsManifest;
 import dev.distillery.distill.TrainingCheckpoint;
 import dev.distillery.distill.VocabAlignment;
 import dev.distillery.io.CheckpointReader;
@@ -93,11 +94,12 @@ public final class DistillJob {
     LlamaConfig student = checkInputs(settings);
     checkSlots(spark.sparkContext(), settings.worldSize());
     String dataOrder = dataOrder(settings);
-    int window = rowWindow(settings, student);
-    long available = (settings.teacherLogits() == null
+    TeacherLogitsManifest table = settings.teacherLogits() == null ? null : StoredTeacher.check(settings, student);
+    int window = rowWindow(settings, student, table);
+    long available = (table == null
         ? DataOrderJob.prepare(spark, hadoop, settings.trainTokens(), settings.seed(), dataOrder, window)
-        : StoredTeacher.prepareOrder(spark, hadoop, StoredTeacher.check(settings, student), settings.teacherLogits(),
-            settings.seed(), dataOrder, window)).sequences();
+        : StoredTeacher.prepareOrder(spark, hadoop, table, settings.teacherLogits(), settings.seed(), dataOrder,
+            window)).sequences();
     long usable = available / settings.globalBatch() * settings.globalBatch();
     if (usable == 0) {
       throw new IllegalArgumentException(settings.trainTokens() + ": " + available
@@ -161,18 +163,26 @@ public final class DistillJob {
 
   /**
    * The most tokens a training or validation sequence holds: the student's max_position_embeddings, and the
-   * teacher's when a teacher runs; longer rows are cut into windows of it ({@link RowWindows}).
+   * teacher's when known: the teacher's config when a teacher runs, the context the table's teacher ran on when
+   * distilling from a teacher-logits table; longer rows are cut into windows of it ({@link RowWindows}).
+   *
+   * @param table the run's teacher-logits manifest, or null without one
    */
-  static int rowWindow(DistillSettings settings, LlamaConfig student) {
-    int window = student.maxPositionEmbeddings();
-    boolean teacherRuns = settings.teacherLogits() == null
-        && (settings.lossSpec().needsTeacher() || settings.hiddenWeight() > 0);
-    if (settings.teacher() != null && teacherRuns) {
+  static int rowWindow(DistillSettings settings, LlamaConfig student, TeacherLogitsManifest table) {
+    int teacherContext = 0; // unknown, or no teacher
+    if (table != null) {
+      teacherContext = table.teacherContext();
+      if (teacherContext == 0) {
+        LOG.warn("distill: {} does not record its teacher's max_position_embeddings (written before it was); rows "
+            + "are cut at the student's {} only", settings.teacherLogits(), student.maxPositionEmbeddings());
+      }
+    } else if (settings.teacher() != null && (settings.lossSpec().needsTeacher() || settings.hiddenWeight() > 0)) {
       try (CheckpointReader reader = CheckpointReader.open(Storage.of(settings.teacher()), settings.teacher())) {
-        window = Math.min(window, reader.config().maxPositionEmbeddings());
+        teacherContext = reader.config().maxPositionEmbeddings();
       }
     }
-    return window;
+    return teacherContext > 0 ? Math.min(student.maxPositionEmbeddings(), teacherContext)
+        : student.maxPositionEmbeddings();
   }
 
   /** sha256 of the checkpoint's tokenizer.json, or null when it has none. */

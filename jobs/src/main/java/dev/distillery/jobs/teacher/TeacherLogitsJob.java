@@ -89,7 +89,8 @@ public final class TeacherLogitsJob {
           i -> Storage.resolve(out, name(shards.get(i))), staged.file("_spark-parquet"));
       List<TeacherLogitsManifest.Shard> written = check(spark, shards, out);
       TeacherLogitsManifest manifest = new TeacherLogitsManifest(settings.teacher(), fingerprint,
-          teacher.vocabSize(), settings.topK(), settings.tailSamples(), settings.values(), settings.tokens(),
+          teacher.vocabSize(), teacher.maxPositionEmbeddings(), settings.topK(), settings.tailSamples(),
+          settings.values(), settings.tokens(),
           Fingerprints.sha256(tokenStorage, tokensManifest), topKMass.avg(), written); // avg: a retried task's
       // positions are counted again, but in the numerator and denominator alike
       storage.writeText(staged.file(TeacherLogitsManifest.FILE), manifest.toJson());

@@ -8,6 +8,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.distillery.config.CommandLine;
 import dev.distillery.distill.OrderedSequences;
+import dev.distillery.distill.TeacherLogitsManifest;
+import dev.distillery.distill.TopKLogits;
 import dev.distillery.distill.TrainingCheckpoint;
 import dev.distillery.io.CheckpointReader;
 import dev.distillery.io.DType;
@@ -189,6 +191,33 @@ class DistillJobTest {
     assertThat(java.util.Arrays.stream(validation).map(v -> v.length).toList())
         .as("the 40-token row as 16 + 16 + 8, the 5-token row whole")
         .containsExactlyInAnyOrder(16, 16, 8, 5);
+  }
+
+  /**
+   * Rows are cut at the shorter of the student's and the teacher's contexts whichever way the teacher comes: the
+   * online teacher's config, or the context a teacher-logits table records (a table that records none: the
+   * student's).
+   */
+  @Test
+  void theRowWindowIsTheShorterOfTheStudentsAndTheTeachersContext(@TempDir Path run) {
+    assertThat(CONFIG.maxPositionEmbeddings()).isEqualTo(256);
+    LlamaConfig shortContext = new LlamaConfig(48, 80, 2, 4, 2, 16, 96, 1e-5, 10000.0, null, 8, false, 1, 2,
+        "float32");
+    Path shortTeacher = run.resolve("teacher");
+    TestModels.writeCheckpoint(shortTeacher, shortContext, TestModels.randomWeights(shortContext, 71), DType.F32);
+    assertThat(DistillJob.rowWindow(settings(run, shortTeacher, student), CONFIG, null)).isEqualTo(8);
+
+    DistillSettings fromTable = DistillSettings.from(CommandLine.parse(DistillSettings.SCHEMA, new String[] {"--run",
+        run.toString(), "--student", student.toString(), "--tokens", tokens.toString(), "--set",
+        "teacher-logits=" + run.resolve("teacher-logits")}));
+    assertThat(DistillJob.rowWindow(fromTable, CONFIG, table(8))).as("the table's teacher ran on 8").isEqualTo(8);
+    assertThat(DistillJob.rowWindow(fromTable, CONFIG, table(1024))).isEqualTo(256);
+    assertThat(DistillJob.rowWindow(fromTable, CONFIG, table(0))).as("a table from before the field").isEqualTo(256);
+  }
+
+  private static TeacherLogitsManifest table(int teacherContext) {
+    return new TeacherLogitsManifest("teacher", "fingerprint", CONFIG.vocabSize(), teacherContext, 8, 0,
+        TopKLogits.Values.FLOAT16, tokens.toString(), "sha", 0.5, List.of());
   }
 
   @Test

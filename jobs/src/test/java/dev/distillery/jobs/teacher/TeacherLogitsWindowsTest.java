@@ -56,6 +56,8 @@ class TeacherLogitsWindowsTest {
 
     assertThat(manifest.shards().stream().mapToLong(TeacherLogitsManifest.Shard::rows).sum()).isEqualTo(rows.length);
     assertThat(manifest.tokenCount()).isEqualTo(Arrays.stream(LENGTHS).sum());
+    assertThat(TeacherLogitsManifest.fromJson(Files.readString(table.resolve(TeacherLogitsManifest.FILE)), "m")
+        .teacherContext()).as("the context it ran the teacher on, for distill to cut rows at").isEqualTo(CONTEXT);
     int checked = 0;
     try (LlamaModel model = LlamaModel.load(CONFIG, WeightSource.of(weights), Device.cpu())) {
       TeacherTopK topK = new TeacherTopK(model, K, TopKLogits.Values.FLOAT32, 512);
