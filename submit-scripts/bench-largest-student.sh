@@ -22,15 +22,7 @@ classes=$(mktemp -d) # a copy, so that builds while the benchmark runs do not ch
 cp -r common/target/test-classes common/target/classes "$classes"
 cp="$classes/test-classes:$classes/classes:$(cat common/target/bench.classpath)"
 run() {
-  MALLOC_MMAP_THRESHOLD_=131072 java -Xms${heap_gib}g -Xmx${heap_gib}g -run run before "$before" "$seq" "$threads" "$replicas" "$steps" float32 | grep -E '^(RESULT|#)'
-run run after "$after" "$seq" "$threads" "$replicas" "$steps" "$after_teacher" | grep -E '^(RESULT|#)'
-echo "tokens/s at the 'before' size with the 'after' settings and a float32 teacher (recomputation's extra forward):"
-run run after "$before" "$seq" "$threads" "$replicas" "$steps" float32 | grep -E '^(RESULT|#)'
-:MaxDirectMemorySize=64g -run run before "$before" "$seq" "$threads" "$replicas" "$steps" float32 | grep -E '^(RESULT|#)'
-run run after "$after" "$seq" "$threads" "$replicas" "$steps" "$after_teacher" | grep -E '^(RESULT|#)'
-echo "tokens/s at the 'before' size with the 'after' settings and a float32 teacher (recomputation's extra forward):"
-run run after "$before" "$seq" "$threads" "$replicas" "$steps" float32 | grep -E '^(RESULT|#)'
-:+AlwaysPreTouch -cp "$cp" \
+  MALLOC_MMAP_THRESHOLD_=131072 java -Xms${heap_gib}g -Xmx${heap_gib}g -XX:MaxDirectMemorySize=64g -XX:+AlwaysPreTouch -cp "$cp" \
     dev.distillery.bench.LargestStudentBenchmark "$@"
 }
 plan=$(run plan "$memory_gib" "$heap_gib" "$seq" "$replicas" "$after_teacher")
