@@ -196,7 +196,8 @@ public final class TrainingStep {
           }
         }
       }
-      NDArray teacherHead = loss.spec().needsTeacher() && stored == null ? teacher.lmHeadWeight(micro).toDevice(student.device(), false)
+      NDArray teacherHead = loss.spec().needsTeacher() && stored == null
+          ? teacher.lmHeadWeight(micro).toDevice(student.device(), false)
           : null;
       if (recomputeLayers) {
         RecomputedForward pass = RecomputedForward.run(student, ids);

@@ -68,9 +68,9 @@ public final class LlamaModel implements AutoCloseable {
 
   /**
    * The dtype a model whose weights are {@code dataType} computes in on {@code device}: the weights' own, except
-   * float16 weights on the CPU, which compute in float32 (libtorch's half-precision CPU kernels are tens of times
-   * slower than its float32 ones): each layer's weights are widened as the layer runs, so the model keeps half the
-   * memory and the results are those of float32 arithmetic on the float16 weights.
+   * float16 weights on the CPU, which compute in float32 (libtorch's half-precision CPU kernels are about a hundred
+   * times slower than its float32 ones): each layer's weights are widened as the layer runs, so the model keeps half
+   * the memory and the results are those of float32 arithmetic on the float16 weights.
    */
   public static DataType computeTypeFor(DataType dataType, Device device) {
     return dataType == DataType.FLOAT16 && !device.isGpu() ? DataType.FLOAT32 : dataType;

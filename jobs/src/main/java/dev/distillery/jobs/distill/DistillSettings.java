@@ -102,8 +102,8 @@ public record DistillSettings(
       .doc("Seed of the training-data order.");
   static final ConfigOption<String> TEACHER_DTYPE = ConfigOption.dtype("teacher-dtype", "float32", "float16")
       .defaultValue("float32").doc("Teacher precision: float16 halves its memory. On a GPU it computes in float16; "
-          + "on the CPU, whose half-precision kernels are tens of times slower, in float32, each layer's weights "
-          + "widened as the layer runs (the results of float32 arithmetic on the float16 weights).");
+          + "on the CPU, whose half-precision kernels are about a hundred times slower, in float32, each layer's "
+          + "weights widened as the layer runs (the results of float32 arithmetic on the float16 weights).");
   static final ConfigOption<Integer> TIMEOUT = ConfigOption.integer("collective-timeout-seconds").defaultValue(300)
       .atLeast(1).doc("A rank waiting longer than this for a peer fails the stage instead of hanging.");
   static final ConfigOption<Integer> CHECKPOINT_TIMEOUT = ConfigOption.integer("checkpoint-timeout-seconds")
