@@ -273,9 +273,11 @@ public final class MemoryCommand implements Command {
     out.printf("  DOES NOT FIT with %.0f%% headroom: that needs %s per device%n", 100 * HEADROOM, gb(needed));
     boolean recompute = shape.recompute() || canRecompute;
     TrainingShape best = shape;
+    MemoryPlan bestPlan = plan;
     if (!shape.shardedOptimizer() || !shape.shardedGradients() && recompute || !shape.recompute() && canRecompute) {
       best = shape.with(true, recompute, recompute);
-      long peak = MemoryPlanner.plan(best).peak();
+      bestPlan = MemoryPlanner.plan(best);
+      long peak = bestPlan.peak();
       out.printf("  with%s%s%s: %s, %.0f%% headroom%n", shape.shardedOptimizer() ? "" : " --shard-optimizer true",
           shape.shardedGradients() || !recompute ? "" : " --shard-gradients true",
           shape.recompute() || !canRecompute ? "" : " --recompute-layers true", gb(peak),
@@ -285,7 +287,6 @@ public final class MemoryCommand implements Command {
       }
       needed = neededForHeadroom(peak);
     }
-    MemoryPlan bestPlan = MemoryPlanner.plan(best);
     long weightsAndGradients = bestPlan.studentWeights() + bestPlan.gradients();
     if (weightsAndGradients > (1 - HEADROOM) * deviceMemory) {
       out.printf("  the float32 weights%s alone are %s (%.0f%% of the device): it needs a device of %s%s,%n"
