@@ -100,8 +100,9 @@ final class RecomputedForward {
     List<List<String>> stages = new ArrayList<>();
     stages.add(List.of(LlamaTensors.FINAL_NORM));
     for (int i = model.config().numHiddenLayers() - 1; i >= 0; i--) {
-      String prefix = LlamaTensors.layer(i, "");
-      stages.add(model.parameters().keySet().stream().filter(name -> name.startsWith(prefix)).toList());
+      String layer = LlamaTensors.layer(i, "");
+      stages.add(model.parameters().keySet().stream().filter(name -> LlamaTensors.stageOf(name).equals(layer))
+          .toList());
     }
     stages.add(List.of(LlamaTensors.EMBED));
     return stages;
