@@ -16,15 +16,8 @@ steps=${STEPS:-2}
 after_teacher=${AFTER_TEACHER:-float16}
 heap_gib=2
 cd "$(dirname "$0")/.."
-mvn -q -B -o -pl common test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
-  -Dmdep.includeScope=test
-classes=$(mktemp -d) # a copy, so that builds while the benchmark runs do not change its classes
-cp -r common/target/test-classes common/target/classes "$classes"
-cp="$classes/test-classes:$classes/classes:$(cat common/target/bench.classpath)"
-run() {
-  MALLOC_MMAP_THRESHOLD_=131072 java -Xms${heap_gib}g -Xmx${heap_gib}g -XX:MaxDirectMemorySize=64g -XX:+AlwaysPreTouch -cp "$cp" \
-    dev.distillery.bench.LargestStudentBenchmark "$@"
-}
+source submit-scripts/lib/memory-bench.sh
+run() { memory_java "$heap_gib" LargestStudentBenchmark "$@"; }
 plan=$(run plan "$memory_gib" "$heap_gib" "$seq" "$replicas" "$after_teacher")
 echo "machine memory ${memory_gib} GiB, ${threads} threads, rows of $((seq + 1)) tokens"
 echo "$plan" | grep '^#'

@@ -12,16 +12,8 @@ dir=${1:-/tmp/distillery-memory-plan}
 threads=${2:-$(nproc)}
 sizes=${SIZES:-small medium large}
 cd "$(dirname "$0")/.."
-mvn -q -B -o -pl common test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
-  -Dmdep.includeScope=test
-classes=$(mktemp -d) # a copy, so that builds while the benchmark runs do not change its classes
-cp -r common/target/test-classes common/target/classes "$classes"
-cp="$classes/test-classes:$classes/classes:$(cat common/target/bench.classpath)"
-# Direct buffers (CPU gradients, ring buckets) are native memory the plan counts: not capped at the small heap.
-run() {
-  MALLOC_MMAP_THRESHOLD_=131072 java -Xms1g -Xmx1g -XX:MaxDirectMemorySize=64g -XX:+AlwaysPreTouch -cp "$cp" \
-    dev.distillery.bench.MemoryPlanBenchmark "$@"
-}
+source submit-scripts/lib/memory-bench.sh
+run() { memory_java 1 MemoryPlanBenchmark "$@"; }
 seq_of() { case $1 in tiny) echo 64 ;; small) echo 1024 ;; medium) echo 256 ;; large) echo 128 ;; esac; }
 for size in $sizes; do
   run generate "$dir" "$size"
