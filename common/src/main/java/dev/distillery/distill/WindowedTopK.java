@@ -95,7 +95,7 @@ public final class WindowedTopK {
 
       private void cut(long[] row) {
         boolean cut = RowWindows.cuts(row.length, window);
-        List<int[]> bounds = cut ? RowWindows.covering(row.length, window) : List.of(new int[] {0, row.length});
+        List<int[]> bounds = RowWindows.covering(row.length, window); // the whole row when it fits
         Assembly assembly = new Assembly(row, new TopKLogits[bounds.size()], cut);
         open.add(assembly);
         for (int i = 0; i < bounds.size(); i++) {
