@@ -225,16 +225,16 @@ public final class LlamaModel implements AutoCloseable {
   }
 
   /**
-   * {@code weights} as the layer computes with them: themselves, or, when this model widens its float16 weights,
-   * float32 copies in {@code scope} of those whose name starts with {@code prefix}.
+   * {@code weights} as a layer computes with them: themselves, or, when this model widens its float16 weights,
+   * float32 copies in {@code scope} of those of the layer {@code stage} ({@link LlamaTensors#stageOf}).
    */
-  private Map<String, NDArray> widened(Map<String, NDArray> weights, String prefix, NDManager scope) {
+  private Map<String, NDArray> widened(Map<String, NDArray> weights, String stage, NDManager scope) {
     if (computeType == dataType) {
       return weights;
     }
     Map<String, NDArray> wide = new HashMap<>();
     weights.forEach((name, weight) -> {
-      if (name.startsWith(prefix)) {
+      if (LlamaTensors.stageOf(name).equals(stage)) {
         wide.put(name, widened(weight, scope));
       }
     });
